@@ -1,0 +1,70 @@
+//! The one trait between the cores (algorithms on `&mut self`) and the
+//! wrappers that give them interior mutability and the `Allocator` traits.
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+use crate::{AllocError, CheckError, Stats};
+
+/// A heap algorithm working on `&mut self`: no locks, no foreign traits.
+///
+/// [`Arena`](crate::Arena) turns any `RawHeap` into an `Allocator`; a core
+/// implements only the in-place primitives, the wrappers compose the moving
+/// grow and shrink from them.
+///
+/// # Safety
+///
+/// Implementors promise what the `Allocator` contract needs of them:
+/// - `allocate` returns a block valid for reads and writes of the returned
+///   length (at least `layout.size()`), aligned to `layout.align()`, that
+///   overlaps no other live block and stays valid until it is deallocated or
+///   the heap is dropped or reset;
+/// - `grow_in_place` and `shrink_in_place` keep the block's address and
+///   contents, and on `Err` change nothing;
+/// - a zero-size layout gets a dangling, aligned pointer, and deallocating
+///   one is a no-op.
+pub unsafe trait RawHeap {
+    /// Allocates a block for `layout`, returning its address and usable size.
+    fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError>;
+
+    /// Frees a block.
+    ///
+    /// # Safety
+    /// `ptr` was returned by this heap for a layout with `layout.align()`, a
+    /// size between the requested size and the returned length, and it has
+    /// not been freed since.
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout);
+
+    /// Resizes a block to at least `new.size()` bytes without moving it;
+    /// `Err` when the neighbouring memory does not allow it (nothing changes).
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `old` (as for `deallocate`),
+    /// and `new.size() >= old.size()`.
+    unsafe fn grow_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError>;
+
+    /// Shrinks a block to `new.size()` bytes without moving it, giving the
+    /// tail back when it is big enough to be a block of its own; `Err` when
+    /// the block cannot stay where it is (nothing changes).
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `old`, and
+    /// `new.size() <= old.size()`.
+    unsafe fn shrink_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError>;
+
+    /// A snapshot of the usage counters, in O(1).
+    fn stats(&self) -> Stats;
+
+    /// Walks the whole heap and verifies every invariant.
+    fn check(&self) -> Result<(), CheckError>;
+}

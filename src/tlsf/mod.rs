@@ -1,0 +1,942 @@
+//! The TLSF core: two-level segregated fit over user pools.
+//!
+//! Free blocks are filed in `FL x SL` doubly linked lists by size; two levels
+//! of bitmaps say which lists are non-empty, so finding a list with a block
+//! that fits is two `trailing_zeros`, whatever the number of blocks or pools.
+//! Freed blocks coalesce at once with their free neighbours, found through
+//! the block layout of [`block`], so no two free blocks are ever adjacent.
+
+mod block;
+mod check;
+pub mod config;
+
+#[cfg(test)]
+mod tests;
+
+use core::alloc::Layout;
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+use core::ptr::{self, NonNull};
+
+use self::block::{Block, PREV_FREE, SENTINEL_SIZE, USED};
+use self::config::{GRANULE, MIN_BLOCK, WORD, list_at_least, list_of, max_block};
+use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
+
+/// First-level count of the default configuration: pools up to 4 GiB (the
+/// whole address space on 32-bit targets) with 16 second-level lists.
+pub const DEFAULT_FL: usize =
+    config::fl_len(if usize::BITS > 32 { 1 << 32 } else { usize::MAX }, DEFAULT_SL);
+/// Second-level count of the default configuration.
+pub const DEFAULT_SL: usize = 16;
+
+/// A TLSF for microcontroller-sized pools: each pool up to 64 KiB, 8
+/// second-level lists. Its control block is under 1 KiB on 64-bit targets
+/// (see the table in the crate documentation).
+pub type SmallTlsf<'p> = Tlsf<'p, { config::fl_len(1 << 16, 8) }, 8>;
+
+/// A TLSF whose pools may span any size the address space allows, with 16
+/// second-level lists.
+pub type LargeTlsf<'p> = Tlsf<'p, { config::fl_len(isize::MAX as usize, 16) }, 16>;
+
+/// A two-level segregated fit heap over one or more pools of memory that
+/// live for `'p`.
+///
+/// `FL` and `SL` choose the size classes (see [`config`]): the largest block
+/// is just under `GRANULE * SL * 2^(FL - 1)` bytes and a request is rounded
+/// up by less than `1/SL` of its size when the heap looks for a list to take
+/// a block from. The named configurations are [`Tlsf`] with its defaults (pools
+/// up to 4 GiB), [`SmallTlsf`] (pools up to 64 KiB, control block under
+/// 1 KiB) and [`LargeTlsf`].
+///
+/// # Time complexity
+///
+/// `allocate`, `deallocate`, `grow_in_place`, `shrink_in_place`, `stats` and
+/// `add_pool` are O(1): no loop runs over blocks, lists or pools. `check` and
+/// `reset` are O(blocks) and O(pools) respectively.
+///
+/// # Memory cost
+///
+/// An allocated block costs one machine word (its header) plus the rounding
+/// of its size to [`GRANULE`]; the smallest block is [`MIN_BLOCK`] bytes. Each
+/// pool gives three words to its end sentinel. The control block is
+/// `size_of::<Tlsf<FL, SL>>()`: mostly `FL * SL` list heads of one word each.
+pub struct Tlsf<'p, const FL: usize = DEFAULT_FL, const SL: usize = DEFAULT_SL> {
+    /// Bit `fl` is set when `sl_bitmaps[fl] != 0`.
+    fl_bitmap: usize,
+    /// Bit `sl` of `sl_bitmaps[fl]` is set when `heads[fl][sl]` is `Some`.
+    sl_bitmaps: [u32; FL],
+    heads: [[Option<Block>; SL]; FL],
+    counters: Counters,
+    /// The most recently added pool's sentinel; older pools chain from it.
+    sentinels: Option<Block>,
+    /// One past the last byte of the most recently added raw pool, for
+    /// merging the next raw pool that starts there (0: none to merge with).
+    merge_end: usize,
+    /// Lowest and highest address of all pools, for the debug-build check
+    /// that a freed pointer belongs to this heap.
+    span: (usize, usize),
+    _pools: PhantomData<&'p mut [MaybeUninit<u8>]>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Counters {
+    capacity: usize,
+    in_use: usize,
+    peak: usize,
+    allocations: u64,
+    deallocations: u64,
+    failures: u64,
+}
+
+// SAFETY: a `Tlsf` owns its pools exclusively (it holds them as
+// `&'p mut [MaybeUninit<u8>]` or under `add_pool_raw`'s contract); the raw
+// pointers inside it point only into those pools, so moving it to another
+// thread moves that ownership along, as moving the `&mut` slices would.
+unsafe impl<const FL: usize, const SL: usize> Send for Tlsf<'_, FL, SL> {}
+
+impl<const FL: usize, const SL: usize> Default for Tlsf<'_, FL, SL> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl<const FL: usize, const SL: usize> core::fmt::Debug for Tlsf<'_, FL, SL> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Tlsf")
+            .field("FL", &FL)
+            .field("SL", &SL)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
+    const VALID: () = config::validate(FL, SL);
+    const SL_LOG2: u32 = SL.trailing_zeros();
+
+    /// Largest block this configuration can hold, header included.
+    pub const MAX_BLOCK: usize = max_block(FL, SL);
+    /// Largest pool (after aligning its ends) that `add_pool` accepts.
+    pub const MAX_POOL: usize = Self::MAX_BLOCK + SENTINEL_SIZE;
+    /// Smallest pool (after aligning its ends) that `add_pool` accepts.
+    pub const MIN_POOL: usize = MIN_BLOCK + SENTINEL_SIZE;
+    /// Largest `Layout::size()` with alignment up to [`GRANULE`] that can ever
+    /// succeed.
+    pub const MAX_ALLOC: usize = Self::MAX_BLOCK - WORD;
+
+    /// A heap with no pool: every allocation fails until
+    /// [`add_pool`](Self::add_pool) gives it memory. Usable in a `static`.
+    ///
+    /// # Time complexity
+    /// O(1) (it zeroes the control block).
+    pub const fn empty() -> Self {
+        let () = Self::VALID;
+        Tlsf {
+            fl_bitmap: 0,
+            sl_bitmaps: [0; FL],
+            heads: [[None; SL]; FL],
+            counters: Counters {
+                capacity: 0,
+                in_use: 0,
+                peak: 0,
+                allocations: 0,
+                deallocations: 0,
+                failures: 0,
+            },
+            sentinels: None,
+            merge_end: 0,
+            span: (usize::MAX, 0),
+            _pools: PhantomData,
+        }
+    }
+
+    /// A heap over `pool`, which it borrows for as long as it lives.
+    ///
+    /// Up to `GRANULE - 1` bytes at each end of the pool go unused if the
+    /// slice is not granule-aligned.
+    ///
+    /// ```
+    /// use core::mem::MaybeUninit;
+    /// use rtarena::Tlsf;
+    ///
+    /// let mut pool = [MaybeUninit::uninit(); 4096];
+    /// let tlsf: Tlsf = Tlsf::new(&mut pool).unwrap();
+    /// assert!(tlsf.stats().free > 4000);
+    /// ```
+    ///
+    /// # Errors
+    /// [`PoolError::TooSmall`] or [`PoolError::TooLarge`] (see
+    /// [`MIN_POOL`](Self::MIN_POOL), [`MAX_POOL`](Self::MAX_POOL)).
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub fn new(pool: &'p mut [MaybeUninit<u8>]) -> Result<Self, PoolError> {
+        let mut tlsf = Self::empty();
+        tlsf.add_pool(pool)?;
+        Ok(tlsf)
+    }
+
+    /// Gives the heap another pool; returns the bytes it adds to `capacity`.
+    ///
+    /// Pools given this way stay separate even when they are adjacent in
+    /// memory: two `&mut` slices carry two provenances, and a block spanning
+    /// both would be unsound to hand out. To grow a pool in place, carve both
+    /// parts from one pointer and use [`add_pool_raw`](Self::add_pool_raw).
+    ///
+    /// # Errors
+    /// As for [`new`](Self::new); the heap is unchanged.
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub fn add_pool(&mut self, pool: &'p mut [MaybeUninit<u8>]) -> Result<usize, PoolError> {
+        let len = pool.len();
+        let ptr = NonNull::from(pool).cast::<u8>();
+        let pad = ptr.as_ptr().align_offset(GRANULE).min(len);
+        let usable = (len - pad) & !(GRANULE - 1);
+        self.fits_pool(usable)?;
+        // SAFETY: `pad + usable <= len`, so the aligned range is inside the
+        // slice, which is ours exclusively for `'p`.
+        let start = unsafe { ptr.add(pad) };
+        // SAFETY: `start` is granule-aligned and `usable` bytes from it are
+        // in the pool; never merged (see above).
+        unsafe { self.init_pool(start, usable) };
+        Ok(usable)
+    }
+
+    /// Gives the heap a pool by raw pointer; returns the bytes it adds to
+    /// `capacity`.
+    ///
+    /// If the pool starts exactly where the previous raw pool ended, the two
+    /// become one pool (the boundary sentinel turns into free space and the
+    /// last free block of the old pool grows into the new one), provided the
+    /// merged pool stays within [`MAX_POOL`](Self::MAX_POOL).
+    ///
+    /// # Errors
+    /// [`PoolError::Misaligned`] if the start or the length is not a multiple
+    /// of [`GRANULE`]; otherwise as for [`new`](Self::new). The heap is
+    /// unchanged.
+    ///
+    /// # Safety
+    /// - `pool` is valid for reads and writes for `'p`, and nothing else
+    ///   accesses it while the heap (or any block it handed out) lives;
+    /// - if it starts where the previous raw pool ended, the pointer that pool
+    ///   was given with must also be valid for this one (both carved from one
+    ///   allocation through one pointer), because blocks will span both.
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub unsafe fn add_pool_raw(&mut self, pool: NonNull<[u8]>) -> Result<usize, PoolError> {
+        let start = pool.cast::<u8>();
+        let len = pool.len();
+        if start.as_ptr().addr() % GRANULE != 0 || len % GRANULE != 0 {
+            return Err(PoolError::Misaligned { align: GRANULE });
+        }
+        if start.as_ptr().addr() == self.merge_end && len > 0 {
+            if let Some(sentinel) = self.sentinels {
+                // SAFETY: `sentinels` is the sentinel of the pool that ends at
+                // `merge_end`, a raw pool whose pointer covers this memory too
+                // (caller's contract).
+                if unsafe { self.try_merge(sentinel, len) } {
+                    return Ok(len);
+                }
+            }
+        }
+        self.fits_pool(len)?;
+        // SAFETY: the caller gives us `len` bytes at `start`, granule-aligned.
+        unsafe { self.init_pool(start, len) };
+        self.merge_end = start.as_ptr().addr() + len;
+        Ok(len)
+    }
+
+    fn fits_pool(&self, usable: usize) -> Result<(), PoolError> {
+        if usable < Self::MIN_POOL {
+            Err(PoolError::TooSmall { usable, min: Self::MIN_POOL })
+        } else if usable > Self::MAX_POOL {
+            Err(PoolError::TooLarge { size: usable, max: Self::MAX_POOL })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Lays one free block and a sentinel over `len` bytes at `start`.
+    ///
+    /// # Safety
+    /// `start` is granule-aligned, the `len` bytes are ours for `'p`, and
+    /// `fits_pool(len)` holds.
+    unsafe fn init_pool(&mut self, start: NonNull<u8>, len: usize) {
+        let size = len - SENTINEL_SIZE;
+        let block = Block::at(start);
+        // SAFETY: `size + SENTINEL_SIZE == len`: the block and the sentinel
+        // fit the pool.
+        unsafe {
+            let sentinel = block.offset(size);
+            sentinel.set_sentinel(true, block, self.sentinels);
+            self.sentinels = Some(sentinel);
+            block.set_header(size);
+            block.set_footer(size);
+            self.insert(block, size);
+        }
+        self.counters.capacity += size;
+        let addr = start.as_ptr().addr();
+        self.span = (self.span.0.min(addr), self.span.1.max(addr + len));
+    }
+
+    /// Extends the pool closed by `sentinel` (the newest) by `len` bytes.
+    /// Returns `false`, changing nothing, if the merged pool would be too big.
+    ///
+    /// # Safety
+    /// The `len` bytes right after the pool are ours and reachable through the
+    /// pool's pointer.
+    #[cold]
+    unsafe fn try_merge(&mut self, sentinel: Block, len: usize) -> bool {
+        // SAFETY: `sentinel` is a live sentinel; the new bytes follow it.
+        unsafe {
+            let pool_start = sentinel.pool_start();
+            let old_len = sentinel.ptr().as_ptr().addr() + SENTINEL_SIZE - pool_start.ptr().as_ptr().addr();
+            if old_len.saturating_add(len) > Self::MAX_POOL {
+                return false;
+            }
+            let next = sentinel.next_sentinel();
+            let mut block = sentinel;
+            let mut size = len;
+            if sentinel.is_prev_free() {
+                block = sentinel.prev_phys();
+                let prev_size = block.size();
+                self.remove(block, prev_size);
+                size += prev_size;
+            } else if size < MIN_BLOCK {
+                return false;
+            }
+            let new_sentinel = block.offset(size);
+            new_sentinel.set_sentinel(true, pool_start, next);
+            self.sentinels = Some(new_sentinel);
+            block.set_header(size);
+            block.set_footer(size);
+            self.insert(block, size);
+        }
+        self.counters.capacity += len;
+        self.merge_end += len;
+        self.span.1 = self.span.1.max(self.merge_end);
+        true
+    }
+
+    /// Block size (header included) for a request of `size` bytes: rounded up
+    /// to the granule, at least `MIN_BLOCK`. `None` if no block can be that
+    /// large. `size <= isize::MAX` (a `Layout` guarantees it), so nothing
+    /// overflows.
+    #[inline(always)]
+    const fn block_size(size: usize) -> Option<usize> {
+        let size = (size + WORD + GRANULE - 1) & !(GRANULE - 1);
+        if size > Self::MAX_BLOCK {
+            None
+        } else if size < MIN_BLOCK {
+            Some(MIN_BLOCK)
+        } else {
+            Some(size)
+        }
+    }
+
+    /// Allocates a block for `layout`; the returned slice is the whole usable
+    /// block, which may be longer than `layout.size()`.
+    ///
+    /// A zero-size layout gets a dangling pointer aligned to `layout.align()`
+    /// and costs nothing.
+    ///
+    /// # Errors
+    /// [`AllocError`] when no free block can hold the layout (or the layout is
+    /// larger than any block); the heap is unchanged.
+    ///
+    /// # Time complexity
+    /// O(1). The common path is two bitmap scans and a list pop. When that
+    /// finds nothing, a bounded fallback examines the heads of the lists just
+    /// below the rounded-up size (one list for alignment up to `GRANULE`, at
+    /// most `SL * log2(align)` for larger alignments), so a request that a
+    /// just-freed block fits never fails.
+    #[inline]
+    pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        if layout.align() > GRANULE {
+            return self.allocate_aligned(layout);
+        }
+        if layout.size() == 0 {
+            return Ok(dangling(layout));
+        }
+        let Some(size) = Self::block_size(layout.size()) else {
+            return self.fail();
+        };
+        let (fl, sl) = list_at_least(size, Self::SL_LOG2);
+        let Some((fl, sl)) = self.find_list(fl, sl) else {
+            return self.allocate_fallback(size, GRANULE);
+        };
+        // SAFETY: `find_list` returned a non-empty list whose blocks are all
+        // at least `size` bytes.
+        unsafe {
+            let block = self.pop(fl, sl);
+            Ok(self.take(block, size))
+        }
+    }
+
+    #[inline(never)]
+    fn allocate_aligned(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        let align = layout.align();
+        if layout.size() == 0 {
+            return Ok(dangling(layout));
+        }
+        let Some(size) = Self::block_size(layout.size()) else {
+            return self.fail();
+        };
+        // Any block this big has room for the largest gap that aligning the
+        // payload can need (see `aligned_gap`). `size + align` cannot overflow:
+        // a `Layout` keeps `size` rounded up to `align` within `isize::MAX`.
+        let search = size + align + MIN_BLOCK - GRANULE;
+        if search > Self::MAX_BLOCK {
+            return self.allocate_fallback(size, align);
+        }
+        let (fl, sl) = list_at_least(search, Self::SL_LOG2);
+        let Some((fl, sl)) = self.find_list(fl, sl) else {
+            return self.allocate_fallback(size, align);
+        };
+        // SAFETY: the list is non-empty and all its blocks are at least
+        // `search` bytes, enough for any gap plus `size`.
+        unsafe {
+            let block = self.pop(fl, sl);
+            let gap = aligned_gap(block, align);
+            Ok(self.take_aligned(block, gap, size))
+        }
+    }
+
+    /// The slow search: look at the head of each non-empty list that may
+    /// hold a block of `size` bytes (`align`ed) but was skipped by rounding.
+    /// At most `SL * (log2(align / GRANULE) + 2)` lists: O(1).
+    #[cold]
+    fn allocate_fallback(&mut self, size: usize, align: usize) -> Result<NonNull<[u8]>, AllocError> {
+        let (mut fl, mut sl) = list_of(size, Self::SL_LOG2);
+        let search = if align > GRANULE { size + align + MIN_BLOCK - GRANULE } else { size };
+        let search = search.min(Self::MAX_BLOCK);
+        let end = list_at_least(search, Self::SL_LOG2);
+        while (fl, sl) < end && fl < FL {
+            let Some(found) = self.find_list(fl, sl) else { break };
+            if found >= end {
+                break;
+            }
+            (fl, sl) = found;
+            // SAFETY: `find_list` returned a non-empty list.
+            let head = unsafe { self.heads[fl][sl].unwrap_unchecked() };
+            // SAFETY: `head` is a free block of this heap.
+            let gap = unsafe { if align > GRANULE { aligned_gap(head, align) } else { 0 } };
+            // SAFETY: as above.
+            if gap + size <= unsafe { head.size() } {
+                // SAFETY: the head fits `size` after `gap`, and it is the head
+                // of list `(fl, sl)`.
+                return unsafe {
+                    let block = self.pop(fl, sl);
+                    Ok(self.take_aligned(block, gap, size))
+                };
+            }
+            (fl, sl) = if sl + 1 < SL { (fl, sl + 1) } else { (fl + 1, 0) };
+        }
+        self.fail()
+    }
+
+    #[cold]
+    fn fail<T>(&mut self) -> Result<T, AllocError> {
+        self.counters.failures += 1;
+        Err(AllocError)
+    }
+
+    /// The first non-empty list at or after `(fl, sl)` in size order.
+    #[inline(always)]
+    fn find_list(&self, fl: usize, sl: usize) -> Option<(usize, usize)> {
+        if fl >= FL {
+            return None;
+        }
+        // SAFETY: `fl < FL`.
+        let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) } & (u32::MAX << sl);
+        if sl_map != 0 {
+            return Some((fl, sl_map.trailing_zeros() as usize));
+        }
+        // `fl + 1` may equal `usize::BITS`, hence the two shifts.
+        let fl_map = self.fl_bitmap & ((usize::MAX << fl) << 1);
+        if fl_map == 0 {
+            return None;
+        }
+        let fl = fl_map.trailing_zeros() as usize;
+        // SAFETY: bits of `fl_bitmap` are only set below `FL`.
+        let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
+        Some((fl, sl_map.trailing_zeros() as usize))
+    }
+
+    /// Unlinks and returns the head of a non-empty list.
+    ///
+    /// # Safety
+    /// List `(fl, sl)` is non-empty (`fl < FL`, `sl < SL`).
+    #[inline(always)]
+    unsafe fn pop(&mut self, fl: usize, sl: usize) -> Block {
+        // SAFETY: in bounds and non-empty, per the caller.
+        unsafe {
+            let slot = self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl);
+            let block = slot.unwrap_unchecked();
+            let next = block.next_free();
+            *slot = next;
+            match next {
+                Some(next) => next.set_prev_free_link(None),
+                None => self.clear_bit(fl, sl),
+            }
+            block
+        }
+    }
+
+    #[inline(always)]
+    fn clear_bit(&mut self, fl: usize, sl: usize) {
+        // SAFETY: callers pass a list index, `fl < FL`.
+        let map = unsafe { self.sl_bitmaps.get_unchecked_mut(fl) };
+        *map &= !(1 << sl);
+        if *map == 0 {
+            self.fl_bitmap &= !(1 << fl);
+        }
+    }
+
+    /// Files a free block of `size` bytes at the head of its list.
+    ///
+    /// # Safety
+    /// `block` is a free block of `size <= MAX_BLOCK` bytes, in no list.
+    #[inline(always)]
+    unsafe fn insert(&mut self, block: Block, size: usize) {
+        let (fl, sl) = list_of(size, Self::SL_LOG2);
+        // SAFETY: `size <= MAX_BLOCK` maps to a list in bounds; `block` is
+        // free, so it has room for its links.
+        unsafe {
+            let slot = self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl);
+            let head = *slot;
+            block.set_next_free(head);
+            block.set_prev_free_link(None);
+            if let Some(head) = head {
+                head.set_prev_free_link(Some(block));
+            }
+            *slot = Some(block);
+            *self.sl_bitmaps.get_unchecked_mut(fl) |= 1 << sl;
+        }
+        self.fl_bitmap |= 1 << fl;
+    }
+
+    /// Unlinks a free block of `size` bytes from its list.
+    ///
+    /// # Safety
+    /// `block` is a free block of `size` bytes filed in its list.
+    #[inline(always)]
+    unsafe fn remove(&mut self, block: Block, size: usize) {
+        let (fl, sl) = list_of(size, Self::SL_LOG2);
+        // SAFETY: `block` is in list `(fl, sl)`; its neighbours in the list
+        // are free blocks.
+        unsafe {
+            let next = block.next_free();
+            let prev = block.prev_free();
+            if let Some(next) = next {
+                next.set_prev_free_link(prev);
+            }
+            match prev {
+                Some(prev) => prev.set_next_free(next),
+                None => {
+                    *self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl) = next;
+                    if next.is_none() {
+                        self.clear_bit(fl, sl);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Marks `block` (just unlinked, at least `size` bytes) allocated, gives
+    /// back its tail if that is big enough to be a block, and returns the
+    /// payload.
+    ///
+    /// # Safety
+    /// `block` is a free block, in no list, of at least `size` bytes, and
+    /// `size` is a valid block size.
+    #[inline(always)]
+    unsafe fn take(&mut self, block: Block, size: usize) -> NonNull<[u8]> {
+        // SAFETY: forwarded; a free block's predecessor is always used, so
+        // its header carries no `PREV_FREE`.
+        unsafe { self.take_sized(block, block.size(), size, 0) }
+    }
+
+    /// As `take`, but first splits `gap` bytes off the front as a free block
+    /// (0 or at least `MIN_BLOCK`) so that the payload lands on an alignment.
+    ///
+    /// # Safety
+    /// As for `take`, with `gap + size <= block.size()`.
+    #[inline]
+    unsafe fn take_aligned(&mut self, block: Block, gap: usize, size: usize) -> NonNull<[u8]> {
+        // SAFETY: `gap` is 0 or a valid block size inside `block`.
+        unsafe {
+            let total = block.size();
+            if gap == 0 {
+                return self.take_sized(block, total, size, 0);
+            }
+            block.set_header(gap);
+            block.set_footer(gap);
+            self.insert(block, gap);
+            self.take_sized(block.offset(gap), total - gap, size, PREV_FREE)
+        }
+    }
+
+    /// # Safety
+    /// `block` heads `total >= size` bytes of unlinked free memory; `flags`
+    /// is `PREV_FREE` if the block before it is free.
+    #[inline(always)]
+    unsafe fn take_sized(&mut self, block: Block, total: usize, size: usize, flags: usize) -> NonNull<[u8]> {
+        let rest = total - size;
+        // SAFETY: the block spans `total` bytes; a tail of `rest >=
+        // MIN_BLOCK` bytes is a valid block, and the block after `total` has
+        // `PREV_FREE` set already (it followed a free block).
+        let size = unsafe {
+            if rest >= MIN_BLOCK {
+                let tail = block.offset(size);
+                tail.set_header(rest);
+                tail.set_footer(rest);
+                self.insert(tail, rest);
+                size
+            } else {
+                block.offset(total).set_prev_free(false);
+                total
+            }
+        };
+        // SAFETY: `block` is now an allocated block of `size` bytes.
+        unsafe { block.set_header(size | USED | flags) };
+        let c = &mut self.counters;
+        c.in_use += size;
+        c.peak = c.peak.max(c.in_use);
+        c.allocations += 1;
+        NonNull::slice_from_raw_parts(block.payload(), size - WORD)
+    }
+
+    /// Frees a block returned by [`allocate`](Self::allocate) (or resized
+    /// since), coalescing it with free neighbours.
+    ///
+    /// Debug builds panic on a pointer outside this heap's pools and on a
+    /// block that is not allocated (a double free).
+    ///
+    /// # Safety
+    /// `ptr` was returned by this heap for a layout with `layout.align()` and
+    /// a size between the requested size and the returned length, and has not
+    /// been freed since. A zero-size `layout` makes this a no-op.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline]
+    pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        if layout.size() == 0 {
+            return;
+        }
+        #[cfg(debug_assertions)]
+        self.debug_check_live(ptr, layout);
+        // SAFETY: `ptr` is a live payload of this heap (caller's contract).
+        unsafe {
+            let mut block = Block::from_payload(ptr);
+            let mut size = block.size();
+            let c = &mut self.counters;
+            c.in_use -= size;
+            c.deallocations += 1;
+            let next = block.offset(size);
+            if !next.is_used() {
+                let next_size = next.size();
+                self.remove(next, next_size);
+                size += next_size;
+            }
+            if block.is_prev_free() {
+                block = block.prev_phys();
+                let prev_size = block.size();
+                self.remove(block, prev_size);
+                size += prev_size;
+            }
+            block.set_header(size);
+            block.set_footer(size);
+            block.offset(size).set_prev_free(true);
+            self.insert(block, size);
+        }
+    }
+
+    /// Debug-build checks of a pointer given back to the heap.
+    #[cfg(debug_assertions)]
+    fn debug_check_live(&self, ptr: NonNull<u8>, layout: Layout) {
+        let addr = ptr.as_ptr().addr();
+        if addr < self.span.0.saturating_add(WORD) || addr >= self.span.1 {
+            foreign_pointer(ptr);
+        }
+        // SAFETY: the pointer is inside a pool, so the word before it is too.
+        let block = unsafe { Block::from_payload(ptr) };
+        // SAFETY: as above; reading a word of the pool is fine whatever it holds.
+        let header = unsafe { block.header() };
+        if header & USED == 0 {
+            double_free(ptr);
+        }
+        if addr % layout.align() != 0 || layout.size() > (header & !(GRANULE - 1)).saturating_sub(WORD) {
+            wrong_layout(ptr, layout);
+        }
+    }
+
+    /// Grows a block in place to hold `new.size()` bytes, taking from the free
+    /// block after it. Returns the block's new usable extent.
+    ///
+    /// # Errors
+    /// [`AllocError`] (changing nothing) when the next block is not free or
+    /// too small, or when `ptr` is not aligned to `new.align()`.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `old` (as for `deallocate`) and
+    /// `new.size() >= old.size()`.
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub unsafe fn grow_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        if old.size() == 0 || ptr.as_ptr().addr() % new.align() != 0 {
+            return Err(AllocError);
+        }
+        let Some(size) = Self::block_size(new.size()) else {
+            return Err(AllocError);
+        };
+        // SAFETY: `ptr` is a live payload of this heap.
+        unsafe {
+            let block = Block::from_payload(ptr);
+            let header = block.header();
+            let current = header & !(USED | PREV_FREE);
+            if size <= current {
+                return Ok(NonNull::slice_from_raw_parts(ptr, current - WORD));
+            }
+            let next = block.offset(current);
+            if next.is_used() {
+                return Err(AllocError);
+            }
+            let total = current + next.size();
+            if total < size {
+                return Err(AllocError);
+            }
+            self.remove(next, next.size());
+            self.counters.in_use -= current;
+            self.counters.allocations -= 1;
+            Ok(self.take_sized(block, total, size, header & PREV_FREE))
+        }
+    }
+
+    /// Shrinks a block in place to `new.size()` bytes; the tail goes back to
+    /// the heap when it can be a block of its own (merging with a free block
+    /// after it). Returns the block's new usable extent.
+    ///
+    /// # Errors
+    /// [`AllocError`] (changing nothing) when `ptr` is not aligned to
+    /// `new.align()` or `new.size()` is zero: such a block must move.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `old`, and
+    /// `new.size() <= old.size()`.
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub unsafe fn shrink_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        if new.size() == 0 || old.size() == 0 || ptr.as_ptr().addr() % new.align() != 0 {
+            return Err(AllocError);
+        }
+        let Some(size) = Self::block_size(new.size()) else {
+            return Err(AllocError);
+        };
+        // SAFETY: `ptr` is a live payload of this heap, `size` fits in it.
+        unsafe {
+            let block = Block::from_payload(ptr);
+            let header = block.header();
+            let current = header & !(USED | PREV_FREE);
+            if current - size < MIN_BLOCK {
+                return Ok(NonNull::slice_from_raw_parts(ptr, current - WORD));
+            }
+            block.set_header(size | (header & (USED | PREV_FREE)));
+            let tail = block.offset(size);
+            let mut tail_size = current - size;
+            self.counters.in_use -= tail_size;
+            let next = tail.offset(tail_size);
+            if !next.is_used() {
+                let next_size = next.size();
+                self.remove(next, next_size);
+                tail_size += next_size;
+            }
+            tail.set_header(tail_size);
+            tail.set_footer(tail_size);
+            tail.offset(tail_size).set_prev_free(true);
+            self.insert(tail, tail_size);
+            Ok(NonNull::slice_from_raw_parts(ptr, size - WORD))
+        }
+    }
+
+    /// Usable bytes of a live block: what `allocate` returned as its length.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap (and not zero-size).
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub unsafe fn usable_size(&self, ptr: NonNull<u8>) -> usize {
+        // SAFETY: a live payload is preceded by its header.
+        unsafe { Block::from_payload(ptr).size() - WORD }
+    }
+
+    /// A snapshot of the usage counters.
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub fn stats(&self) -> Stats {
+        let c = self.counters;
+        Stats {
+            capacity: c.capacity,
+            in_use: c.in_use,
+            peak_in_use: c.peak,
+            free: c.capacity - c.in_use,
+            largest_free: self.largest_free(),
+            allocations: c.allocations,
+            deallocations: c.deallocations,
+            failures: c.failures,
+        }
+    }
+
+    fn largest_free(&self) -> usize {
+        if self.fl_bitmap == 0 {
+            return 0;
+        }
+        let fl = (usize::BITS - 1 - self.fl_bitmap.leading_zeros()) as usize;
+        let sl = (u32::BITS - 1 - self.sl_bitmaps[fl].leading_zeros()) as usize;
+        // SAFETY: list heads are free blocks of this heap.
+        self.heads[fl][sl].map_or(0, |head| unsafe { head.size() })
+    }
+
+    /// Walks every pool and every free list and verifies every invariant:
+    /// block sizes and bounds, headers' flags against their neighbours,
+    /// footers, that no two free blocks touch, list links, that each free
+    /// block is filed in the list its size maps to and each list holds only
+    /// such blocks, the bitmaps, and the byte counters.
+    ///
+    /// # Errors
+    /// The first violation found, with the address where it was found.
+    ///
+    /// # Time complexity
+    /// O(blocks + lists).
+    pub fn check(&self) -> Result<(), CheckError> {
+        check::check(self)
+    }
+
+    /// Frees every block at once: each pool becomes one free block again and
+    /// the counters restart (capacity stays).
+    ///
+    /// # Time complexity
+    /// O(pools + FL).
+    pub fn reset(&mut self) {
+        self.fl_bitmap = 0;
+        self.sl_bitmaps = [0; FL];
+        self.heads = [[None; SL]; FL];
+        self.counters = Counters { capacity: self.counters.capacity, ..Counters::default() };
+        let mut next = self.sentinels;
+        while let Some(sentinel) = next {
+            // SAFETY: the sentinel chain links the sentinels of our pools; each
+            // pool runs from its start to its sentinel.
+            unsafe {
+                let start = sentinel.pool_start();
+                let size = sentinel.ptr().as_ptr().addr() - start.ptr().as_ptr().addr();
+                start.set_header(size);
+                start.set_footer(size);
+                sentinel.set_prev_free(true);
+                self.insert(start, size);
+                next = sentinel.next_sentinel();
+            }
+        }
+    }
+}
+
+// SAFETY: `Tlsf` upholds the `RawHeap` contract: blocks are carved from pools
+// it owns for `'p`, never overlap (each byte is in exactly one block), are
+// aligned as asked (`aligned_gap`), and keep their place and contents until
+// freed; the in-place resizes change nothing on `Err`.
+unsafe impl<const FL: usize, const SL: usize> RawHeap for Tlsf<'_, FL, SL> {
+    #[inline(always)]
+    fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        Tlsf::allocate(self, layout)
+    }
+
+    #[inline(always)]
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: same contract.
+        unsafe { Tlsf::deallocate(self, ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn grow_in_place(&mut self, ptr: NonNull<u8>, old: Layout, new: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: same contract.
+        unsafe { Tlsf::grow_in_place(self, ptr, old, new) }
+    }
+
+    #[inline]
+    unsafe fn shrink_in_place(&mut self, ptr: NonNull<u8>, old: Layout, new: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: same contract.
+        unsafe { Tlsf::shrink_in_place(self, ptr, old, new) }
+    }
+
+    fn stats(&self) -> Stats {
+        Tlsf::stats(self)
+    }
+
+    fn check(&self) -> Result<(), CheckError> {
+        Tlsf::check(self)
+    }
+}
+
+/// Bytes to split off the front of `block` so that the payload after the
+/// header is `align`-aligned: 0, or at least `MIN_BLOCK` so that the gap can
+/// be a free block. At most `MIN_BLOCK + align - GRANULE`.
+///
+/// # Safety
+/// `block` is a block header of this heap.
+#[inline]
+unsafe fn aligned_gap(block: Block, align: usize) -> usize {
+    let payload = block.ptr().as_ptr().addr() + WORD;
+    let gap = payload.wrapping_neg() & (align - 1);
+    if gap == 0 || gap >= MIN_BLOCK {
+        gap
+    } else {
+        gap + ((MIN_BLOCK - gap + align - 1) & !(align - 1))
+    }
+}
+
+/// A non-null pointer aligned to `layout.align()` with no provenance: the
+/// address of every zero-size allocation.
+#[inline(always)]
+fn dangling(layout: Layout) -> NonNull<[u8]> {
+    let ptr = ptr::without_provenance_mut::<u8>(layout.align());
+    // SAFETY: an alignment is never zero.
+    let ptr = unsafe { NonNull::new_unchecked(ptr) };
+    NonNull::slice_from_raw_parts(ptr, 0)
+}
+
+#[cfg(debug_assertions)]
+#[cold]
+#[track_caller]
+fn foreign_pointer(ptr: NonNull<u8>) -> ! {
+    panic!("rtarena: {ptr:p} was freed into a heap whose pools do not contain it (foreign pointer)")
+}
+
+#[cfg(debug_assertions)]
+#[cold]
+#[track_caller]
+fn double_free(ptr: NonNull<u8>) -> ! {
+    panic!("rtarena: {ptr:p} is not an allocated block (double free, or a pointer this heap never returned)")
+}
+
+#[cfg(debug_assertions)]
+#[cold]
+#[track_caller]
+fn wrong_layout(ptr: NonNull<u8>, layout: Layout) -> ! {
+    panic!("rtarena: {ptr:p} was freed with {layout:?}, which does not fit the block (wrong layout or foreign pointer)")
+}
