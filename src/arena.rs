@@ -66,7 +66,9 @@ impl<C> Arena<C> {
     /// # Time complexity
     /// O(1).
     pub const fn new(core: C) -> Self {
-        Arena { core: UnsafeCell::new(core) }
+        Arena {
+            core: UnsafeCell::new(core),
+        }
     }
 
     /// The core back, once no collection borrows the arena.
@@ -158,7 +160,12 @@ impl<C: RawHeap> Arena<C> {
         if zeroed {
             // SAFETY: bytes from `old.size()` to the block's length are ours
             // and hold nothing the caller may read.
-            unsafe { block.cast::<u8>().add(old.size()).write_bytes(0, block.len() - old.size()) };
+            unsafe {
+                block
+                    .cast::<u8>()
+                    .add(old.size())
+                    .write_bytes(0, block.len() - old.size())
+            };
         }
         Ok(block)
     }
@@ -168,7 +175,12 @@ impl<C: RawHeap> Arena<C> {
     /// # Safety
     /// As `Allocator::shrink`.
     #[inline]
-    pub(crate) unsafe fn shrink(&self, ptr: NonNull<u8>, old: Layout, new: Layout) -> Result<NonNull<[u8]>, AllocError> {
+    pub(crate) unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: forwarded contract.
         match self.with(|c| unsafe { c.shrink_in_place(ptr, old, new) }) {
             Ok(block) => Ok(block),
@@ -183,7 +195,12 @@ impl<C: RawHeap> Arena<C> {
     /// # Safety
     /// `ptr` is live with layout `old`.
     #[cold]
-    unsafe fn relocate(&self, ptr: NonNull<u8>, old: Layout, new: Layout) -> Result<NonNull<[u8]>, AllocError> {
+    unsafe fn relocate(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
         let block = self.allocate(new)?;
         // SAFETY: two distinct live blocks, each valid for the bytes copied.
         unsafe {

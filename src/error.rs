@@ -48,13 +48,22 @@ impl fmt::Display for PoolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             PoolError::TooSmall { usable, min } => {
-                write!(f, "pool too small: {usable} usable bytes, at least {min} needed")
+                write!(
+                    f,
+                    "pool too small: {usable} usable bytes, at least {min} needed"
+                )
             }
             PoolError::TooLarge { size, max } => {
-                write!(f, "pool too large: {size} bytes, this configuration takes at most {max}")
+                write!(
+                    f,
+                    "pool too large: {size} bytes, this configuration takes at most {max}"
+                )
             }
             PoolError::Misaligned { align } => {
-                write!(f, "pool misaligned: start and length must be multiples of {align}")
+                write!(
+                    f,
+                    "pool misaligned: start and length must be multiples of {align}"
+                )
             }
         }
     }
@@ -86,7 +95,11 @@ impl CheckError {
 
 impl fmt::Display for CheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "heap integrity check failed at {:#x}: {}", self.addr, self.what)
+        write!(
+            f,
+            "heap integrity check failed at {:#x}: {}",
+            self.addr, self.what
+        )
     }
 }
 

@@ -29,19 +29,34 @@ unsafe impl<C: RawHeap> Allocator for Arena<C> {
     }
 
     #[inline]
-    unsafe fn grow(&self, ptr: NonNull<u8>, old: Layout, new: Layout) -> Result<NonNull<[u8]>, AllocError> {
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: the caller upholds `Allocator::grow`'s contract.
         unsafe { Arena::grow(self, ptr, old, new, false) }.map_err(|_| AllocError)
     }
 
     #[inline]
-    unsafe fn grow_zeroed(&self, ptr: NonNull<u8>, old: Layout, new: Layout) -> Result<NonNull<[u8]>, AllocError> {
+    unsafe fn grow_zeroed(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: the caller upholds `Allocator::grow_zeroed`'s contract.
         unsafe { Arena::grow(self, ptr, old, new, true) }.map_err(|_| AllocError)
     }
 
     #[inline]
-    unsafe fn shrink(&self, ptr: NonNull<u8>, old: Layout, new: Layout) -> Result<NonNull<[u8]>, AllocError> {
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: the caller upholds `Allocator::shrink`'s contract.
         unsafe { Arena::shrink(self, ptr, old, new) }.map_err(|_| AllocError)
     }

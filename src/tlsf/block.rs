@@ -244,7 +244,12 @@ impl Block {
     ///
     /// # Safety
     /// `SENTINEL_SIZE` bytes from `self` are inside the pool.
-    pub(crate) unsafe fn set_sentinel(self, prev_free: bool, pool_start: Block, next: Option<Block>) {
+    pub(crate) unsafe fn set_sentinel(
+        self,
+        prev_free: bool,
+        pool_start: Block,
+        next: Option<Block>,
+    ) {
         // SAFETY: the caller reserved the three words.
         unsafe {
             self.set_header(USED | if prev_free { PREV_FREE } else { 0 });

@@ -9,16 +9,24 @@ fn fail<T>(what: &'static str, block: Block) -> Result<T, CheckError> {
     Err(CheckError::new(what, block.ptr().as_ptr().addr()))
 }
 
-pub(super) fn check<const FL: usize, const SL: usize>(tlsf: &Tlsf<'_, FL, SL>) -> Result<(), CheckError> {
+pub(super) fn check<const FL: usize, const SL: usize>(
+    tlsf: &Tlsf<'_, FL, SL>,
+) -> Result<(), CheckError> {
     let (free_blocks, free_bytes, used_bytes) = walk_pools(tlsf)?;
     let listed = walk_lists(tlsf, free_blocks)?;
     let anywhere = CheckError::new;
     if listed != free_blocks {
-        return Err(anywhere("a free block is missing from the free lists, or a list holds a block twice", 0));
+        return Err(anywhere(
+            "a free block is missing from the free lists, or a list holds a block twice",
+            0,
+        ));
     }
     let c = &tlsf.counters;
     if used_bytes != c.in_use {
-        return Err(anywhere("the in-use counter disagrees with the allocated blocks", 0));
+        return Err(anywhere(
+            "the in-use counter disagrees with the allocated blocks",
+            0,
+        ));
     }
     if free_bytes + used_bytes != c.capacity {
         return Err(anywhere("the blocks do not add up to the capacity", 0));
@@ -50,13 +58,22 @@ fn walk_pools<const FL: usize, const SL: usize>(
                 let addr = block.ptr().as_ptr().addr();
                 let size = block.size();
                 if size < MIN_BLOCK || size % GRANULE != 0 || size > end - addr {
-                    return fail("a block's size is out of range (overwritten header?)", block);
+                    return fail(
+                        "a block's size is out of range (overwritten header?)",
+                        block,
+                    );
                 }
                 if size > Tlsf::<FL, SL>::MAX_BLOCK {
-                    return fail("a block is larger than the configuration's largest block", block);
+                    return fail(
+                        "a block is larger than the configuration's largest block",
+                        block,
+                    );
                 }
                 if block.is_prev_free() != prev_free {
-                    return fail("a header's PREV_FREE flag disagrees with the block before it", block);
+                    return fail(
+                        "a header's PREV_FREE flag disagrees with the block before it",
+                        block,
+                    );
                 }
                 if block.is_used() {
                     used_bytes += size;
@@ -75,9 +92,14 @@ fn walk_pools<const FL: usize, const SL: usize>(
                 block = block.offset(size);
             }
             if sentinel.is_prev_free() != prev_free {
-                return fail("a sentinel's PREV_FREE flag disagrees with the pool's last block", sentinel);
+                return fail(
+                    "a sentinel's PREV_FREE flag disagrees with the pool's last block",
+                    sentinel,
+                );
             }
-            if end - sentinel.pool_start().ptr().as_ptr().addr() + SENTINEL_SIZE > Tlsf::<FL, SL>::MAX_POOL {
+            if end - sentinel.pool_start().ptr().as_ptr().addr() + SENTINEL_SIZE
+                > Tlsf::<FL, SL>::MAX_POOL
+            {
                 return fail("a pool is larger than the configuration allows", sentinel);
             }
             next_sentinel = sentinel.next_sentinel();
@@ -98,12 +120,18 @@ fn walk_lists<const FL: usize, const SL: usize>(
     for fl in 0..FL {
         let map = tlsf.sl_bitmaps[fl];
         if (tlsf.fl_bitmap >> fl) & 1 != (map != 0) as usize {
-            return Err(CheckError::new("the first-level bitmap disagrees with a second-level bitmap", fl));
+            return Err(CheckError::new(
+                "the first-level bitmap disagrees with a second-level bitmap",
+                fl,
+            ));
         }
         for sl in 0..SL {
             let head = tlsf.heads[fl][sl];
             if (map >> sl) & 1 != head.is_some() as u32 {
-                return Err(CheckError::new("a second-level bitmap disagrees with its list", fl * SL + sl));
+                return Err(CheckError::new(
+                    "a second-level bitmap disagrees with its list",
+                    fl * SL + sl,
+                ));
             }
             let mut prev = None;
             let mut next = head;
@@ -113,7 +141,10 @@ fn walk_lists<const FL: usize, const SL: usize>(
                     return fail("a free-list link points outside the pools", block);
                 }
                 if listed == free_blocks {
-                    return fail("the free lists hold more blocks than the pools (a cycle?)", block);
+                    return fail(
+                        "the free lists hold more blocks than the pools (a cycle?)",
+                        block,
+                    );
                 }
                 // SAFETY: list members are free blocks of our pools (checked
                 // against the walk of the pools, which found them there).
@@ -122,7 +153,10 @@ fn walk_lists<const FL: usize, const SL: usize>(
                         return fail("an allocated block is in a free list", block);
                     }
                     if list_of(block.size(), sl_log2) != (fl, sl) {
-                        return fail("a free block is filed in the wrong list for its size", block);
+                        return fail(
+                            "a free block is filed in the wrong list for its size",
+                            block,
+                        );
                     }
                     if block.prev_free() != prev {
                         return fail("a free block's back link is wrong", block);

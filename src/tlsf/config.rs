@@ -54,9 +54,15 @@ pub(crate) const fn max_block(fl: usize, sl: usize) -> usize {
 /// instantiation of `Tlsf<FL, SL>`.
 pub(crate) const fn validate(fl: usize, sl: usize) {
     assert!(sl.is_power_of_two(), "SL must be a power of two");
-    assert!(sl >= 2 && sl <= 32, "SL must be in 2..=32 (one u32 bitmap per level)");
+    assert!(
+        sl >= 2 && sl <= 32,
+        "SL must be in 2..=32 (one u32 bitmap per level)"
+    );
     assert!(fl >= 1, "FL must be at least 1");
-    assert!(fl <= usize::BITS as usize, "FL must fit the first-level bitmap (one usize)");
+    assert!(
+        fl <= usize::BITS as usize,
+        "FL must fit the first-level bitmap (one usize)"
+    );
     assert!(
         max_block(fl, sl) >= MIN_BLOCK,
         "the configuration cannot hold even the smallest block"

@@ -24,8 +24,14 @@ use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
 
 /// First-level count of the default configuration: pools up to 4 GiB (the
 /// whole address space on 32-bit targets) with 16 second-level lists.
-pub const DEFAULT_FL: usize =
-    config::fl_len(if usize::BITS > 32 { 1 << 32 } else { usize::MAX }, DEFAULT_SL);
+pub const DEFAULT_FL: usize = config::fl_len(
+    if usize::BITS > 32 {
+        1 << 32
+    } else {
+        usize::MAX
+    },
+    DEFAULT_SL,
+);
 /// Second-level count of the default configuration.
 pub const DEFAULT_SL: usize = 16;
 
@@ -250,9 +256,15 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
 
     fn fits_pool(&self, usable: usize) -> Result<(), PoolError> {
         if usable < Self::MIN_POOL {
-            Err(PoolError::TooSmall { usable, min: Self::MIN_POOL })
+            Err(PoolError::TooSmall {
+                usable,
+                min: Self::MIN_POOL,
+            })
         } else if usable > Self::MAX_POOL {
-            Err(PoolError::TooLarge { size: usable, max: Self::MAX_POOL })
+            Err(PoolError::TooLarge {
+                size: usable,
+                max: Self::MAX_POOL,
+            })
         } else {
             Ok(())
         }
@@ -292,7 +304,8 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
         // SAFETY: `sentinel` is a live sentinel; the new bytes follow it.
         unsafe {
             let pool_start = sentinel.pool_start();
-            let old_len = sentinel.ptr().as_ptr().addr() + SENTINEL_SIZE - pool_start.ptr().as_ptr().addr();
+            let old_len =
+                sentinel.ptr().as_ptr().addr() + SENTINEL_SIZE - pool_start.ptr().as_ptr().addr();
             if old_len.saturating_add(len) > Self::MAX_POOL {
                 return false;
             }
@@ -369,10 +382,7 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
         };
         // SAFETY: `find_list` returned a non-empty list whose blocks are all
         // at least `size` bytes.
-        unsafe {
-            let block = self.pop(fl, sl);
-            Ok(self.take(block, size))
-        }
+        Ok(unsafe { self.take_head(fl, sl, size) })
     }
 
     #[inline(never)]
@@ -408,13 +418,23 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
     /// hold a block of `size` bytes (`align`ed) but was skipped by rounding.
     /// At most `SL * (log2(align / GRANULE) + 2)` lists: O(1).
     #[cold]
-    fn allocate_fallback(&mut self, size: usize, align: usize) -> Result<NonNull<[u8]>, AllocError> {
+    fn allocate_fallback(
+        &mut self,
+        size: usize,
+        align: usize,
+    ) -> Result<NonNull<[u8]>, AllocError> {
         let (mut fl, mut sl) = list_of(size, Self::SL_LOG2);
-        let search = if align > GRANULE { size + align + MIN_BLOCK - GRANULE } else { size };
+        let search = if align > GRANULE {
+            size + align + MIN_BLOCK - GRANULE
+        } else {
+            size
+        };
         let search = search.min(Self::MAX_BLOCK);
         let end = list_at_least(search, Self::SL_LOG2);
         while (fl, sl) < end && fl < FL {
-            let Some(found) = self.find_list(fl, sl) else { break };
+            let Some(found) = self.find_list(fl, sl) else {
+                break;
+            };
             if found >= end {
                 break;
             }
@@ -422,7 +442,13 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
             // SAFETY: `find_list` returned a non-empty list.
             let head = unsafe { self.heads[fl][sl].unwrap_unchecked() };
             // SAFETY: `head` is a free block of this heap.
-            let gap = unsafe { if align > GRANULE { aligned_gap(head, align) } else { 0 } };
+            let gap = unsafe {
+                if align > GRANULE {
+                    aligned_gap(head, align)
+                } else {
+                    0
+                }
+            };
             // SAFETY: as above.
             if gap + size <= unsafe { head.size() } {
                 // SAFETY: the head fits `size` after `gap`, and it is the head
@@ -432,7 +458,11 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
                     Ok(self.take_aligned(block, gap, size))
                 };
             }
-            (fl, sl) = if sl + 1 < SL { (fl, sl + 1) } else { (fl + 1, 0) };
+            (fl, sl) = if sl + 1 < SL {
+                (fl, sl + 1)
+            } else {
+                (fl + 1, 0)
+            };
         }
         self.fail()
     }
@@ -502,8 +532,18 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
     #[inline(always)]
     unsafe fn insert(&mut self, block: Block, size: usize) {
         let (fl, sl) = list_of(size, Self::SL_LOG2);
-        // SAFETY: `size <= MAX_BLOCK` maps to a list in bounds; `block` is
-        // free, so it has room for its links.
+        // SAFETY: forwarded; `size <= MAX_BLOCK` maps to a list in bounds.
+        unsafe { self.insert_at(block, fl, sl) }
+    }
+
+    /// Files a free block at the head of list `(fl, sl)`.
+    ///
+    /// # Safety
+    /// `block` is a free block in no list, and `(fl, sl)` is its size's list.
+    #[inline(always)]
+    unsafe fn insert_at(&mut self, block: Block, fl: usize, sl: usize) {
+        // SAFETY: the list index is in bounds; `block` is free, so it has
+        // room for its links, and so has the old head.
         unsafe {
             let slot = self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl);
             let head = *slot;
@@ -518,6 +558,33 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
         self.fl_bitmap |= 1 << fl;
     }
 
+    /// Puts free block `new` where free block `old` is in list `(fl, sl)`,
+    /// without touching the bitmaps: the cheap case of a split or a merge
+    /// that leaves the free block in the same size class.
+    ///
+    /// # Safety
+    /// `old` is filed in list `(fl, sl)`; `new` is a free block in no list
+    /// whose size maps to `(fl, sl)`. (`old`'s links are read before `new`'s
+    /// are written, so the two blocks may even overlap.)
+    #[inline(always)]
+    unsafe fn replace(&mut self, old: Block, new: Block, fl: usize, sl: usize) {
+        // SAFETY: `old` and its list neighbours are free blocks; `new` has
+        // room for its links.
+        unsafe {
+            let next = old.next_free();
+            let prev = old.prev_free();
+            new.set_next_free(next);
+            new.set_prev_free_link(prev);
+            if let Some(next) = next {
+                next.set_prev_free_link(Some(new));
+            }
+            match prev {
+                Some(prev) => prev.set_next_free(Some(new)),
+                None => *self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl) = Some(new),
+            }
+        }
+    }
+
     /// Unlinks a free block of `size` bytes from its list.
     ///
     /// # Safety
@@ -525,6 +592,16 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
     #[inline(always)]
     unsafe fn remove(&mut self, block: Block, size: usize) {
         let (fl, sl) = list_of(size, Self::SL_LOG2);
+        // SAFETY: forwarded.
+        unsafe { self.remove_at(block, fl, sl) }
+    }
+
+    /// Unlinks a free block from list `(fl, sl)`.
+    ///
+    /// # Safety
+    /// `block` is filed in list `(fl, sl)`.
+    #[inline(always)]
+    unsafe fn remove_at(&mut self, block: Block, fl: usize, sl: usize) {
         // SAFETY: `block` is in list `(fl, sl)`; its neighbours in the list
         // are free blocks.
         unsafe {
@@ -545,21 +622,47 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
         }
     }
 
-    /// Marks `block` (just unlinked, at least `size` bytes) allocated, gives
-    /// back its tail if that is big enough to be a block, and returns the
-    /// payload.
+    /// Allocates `size` bytes from the head of list `(fl, sl)`: the hot path.
+    /// When the tail left over stays in the same list, it takes the head's
+    /// place and the bitmaps are not touched.
     ///
     /// # Safety
-    /// `block` is a free block, in no list, of at least `size` bytes, and
+    /// List `(fl, sl)` is non-empty and its blocks are at least `size` bytes;
     /// `size` is a valid block size.
     #[inline(always)]
-    unsafe fn take(&mut self, block: Block, size: usize) -> NonNull<[u8]> {
-        // SAFETY: forwarded; a free block's predecessor is always used, so
-        // its header carries no `PREV_FREE`.
-        unsafe { self.take_sized(block, block.size(), size, 0) }
+    unsafe fn take_head(&mut self, fl: usize, sl: usize, size: usize) -> NonNull<[u8]> {
+        // SAFETY: the list is non-empty, its head a free block of at least
+        // `size` bytes; a tail of `rest >= MIN_BLOCK` bytes is a valid block,
+        // and the block after the head has `PREV_FREE` set (the head is free).
+        unsafe {
+            let block = self
+                .heads
+                .get_unchecked(fl)
+                .get_unchecked(sl)
+                .unwrap_unchecked();
+            let total = block.size();
+            let rest = total - size;
+            if rest < MIN_BLOCK {
+                self.pop(fl, sl);
+                block.offset(total).set_prev_free(false);
+                return self.mark_used(block, total, 0);
+            }
+            let tail = block.offset(size);
+            tail.set_header(rest);
+            tail.set_footer(rest);
+            let (tail_fl, tail_sl) = list_of(rest, Self::SL_LOG2);
+            if (tail_fl, tail_sl) == (fl, sl) {
+                self.replace(block, tail, fl, sl);
+            } else {
+                self.pop(fl, sl);
+                self.insert_at(tail, tail_fl, tail_sl);
+            }
+            self.mark_used(block, size, 0)
+        }
     }
 
-    /// As `take`, but first splits `gap` bytes off the front as a free block
+    /// Allocates `size` bytes from `block` (unlinked, free), first splitting
+    /// `gap` bytes off the front as a free block
     /// (0 or at least `MIN_BLOCK`) so that the payload lands on an alignment.
     ///
     /// # Safety
@@ -583,7 +686,13 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
     /// `block` heads `total >= size` bytes of unlinked free memory; `flags`
     /// is `PREV_FREE` if the block before it is free.
     #[inline(always)]
-    unsafe fn take_sized(&mut self, block: Block, total: usize, size: usize, flags: usize) -> NonNull<[u8]> {
+    unsafe fn take_sized(
+        &mut self,
+        block: Block,
+        total: usize,
+        size: usize,
+        flags: usize,
+    ) -> NonNull<[u8]> {
         let rest = total - size;
         // SAFETY: the block spans `total` bytes; a tail of `rest >=
         // MIN_BLOCK` bytes is a valid block, and the block after `total` has
@@ -601,6 +710,17 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
             }
         };
         // SAFETY: `block` is now an allocated block of `size` bytes.
+        unsafe { self.mark_used(block, size, flags) }
+    }
+
+    /// Writes an allocated block's header, counts it, returns its payload.
+    ///
+    /// # Safety
+    /// `block` spans `size` bytes that are in no list; `flags` is
+    /// `PREV_FREE` if the block before it is free.
+    #[inline(always)]
+    unsafe fn mark_used(&mut self, block: Block, size: usize, flags: usize) -> NonNull<[u8]> {
+        // SAFETY: the caller hands us the block.
         unsafe { block.set_header(size | USED | flags) };
         let c = &mut self.counters;
         c.in_use += size;
@@ -639,8 +759,24 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
             let next = block.offset(size);
             if !next.is_used() {
                 let next_size = next.size();
-                self.remove(next, next_size);
+                let (next_fl, next_sl) = list_of(next_size, Self::SL_LOG2);
                 size += next_size;
+                if !block.is_prev_free() {
+                    // The common merge, with one free neighbour after: if the
+                    // merged block stays in that neighbour's list, it simply
+                    // takes the neighbour's place there.
+                    block.set_header(size);
+                    block.set_footer(size);
+                    let (fl, sl) = list_of(size, Self::SL_LOG2);
+                    if (fl, sl) == (next_fl, next_sl) {
+                        self.replace(next, block, fl, sl);
+                    } else {
+                        self.remove_at(next, next_fl, next_sl);
+                        self.insert_at(block, fl, sl);
+                    }
+                    return;
+                }
+                self.remove_at(next, next_fl, next_sl);
             }
             if block.is_prev_free() {
                 block = block.prev_phys();
@@ -669,7 +805,9 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
         if header & USED == 0 {
             double_free(ptr);
         }
-        if addr % layout.align() != 0 || layout.size() > (header & !(GRANULE - 1)).saturating_sub(WORD) {
+        if addr % layout.align() != 0
+            || layout.size() > (header & !(GRANULE - 1)).saturating_sub(WORD)
+        {
             wrong_layout(ptr, layout);
         }
     }
@@ -838,7 +976,10 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
         self.fl_bitmap = 0;
         self.sl_bitmaps = [0; FL];
         self.heads = [[None; SL]; FL];
-        self.counters = Counters { capacity: self.counters.capacity, ..Counters::default() };
+        self.counters = Counters {
+            capacity: self.counters.capacity,
+            ..Counters::default()
+        };
         let mut next = self.sentinels;
         while let Some(sentinel) = next {
             // SAFETY: the sentinel chain links the sentinels of our pools; each
@@ -873,13 +1014,23 @@ unsafe impl<const FL: usize, const SL: usize> RawHeap for Tlsf<'_, FL, SL> {
     }
 
     #[inline]
-    unsafe fn grow_in_place(&mut self, ptr: NonNull<u8>, old: Layout, new: Layout) -> Result<NonNull<[u8]>, AllocError> {
+    unsafe fn grow_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: same contract.
         unsafe { Tlsf::grow_in_place(self, ptr, old, new) }
     }
 
     #[inline]
-    unsafe fn shrink_in_place(&mut self, ptr: NonNull<u8>, old: Layout, new: Layout) -> Result<NonNull<[u8]>, AllocError> {
+    unsafe fn shrink_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: same contract.
         unsafe { Tlsf::shrink_in_place(self, ptr, old, new) }
     }
@@ -931,12 +1082,16 @@ fn foreign_pointer(ptr: NonNull<u8>) -> ! {
 #[cold]
 #[track_caller]
 fn double_free(ptr: NonNull<u8>) -> ! {
-    panic!("rtarena: {ptr:p} is not an allocated block (double free, or a pointer this heap never returned)")
+    panic!(
+        "rtarena: {ptr:p} is not an allocated block (double free, or a pointer this heap never returned)"
+    )
 }
 
 #[cfg(debug_assertions)]
 #[cold]
 #[track_caller]
 fn wrong_layout(ptr: NonNull<u8>, layout: Layout) -> ! {
-    panic!("rtarena: {ptr:p} was freed with {layout:?}, which does not fit the block (wrong layout or foreign pointer)")
+    panic!(
+        "rtarena: {ptr:p} was freed with {layout:?}, which does not fit the block (wrong layout or foreign pointer)"
+    )
 }

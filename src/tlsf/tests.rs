@@ -1,0 +1,150 @@
+//! White-box tests of the size classes and the block layout. The black-box,
+//! differential tests live in `tests/`.
+
+use core::alloc::Layout;
+use core::mem::{MaybeUninit, size_of};
+use std::vec;
+
+use super::config::{GRANULE, MIN_BLOCK, fl_len, list_at_least, list_of};
+use super::{LargeTlsf, SmallTlsf, Tlsf};
+
+/// Every block size from `MIN_BLOCK` up to `limit`, and a spread of larger
+/// ones around powers of two up to `MAX_BLOCK`.
+fn sizes<const FL: usize, const SL: usize>(limit: usize) -> impl Iterator<Item = usize> {
+    let max = Tlsf::<FL, SL>::MAX_BLOCK;
+    let small = (MIN_BLOCK..=limit.min(max)).step_by(GRANULE);
+    let around_powers = (7..usize::BITS - 1)
+        .map(|k| 1usize << k)
+        .take_while(move |&p| p <= max)
+        .flat_map(|p| {
+            [
+                p - 2 * GRANULE,
+                p - GRANULE,
+                p,
+                p + GRANULE,
+                p + 3 * GRANULE,
+            ]
+        })
+        .filter(move |&s| s > limit && s <= max);
+    small
+        .chain(around_powers)
+        .chain((limit < max).then_some(max))
+}
+
+fn check_mapping<const FL: usize, const SL: usize>() {
+    let sl_log2 = SL.trailing_zeros();
+    let mut last = (0, 0);
+    for size in sizes::<FL, SL>(if cfg!(miri) { 512 } else { 1 << 14 }) {
+        let (fl, sl) = list_of(size, sl_log2);
+        assert!(
+            fl < FL && sl < SL,
+            "size {size} maps outside the lists: ({fl}, {sl})"
+        );
+        assert!((fl, sl) >= last, "list_of is not monotonic at {size}");
+        last = (fl, sl);
+        // Every block filed in a list at or after `list_at_least(size)` has
+        // at least `size` bytes: check against the smallest size of that list.
+        let at_least = list_at_least(size, sl_log2);
+        assert!(at_least >= (fl, sl));
+        if size > MIN_BLOCK {
+            // No smaller block is filed at or after the rounded list...
+            assert!(
+                list_of(size - GRANULE, sl_log2) < at_least,
+                "size {size}: rounding too weak"
+            );
+        }
+        // ...and the rounding skips less than one list's width.
+        let slack = size + size / SL;
+        if slack <= Tlsf::<FL, SL>::MAX_BLOCK {
+            assert!(
+                list_of(slack & !(GRANULE - 1), sl_log2) >= at_least,
+                "size {size}: rounding too coarse"
+            );
+        }
+    }
+}
+
+#[test]
+fn size_classes_are_monotonic_and_tight() {
+    check_mapping::<{ super::DEFAULT_FL }, { super::DEFAULT_SL }>();
+    check_mapping::<{ fl_len(1 << 16, 8) }, 8>();
+    check_mapping::<{ fl_len(1 << 20, 32) }, 32>();
+    check_mapping::<3, 2>();
+}
+
+#[test]
+fn named_configurations_cover_their_pools() {
+    assert!(SmallTlsf::MAX_POOL >= 1 << 16);
+    if usize::BITS == 64 {
+        assert!(<Tlsf>::MAX_POOL >= 1 << 32);
+    }
+    assert_eq!(LargeTlsf::MAX_BLOCK, isize::MAX as usize & !(GRANULE - 1));
+}
+
+#[test]
+fn control_blocks_are_small() {
+    // The published budget: a 64 KiB pool pays at most 1 KiB of control
+    // block on a 64-bit target.
+    if usize::BITS == 64 {
+        assert!(
+            size_of::<SmallTlsf>() <= 1024,
+            "SmallTlsf is {} bytes",
+            size_of::<SmallTlsf>()
+        );
+    }
+}
+
+#[test]
+fn head_of_the_exact_list_is_used_when_rounding_skips_it() {
+    // Two used blocks around one free block of a size that is not at its
+    // list's lower boundary; rounding up the request skips that list.
+    let mut pool = vec![MaybeUninit::uninit(); 4096];
+    let mut tlsf: Tlsf = Tlsf::new(&mut pool).unwrap();
+    let size = 1000; // block of 1008 bytes: list [960, 1024) with SL = 16
+    let layout = Layout::from_size_align(size, 8).unwrap();
+    let a = tlsf.allocate(layout).unwrap();
+    let b = tlsf.allocate(layout).unwrap();
+    let rest = tlsf.stats().largest_free;
+    let filler = tlsf
+        .allocate(Layout::from_size_align(rest - GRANULE, 8).unwrap())
+        .unwrap();
+    assert_eq!(tlsf.stats().free, 0);
+    // SAFETY: `a` is live with `layout`.
+    unsafe { tlsf.deallocate(a.cast(), layout) };
+    assert_eq!(tlsf.stats().free, 1008);
+    assert!(
+        tlsf.allocate(layout).is_ok(),
+        "freed block not reused (TLSF trap)"
+    );
+    tlsf.check().unwrap();
+    // SAFETY: both are live.
+    unsafe {
+        tlsf.deallocate(b.cast(), layout);
+        tlsf.deallocate(
+            filler.cast(),
+            Layout::from_size_align(rest - GRANULE, 8).unwrap(),
+        );
+    }
+}
+
+#[test]
+fn aligned_gap_is_a_block_or_nothing() {
+    let mut pool = vec![MaybeUninit::uninit(); 64 * 1024];
+    let mut tlsf: Tlsf = Tlsf::new(&mut pool).unwrap();
+    let mut live = vec![];
+    for align_log2 in 3..13 {
+        for size in [1, 8, 24, 100] {
+            let layout = Layout::from_size_align(size, 1 << align_log2).unwrap();
+            let ptr = tlsf.allocate(layout).unwrap();
+            assert_eq!(ptr.cast::<u8>().as_ptr().addr() % layout.align(), 0);
+            tlsf.check().unwrap();
+            live.push((ptr, layout));
+        }
+    }
+    for (ptr, layout) in live {
+        // SAFETY: each is live with its layout.
+        unsafe { tlsf.deallocate(ptr.cast(), layout) };
+        tlsf.check().unwrap();
+    }
+    assert_eq!(tlsf.stats().largest_free, tlsf.stats().capacity);
+}
