@@ -29,7 +29,7 @@ use crate::{AllocError, CheckError, RawHeap, Stats};
 ///
 /// A collection cannot outlive the arena it allocates from:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0597
 /// use core::mem::MaybeUninit;
 /// use allocator_api2::vec::Vec;
 /// use rtarena::{Arena, Tlsf};
@@ -45,7 +45,7 @@ use crate::{AllocError, CheckError, RawHeap, Stats};
 ///
 /// and an arena cannot outlive its pool:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0597
 /// use core::mem::MaybeUninit;
 /// use rtarena::{Arena, Tlsf};
 ///
@@ -113,69 +113,123 @@ impl<C: RawHeap> Arena<C> {
         self.with(|c| c.check())
     }
 
-    /// Allocates a block (the `Allocator::allocate` of both adapters).
+    /// Allocates a block for `layout`; the returned slice is the whole usable
+    /// block. The `Allocator` impls forward here; this inherent method is
+    /// the trait-free API (for builds without `allocator-api2`).
+    ///
+    /// # Errors
+    /// [`AllocError`] when no free block fits; the heap is unchanged.
     ///
     /// # Time complexity
     /// As the core's `allocate`: O(1) for every core of this crate.
     #[inline(always)]
-    pub(crate) fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+    pub fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         self.with(|c| c.allocate(layout))
     }
 
+    /// As [`allocate`](Self::allocate), with the whole block zeroed.
+    ///
+    /// # Errors
+    /// As `allocate`.
+    ///
+    /// # Time complexity
+    /// O(1) plus zeroing the block.
     #[inline]
-    pub(crate) fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+    pub fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         let block = self.allocate(layout)?;
         // SAFETY: the block is ours and valid for its whole length.
         unsafe { block.cast::<u8>().write_bytes(0, block.len()) };
         Ok(block)
     }
 
+    /// Frees a block.
+    ///
     /// # Safety
-    /// As `Allocator::deallocate`.
+    /// `ptr` was returned by this arena for a layout with `layout.align()` and
+    /// a size between the requested size and the returned length (the
+    /// `Allocator` "fits" rule), and has not been freed since.
+    ///
+    /// # Time complexity
+    /// O(1).
     #[inline(always)]
-    pub(crate) unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+    pub unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded contract.
         self.with(|c| unsafe { c.deallocate(ptr, layout) })
     }
 
-    /// Grows in place when the core can, else allocates, copies and frees.
-    /// On `Err` the old block is untouched and still owned by the caller.
+    /// Grows a block to `new`: in place when the memory after it is free,
+    /// otherwise by allocating, copying and freeing.
+    ///
+    /// # Errors
+    /// [`AllocError`] when neither works; the old block is untouched and
+    /// still the caller's.
     ///
     /// # Safety
-    /// As `Allocator::grow`.
+    /// `ptr` is live in this arena with layout `old` (as for
+    /// [`deallocate`](Self::deallocate)), and `new.size() >= old.size()`.
+    ///
+    /// # Time complexity
+    /// O(1) in place; O(1) plus the copy when it moves.
     #[inline]
-    pub(crate) unsafe fn grow(
+    pub unsafe fn grow(
         &self,
         ptr: NonNull<u8>,
         old: Layout,
         new: Layout,
-        zeroed: bool,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: forwarded contract.
-        let block = match self.with(|c| unsafe { c.grow_in_place(ptr, old, new) }) {
-            Ok(block) => block,
+        match self.with(|c| unsafe { c.grow_in_place(ptr, old, new) }) {
+            Ok(block) => Ok(block),
             // SAFETY: forwarded contract.
-            Err(AllocError) => unsafe { self.relocate(ptr, old, new)? },
-        };
-        if zeroed {
-            // SAFETY: bytes from `old.size()` to the block's length are ours
-            // and hold nothing the caller may read.
-            unsafe {
-                block
-                    .cast::<u8>()
-                    .add(old.size())
-                    .write_bytes(0, block.len() - old.size())
-            };
+            Err(AllocError) => unsafe { self.relocate(ptr, old, new) },
         }
+    }
+
+    /// As [`grow`](Self::grow), with the bytes past `old.size()` zeroed.
+    ///
+    /// # Errors
+    /// As `grow`.
+    ///
+    /// # Safety
+    /// As `grow`.
+    ///
+    /// # Time complexity
+    /// As `grow`, plus zeroing the new bytes.
+    #[inline]
+    pub unsafe fn grow_zeroed(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded contract.
+        let block = unsafe { self.grow(ptr, old, new)? };
+        // SAFETY: the bytes from `old.size()` to the block's end are ours and
+        // hold nothing the caller may read yet.
+        unsafe {
+            block
+                .cast::<u8>()
+                .add(old.size())
+                .write_bytes(0, block.len() - old.size())
+        };
         Ok(block)
     }
 
-    /// Shrinks in place when the core can, else moves the block.
+    /// Shrinks a block to `new`: in place when it stays aligned (the tail goes
+    /// back to the heap), otherwise by moving it.
+    ///
+    /// # Errors
+    /// [`AllocError`] when it must move and nothing fits; the old block is
+    /// untouched.
     ///
     /// # Safety
-    /// As `Allocator::shrink`.
+    /// `ptr` is live in this arena with layout `old`, and
+    /// `new.size() <= old.size()`.
+    ///
+    /// # Time complexity
+    /// O(1) in place; O(1) plus the copy when it moves.
     #[inline]
-    pub(crate) unsafe fn shrink(
+    pub unsafe fn shrink(
         &self,
         ptr: NonNull<u8>,
         old: Layout,

@@ -18,7 +18,7 @@ pub use crate::error::{AllocError, CheckError, PoolError};
 pub use crate::raw_heap::RawHeap;
 pub use crate::stats::Stats;
 pub use crate::tlsf::config::{GRANULE, MIN_BLOCK};
-pub use crate::tlsf::{LargeTlsf, SmallTlsf, Tlsf};
+pub use crate::tlsf::{GenericTlsf, LargeTlsf, SmallTlsf, Tlsf};
 
 #[cfg(feature = "allocator-api2")]
 pub use allocator_api2;

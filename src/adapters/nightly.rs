@@ -36,7 +36,7 @@ unsafe impl<C: RawHeap> Allocator for Arena<C> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: the caller upholds `Allocator::grow`'s contract.
-        unsafe { Arena::grow(self, ptr, old, new, false) }.map_err(|_| AllocError)
+        unsafe { Arena::grow(self, ptr, old, new) }.map_err(|_| AllocError)
     }
 
     #[inline]
@@ -47,7 +47,7 @@ unsafe impl<C: RawHeap> Allocator for Arena<C> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: the caller upholds `Allocator::grow_zeroed`'s contract.
-        unsafe { Arena::grow(self, ptr, old, new, true) }.map_err(|_| AllocError)
+        unsafe { Arena::grow_zeroed(self, ptr, old, new) }.map_err(|_| AllocError)
     }
 
     #[inline]

@@ -1,6 +1,6 @@
 //! The integrity check: a full walk of every pool and every free list.
 
-use super::Tlsf;
+use super::GenericTlsf;
 use super::block::{Block, SENTINEL_SIZE};
 use super::config::{GRANULE, MIN_BLOCK, list_of};
 use crate::CheckError;
@@ -10,7 +10,7 @@ fn fail<T>(what: &'static str, block: Block) -> Result<T, CheckError> {
 }
 
 pub(super) fn check<const FL: usize, const SL: usize>(
-    tlsf: &Tlsf<'_, FL, SL>,
+    tlsf: &GenericTlsf<'_, FL, SL>,
 ) -> Result<(), CheckError> {
     let (free_blocks, free_bytes, used_bytes) = walk_pools(tlsf)?;
     let listed = walk_lists(tlsf, free_blocks)?;
@@ -39,7 +39,7 @@ pub(super) fn check<const FL: usize, const SL: usize>(
 
 /// Walks each pool block by block. Returns (free blocks, free bytes, used bytes).
 fn walk_pools<const FL: usize, const SL: usize>(
-    tlsf: &Tlsf<'_, FL, SL>,
+    tlsf: &GenericTlsf<'_, FL, SL>,
 ) -> Result<(usize, usize, usize), CheckError> {
     let (mut free_blocks, mut free_bytes, mut used_bytes) = (0, 0, 0);
     let mut next_sentinel = tlsf.sentinels;
@@ -63,7 +63,7 @@ fn walk_pools<const FL: usize, const SL: usize>(
                         block,
                     );
                 }
-                if size > Tlsf::<FL, SL>::MAX_BLOCK {
+                if size > GenericTlsf::<FL, SL>::MAX_BLOCK {
                     return fail(
                         "a block is larger than the configuration's largest block",
                         block,
@@ -98,7 +98,7 @@ fn walk_pools<const FL: usize, const SL: usize>(
                 );
             }
             if end - sentinel.pool_start().ptr().as_ptr().addr() + SENTINEL_SIZE
-                > Tlsf::<FL, SL>::MAX_POOL
+                > GenericTlsf::<FL, SL>::MAX_POOL
             {
                 return fail("a pool is larger than the configuration allows", sentinel);
             }
@@ -112,7 +112,7 @@ fn walk_pools<const FL: usize, const SL: usize>(
 /// `free_blocks + 1` blocks so that a corrupted, cyclic list cannot hang it,
 /// and follows no link that leaves the pools' span.
 fn walk_lists<const FL: usize, const SL: usize>(
-    tlsf: &Tlsf<'_, FL, SL>,
+    tlsf: &GenericTlsf<'_, FL, SL>,
     free_blocks: usize,
 ) -> Result<usize, CheckError> {
     let sl_log2 = SL.trailing_zeros();

@@ -22,13 +22,14 @@ pub(crate) const GRANULE_LOG2: u32 = GRANULE.trailing_zeros();
 pub const MIN_BLOCK: usize = 4 * WORD;
 
 /// Number of first-level ranges a configuration with `sl` second-level lists
-/// needs so that one block can span `max_pool` bytes.
+/// needs to accept pools of up to `max_pool` bytes.
 ///
 /// Used to build the named configurations; also handy for a custom one:
-/// `Tlsf<'p, { fl_len(1 << 20, 16) }, 16>` serves pools up to 1 MiB.
+/// `GenericTlsf<'p, { fl_len(1 << 20, 16) }, 16>` serves pools up to 1 MiB.
 pub const fn fl_len(max_pool: usize, sl: usize) -> usize {
     assert!(sl.is_power_of_two(), "SL must be a power of two");
-    let granules = max_pool / GRANULE;
+    // The largest block of such a pool is a little smaller than the pool.
+    let granules = max_pool.saturating_sub(1) / GRANULE;
     let sl_log2 = sl.trailing_zeros();
     if granules < sl {
         return 1;
@@ -51,7 +52,7 @@ pub(crate) const fn max_block(fl: usize, sl: usize) -> usize {
 }
 
 /// Compile-time validation of a configuration, evaluated once per
-/// instantiation of `Tlsf<FL, SL>`.
+/// instantiation of `GenericTlsf<FL, SL>`.
 pub(crate) const fn validate(fl: usize, sl: usize) {
     assert!(sl.is_power_of_two(), "SL must be a power of two");
     assert!(

@@ -22,37 +22,47 @@ use self::block::{Block, PREV_FREE, SENTINEL_SIZE, USED};
 use self::config::{GRANULE, MIN_BLOCK, WORD, list_at_least, list_of, max_block};
 use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
 
-/// First-level count of the default configuration: pools up to 4 GiB (the
-/// whole address space on 32-bit targets) with 16 second-level lists.
-pub const DEFAULT_FL: usize = config::fl_len(
+/// The default TLSF: pools up to 4 GiB each (the whole address space on
+/// 32-bit targets), 16 second-level lists. See [`GenericTlsf`] for the API.
+///
+/// ```
+/// use core::mem::MaybeUninit;
+/// use rtarena::Tlsf;
+///
+/// let mut pool = [MaybeUninit::uninit(); 4096];
+/// let tlsf = Tlsf::new(&mut pool).unwrap();
+/// assert!(tlsf.stats().free > 4000);
+/// ```
+pub type Tlsf<'p> = GenericTlsf<'p, DEFAULT_FL, 16>;
+
+const DEFAULT_FL: usize = config::fl_len(
     if usize::BITS > 32 {
         1 << 32
     } else {
         usize::MAX
     },
-    DEFAULT_SL,
+    16,
 );
-/// Second-level count of the default configuration.
-pub const DEFAULT_SL: usize = 16;
 
 /// A TLSF for microcontroller-sized pools: each pool up to 64 KiB, 8
 /// second-level lists. Its control block is under 1 KiB on 64-bit targets
 /// (see the table in the crate documentation).
-pub type SmallTlsf<'p> = Tlsf<'p, { config::fl_len(1 << 16, 8) }, 8>;
+pub type SmallTlsf<'p> = GenericTlsf<'p, { config::fl_len(1 << 16, 8) }, 8>;
 
 /// A TLSF whose pools may span any size the address space allows, with 16
 /// second-level lists.
-pub type LargeTlsf<'p> = Tlsf<'p, { config::fl_len(isize::MAX as usize, 16) }, 16>;
+pub type LargeTlsf<'p> = GenericTlsf<'p, { config::fl_len(isize::MAX as usize, 16) }, 16>;
 
 /// A two-level segregated fit heap over one or more pools of memory that
-/// live for `'p`.
+/// live for `'p`, in any configuration.
 ///
 /// `FL` and `SL` choose the size classes (see [`config`]): the largest block
 /// is just under `GRANULE * SL * 2^(FL - 1)` bytes and a request is rounded
 /// up by less than `1/SL` of its size when the heap looks for a list to take
-/// a block from. The named configurations are [`Tlsf`] with its defaults (pools
-/// up to 4 GiB), [`SmallTlsf`] (pools up to 64 KiB, control block under
-/// 1 KiB) and [`LargeTlsf`].
+/// a block from. The named configurations are [`Tlsf`] (pools up to 4 GiB),
+/// [`SmallTlsf`] (pools up to 64 KiB, control block under 1 KiB) and
+/// [`LargeTlsf`]; a custom one is `GenericTlsf<'p, { fl_len(max_pool, SL) }, SL>`
+/// (see [`config::fl_len`]).
 ///
 /// # Time complexity
 ///
@@ -65,8 +75,8 @@ pub type LargeTlsf<'p> = Tlsf<'p, { config::fl_len(isize::MAX as usize, 16) }, 1
 /// An allocated block costs one machine word (its header) plus the rounding
 /// of its size to [`GRANULE`]; the smallest block is [`MIN_BLOCK`] bytes. Each
 /// pool gives three words to its end sentinel. The control block is
-/// `size_of::<Tlsf<FL, SL>>()`: mostly `FL * SL` list heads of one word each.
-pub struct Tlsf<'p, const FL: usize = DEFAULT_FL, const SL: usize = DEFAULT_SL> {
+/// `size_of::<GenericTlsf<FL, SL>>()`: mostly `FL * SL` list heads of one word each.
+pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
     /// Bit `fl` is set when `sl_bitmaps[fl] != 0`.
     fl_bitmap: usize,
     /// Bit `sl` of `sl_bitmaps[fl]` is set when `heads[fl][sl]` is `Some`.
@@ -98,15 +108,15 @@ struct Counters {
 // `&'p mut [MaybeUninit<u8>]` or under `add_pool_raw`'s contract); the raw
 // pointers inside it point only into those pools, so moving it to another
 // thread moves that ownership along, as moving the `&mut` slices would.
-unsafe impl<const FL: usize, const SL: usize> Send for Tlsf<'_, FL, SL> {}
+unsafe impl<const FL: usize, const SL: usize> Send for GenericTlsf<'_, FL, SL> {}
 
-impl<const FL: usize, const SL: usize> Default for Tlsf<'_, FL, SL> {
+impl<const FL: usize, const SL: usize> Default for GenericTlsf<'_, FL, SL> {
     fn default() -> Self {
         Self::empty()
     }
 }
 
-impl<const FL: usize, const SL: usize> core::fmt::Debug for Tlsf<'_, FL, SL> {
+impl<const FL: usize, const SL: usize> core::fmt::Debug for GenericTlsf<'_, FL, SL> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Tlsf")
             .field("FL", &FL)
@@ -116,7 +126,7 @@ impl<const FL: usize, const SL: usize> core::fmt::Debug for Tlsf<'_, FL, SL> {
     }
 }
 
-impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
+impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     const VALID: () = config::validate(FL, SL);
     const SL_LOG2: u32 = SL.trailing_zeros();
 
@@ -137,7 +147,7 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
     /// O(1) (it zeroes the control block).
     pub const fn empty() -> Self {
         let () = Self::VALID;
-        Tlsf {
+        GenericTlsf {
             fl_bitmap: 0,
             sl_bitmaps: [0; FL],
             heads: [[None; SL]; FL],
@@ -166,7 +176,7 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
     /// use rtarena::Tlsf;
     ///
     /// let mut pool = [MaybeUninit::uninit(); 4096];
-    /// let tlsf: Tlsf = Tlsf::new(&mut pool).unwrap();
+    /// let tlsf = Tlsf::new(&mut pool).unwrap();
     /// assert!(tlsf.stats().free > 4000);
     /// ```
     ///
@@ -1001,16 +1011,16 @@ impl<'p, const FL: usize, const SL: usize> Tlsf<'p, FL, SL> {
 // it owns for `'p`, never overlap (each byte is in exactly one block), are
 // aligned as asked (`aligned_gap`), and keep their place and contents until
 // freed; the in-place resizes change nothing on `Err`.
-unsafe impl<const FL: usize, const SL: usize> RawHeap for Tlsf<'_, FL, SL> {
+unsafe impl<const FL: usize, const SL: usize> RawHeap for GenericTlsf<'_, FL, SL> {
     #[inline(always)]
     fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        Tlsf::allocate(self, layout)
+        GenericTlsf::allocate(self, layout)
     }
 
     #[inline(always)]
     unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: same contract.
-        unsafe { Tlsf::deallocate(self, ptr, layout) }
+        unsafe { GenericTlsf::deallocate(self, ptr, layout) }
     }
 
     #[inline]
@@ -1021,7 +1031,7 @@ unsafe impl<const FL: usize, const SL: usize> RawHeap for Tlsf<'_, FL, SL> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: same contract.
-        unsafe { Tlsf::grow_in_place(self, ptr, old, new) }
+        unsafe { GenericTlsf::grow_in_place(self, ptr, old, new) }
     }
 
     #[inline]
@@ -1032,15 +1042,15 @@ unsafe impl<const FL: usize, const SL: usize> RawHeap for Tlsf<'_, FL, SL> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: same contract.
-        unsafe { Tlsf::shrink_in_place(self, ptr, old, new) }
+        unsafe { GenericTlsf::shrink_in_place(self, ptr, old, new) }
     }
 
     fn stats(&self) -> Stats {
-        Tlsf::stats(self)
+        GenericTlsf::stats(self)
     }
 
     fn check(&self) -> Result<(), CheckError> {
-        Tlsf::check(self)
+        GenericTlsf::check(self)
     }
 }
 
