@@ -789,6 +789,9 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 self.remove_at(next, next_fl, next_sl);
             }
             if block.is_prev_free() {
+                // The freed header ends up inside the merged block; mark it
+                // free so that a second free of it is caught in debug builds.
+                block.set_header(PREV_FREE);
                 block = block.prev_phys();
                 let prev_size = block.size();
                 self.remove(block, prev_size);
