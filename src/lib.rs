@@ -17,7 +17,7 @@ pub use crate::arena::Arena;
 pub use crate::error::{AllocError, CheckError, PoolError};
 pub use crate::raw_heap::RawHeap;
 pub use crate::stats::Stats;
-pub use crate::tlsf::config::{GRANULE, MIN_BLOCK};
+pub use crate::tlsf::config::{GRANULE, HEADER, MIN_BLOCK, POOL_OVERHEAD};
 pub use crate::tlsf::{GenericTlsf, LargeTlsf, SmallTlsf, Tlsf};
 
 #[cfg(feature = "allocator-api2")]

@@ -17,6 +17,9 @@
 //! its size, so that the block after it can find its start when the two
 //! coalesce. `PREV_FREE` in a header says that this footer is valid.
 //!
+//! A block starts one word before a granule boundary, so its payload is
+//! granule-aligned; a pool therefore begins with one unused word.
+//!
 //! Each pool ends with a sentinel: a zero-size, always-used header (so that
 //! the last block never coalesces past the end) followed by the pool's start
 //! and the next pool's sentinel. The sentinels chain every pool together, which
@@ -34,6 +37,9 @@ const FLAGS: usize = USED | PREV_FREE;
 
 /// Bytes a sentinel takes at the end of a pool.
 pub(crate) const SENTINEL_SIZE: usize = 3 * WORD;
+
+// The published pool overhead is the word before the first block plus this.
+const _: () = assert!(super::config::POOL_OVERHEAD == WORD + SENTINEL_SIZE);
 
 /// A pointer to a block header inside a pool.
 ///
@@ -203,6 +209,16 @@ impl Block {
     pub(crate) unsafe fn prev_free(self) -> Option<Block> {
         // SAFETY: word 2 of a free block is its `prev` link.
         unsafe { self.word(2).cast::<Option<Block>>().read() }
+    }
+
+    /// Where a free block keeps its `next` link.
+    ///
+    /// # Safety
+    /// `self` is a free block.
+    #[inline(always)]
+    pub(crate) unsafe fn next_free_link(self) -> NonNull<Option<Block>> {
+        // SAFETY: word 1 is inside every block.
+        unsafe { self.word(1).cast() }
     }
 
     /// # Safety

@@ -1,8 +1,8 @@
 //! The integrity check: a full walk of every pool and every free list.
 
 use super::GenericTlsf;
-use super::block::{Block, SENTINEL_SIZE};
-use super::config::{GRANULE, MIN_BLOCK, list_of};
+use super::block::Block;
+use super::config::{GRANULE, MIN_BLOCK, POOL_OVERHEAD, WORD, list_of};
 use crate::CheckError;
 
 fn fail<T>(what: &'static str, block: Block) -> Result<T, CheckError> {
@@ -97,7 +97,7 @@ fn walk_pools<const FL: usize, const SL: usize>(
                     sentinel,
                 );
             }
-            if end - sentinel.pool_start().ptr().as_ptr().addr() + SENTINEL_SIZE
+            if end - sentinel.pool_start().ptr().as_ptr().addr() + POOL_OVERHEAD
                 > GenericTlsf::<FL, SL>::MAX_POOL
             {
                 return fail("a pool is larger than the configuration allows", sentinel);
@@ -137,7 +137,7 @@ fn walk_lists<const FL: usize, const SL: usize>(
             let mut next = head;
             while let Some(block) = next {
                 let addr = block.ptr().as_ptr().addr();
-                if addr < tlsf.span.0 || addr >= tlsf.span.1 || addr % GRANULE != 0 {
+                if addr < tlsf.span.0 || addr >= tlsf.span.1 || (addr + WORD) % GRANULE != 0 {
                     return fail("a free-list link points outside the pools", block);
                 }
                 if listed == free_blocks {

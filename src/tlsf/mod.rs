@@ -19,7 +19,7 @@ use core::mem::MaybeUninit;
 use core::ptr::{self, NonNull};
 
 use self::block::{Block, PREV_FREE, SENTINEL_SIZE, USED};
-use self::config::{GRANULE, MIN_BLOCK, WORD, list_at_least, list_of, max_block};
+use self::config::{GRANULE, MIN_BLOCK, POOL_OVERHEAD, WORD, list_at_least, list_of, max_block};
 use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
 
 /// The default TLSF: pools up to 4 GiB each (the whole address space on
@@ -35,23 +35,20 @@ use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
 /// ```
 pub type Tlsf<'p> = GenericTlsf<'p, DEFAULT_FL, 16>;
 
-const DEFAULT_FL: usize = config::fl_len(
-    if usize::BITS > 32 {
-        1 << 32
-    } else {
-        usize::MAX
-    },
-    16,
-);
+const DEFAULT_FL: usize = config::fl_len(if usize::BITS > 32 {
+    1 << 32
+} else {
+    usize::MAX
+});
 
 /// A TLSF for microcontroller-sized pools: each pool up to 64 KiB, 8
 /// second-level lists. Its control block is under 1 KiB on 64-bit targets
 /// (see the table in the crate documentation).
-pub type SmallTlsf<'p> = GenericTlsf<'p, { config::fl_len(1 << 16, 8) }, 8>;
+pub type SmallTlsf<'p> = GenericTlsf<'p, { config::fl_len(1 << 16) }, 8>;
 
 /// A TLSF whose pools may span any size the address space allows, with 16
 /// second-level lists.
-pub type LargeTlsf<'p> = GenericTlsf<'p, { config::fl_len(isize::MAX as usize, 16) }, 16>;
+pub type LargeTlsf<'p> = GenericTlsf<'p, { config::fl_len(isize::MAX as usize) }, 16>;
 
 /// A two-level segregated fit heap over one or more pools of memory that
 /// live for `'p`, in any configuration.
@@ -61,7 +58,7 @@ pub type LargeTlsf<'p> = GenericTlsf<'p, { config::fl_len(isize::MAX as usize, 1
 /// up by less than `1/SL` of its size when the heap looks for a list to take
 /// a block from. The named configurations are [`Tlsf`] (pools up to 4 GiB),
 /// [`SmallTlsf`] (pools up to 64 KiB, control block under 1 KiB) and
-/// [`LargeTlsf`]; a custom one is `GenericTlsf<'p, { fl_len(max_pool, SL) }, SL>`
+/// [`LargeTlsf`]; a custom one is `GenericTlsf<'p, { fl_len(max_pool) }, SL>`
 /// (see [`config::fl_len`]).
 ///
 /// # Time complexity
@@ -91,6 +88,9 @@ pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
     /// Lowest and highest address of all pools, for the debug-build check
     /// that a freed pointer belongs to this heap.
     span: (usize, usize),
+    /// Three words that stand in for a missing list neighbour (see
+    /// `or_scratch`); never read.
+    scratch: [usize; 3],
     _pools: PhantomData<&'p mut [MaybeUninit<u8>]>,
 }
 
@@ -131,11 +131,11 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     const SL_LOG2: u32 = SL.trailing_zeros();
 
     /// Largest block this configuration can hold, header included.
-    pub const MAX_BLOCK: usize = max_block(FL, SL);
+    pub const MAX_BLOCK: usize = max_block(FL);
     /// Largest pool (after aligning its ends) that `add_pool` accepts.
-    pub const MAX_POOL: usize = Self::MAX_BLOCK + SENTINEL_SIZE;
+    pub const MAX_POOL: usize = Self::MAX_BLOCK + POOL_OVERHEAD;
     /// Smallest pool (after aligning its ends) that `add_pool` accepts.
-    pub const MIN_POOL: usize = MIN_BLOCK + SENTINEL_SIZE;
+    pub const MIN_POOL: usize = MIN_BLOCK + POOL_OVERHEAD;
     /// Largest `Layout::size()` with alignment up to [`GRANULE`] that can ever
     /// succeed.
     pub const MAX_ALLOC: usize = Self::MAX_BLOCK - WORD;
@@ -162,6 +162,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             sentinels: None,
             merge_end: 0,
             span: (usize::MAX, 0),
+            scratch: [0; 3],
             _pools: PhantomData,
         }
     }
@@ -169,7 +170,8 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// A heap over `pool`, which it borrows for as long as it lives.
     ///
     /// Up to `GRANULE - 1` bytes at each end of the pool go unused if the
-    /// slice is not granule-aligned.
+    /// slice is not granule-aligned, and `4 * WORD` bytes (one word before
+    /// the first block, three after the last) are the pool's own overhead.
     ///
     /// ```
     /// use core::mem::MaybeUninit;
@@ -283,13 +285,14 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// Lays one free block and a sentinel over `len` bytes at `start`.
     ///
     /// # Safety
-    /// `start` is granule-aligned, the `len` bytes are ours for `'p`, and
-    /// `fits_pool(len)` holds.
+    /// `start` and `len` are granule-aligned, the `len` bytes are ours for
+    /// `'p`, and `fits_pool(len)` holds.
     unsafe fn init_pool(&mut self, start: NonNull<u8>, len: usize) {
-        let size = len - SENTINEL_SIZE;
-        let block = Block::at(start);
-        // SAFETY: `size + SENTINEL_SIZE == len`: the block and the sentinel
-        // fit the pool.
+        let size = len - POOL_OVERHEAD;
+        // SAFETY: `WORD + size + SENTINEL_SIZE == len`: the block and the
+        // sentinel fit the pool.
+        let block = Block::at(unsafe { start.add(WORD) });
+        // SAFETY: as above.
         unsafe {
             let sentinel = block.offset(size);
             sentinel.set_sentinel(true, block, self.sentinels);
@@ -314,8 +317,10 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         // SAFETY: `sentinel` is a live sentinel; the new bytes follow it.
         unsafe {
             let pool_start = sentinel.pool_start();
-            let old_len =
-                sentinel.ptr().as_ptr().addr() + SENTINEL_SIZE - pool_start.ptr().as_ptr().addr();
+            // The pool runs from one word before its first block to the end
+            // of its sentinel.
+            let old_len = sentinel.ptr().as_ptr().addr() + SENTINEL_SIZE + WORD
+                - pool_start.ptr().as_ptr().addr();
             if old_len.saturating_add(len) > Self::MAX_POOL {
                 return false;
             }
@@ -511,7 +516,8 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// List `(fl, sl)` is non-empty (`fl < FL`, `sl < SL`).
     #[inline(always)]
     unsafe fn pop(&mut self, fl: usize, sl: usize) -> Block {
-        // SAFETY: in bounds and non-empty, per the caller.
+        // SAFETY: in bounds and non-empty, per the caller; the new head (or
+        // the scratch block) takes the back link.
         unsafe {
             let slot = self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl);
             let block = slot.unwrap_unchecked();
@@ -519,20 +525,30 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             *slot = next;
             match next {
                 Some(next) => next.set_prev_free_link(None),
-                None => self.clear_bit(fl, sl),
+                None => self.clear_bit_if(true, fl, sl),
             }
             block
         }
     }
 
+    /// Clears the bit of list `(fl, sl)` when `emptied`, without a branch:
+    /// whether a list runs empty is data-dependent and mispredicts often.
     #[inline(always)]
-    fn clear_bit(&mut self, fl: usize, sl: usize) {
+    fn clear_bit_if(&mut self, emptied: bool, fl: usize, sl: usize) {
         // SAFETY: callers pass a list index, `fl < FL`.
         let map = unsafe { self.sl_bitmaps.get_unchecked_mut(fl) };
-        *map &= !(1 << sl);
-        if *map == 0 {
-            self.fl_bitmap &= !(1 << fl);
-        }
+        *map &= !((emptied as u32) << sl);
+        self.fl_bitmap &= !(((*map == 0) as usize) << fl);
+    }
+
+    /// `block`, or the scratch block when there is none: list updates write
+    /// their back links unconditionally, and a write that has no block to go
+    /// to lands in the scratch words. This trades a hard-to-predict branch
+    /// for a store to a line that is always in cache.
+    #[inline(always)]
+    fn or_scratch(&mut self, block: Option<Block>) -> Block {
+        let scratch = Block::at(NonNull::from(&mut self.scratch).cast());
+        block.unwrap_or(scratch)
     }
 
     /// Files a free block of `size` bytes at the head of its list.
@@ -557,12 +573,10 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         unsafe {
             let slot = self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl);
             let head = *slot;
+            *slot = Some(block);
             block.set_next_free(head);
             block.set_prev_free_link(None);
-            if let Some(head) = head {
-                head.set_prev_free_link(Some(block));
-            }
-            *slot = Some(block);
+            self.or_scratch(head).set_prev_free_link(Some(block));
             *self.sl_bitmaps.get_unchecked_mut(fl) |= 1 << sl;
         }
         self.fl_bitmap |= 1 << fl;
@@ -585,13 +599,12 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             let prev = old.prev_free();
             new.set_next_free(next);
             new.set_prev_free_link(prev);
-            if let Some(next) = next {
-                next.set_prev_free_link(Some(new));
-            }
-            match prev {
-                Some(prev) => prev.set_next_free(Some(new)),
-                None => *self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl) = Some(new),
-            }
+            self.or_scratch(next).set_prev_free_link(Some(new));
+            let forward_link = match prev {
+                Some(prev) => prev.next_free_link(),
+                None => NonNull::from(self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl)),
+            };
+            forward_link.write(Some(new));
         }
     }
 
@@ -613,22 +626,17 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     #[inline(always)]
     unsafe fn remove_at(&mut self, block: Block, fl: usize, sl: usize) {
         // SAFETY: `block` is in list `(fl, sl)`; its neighbours in the list
-        // are free blocks.
+        // are free blocks, and the head slot is in bounds.
         unsafe {
             let next = block.next_free();
             let prev = block.prev_free();
-            if let Some(next) = next {
-                next.set_prev_free_link(prev);
-            }
-            match prev {
-                Some(prev) => prev.set_next_free(next),
-                None => {
-                    *self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl) = next;
-                    if next.is_none() {
-                        self.clear_bit(fl, sl);
-                    }
-                }
-            }
+            self.or_scratch(next).set_prev_free_link(prev);
+            let forward_link = match prev {
+                Some(prev) => prev.next_free_link(),
+                None => NonNull::from(self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl)),
+            };
+            forward_link.write(next);
+            self.clear_bit_if(prev.is_none() & next.is_none(), fl, sl);
         }
     }
 

@@ -67,8 +67,8 @@ fn check_mapping<const FL: usize, const SL: usize>() {
 #[test]
 fn size_classes_are_monotonic_and_tight() {
     check_mapping::<{ super::DEFAULT_FL }, 16>();
-    check_mapping::<{ fl_len(1 << 16, 8) }, 8>();
-    check_mapping::<{ fl_len(1 << 20, 32) }, 32>();
+    check_mapping::<{ fl_len(1 << 16) }, 8>();
+    check_mapping::<{ fl_len(1 << 20) }, 32>();
     check_mapping::<3, 2>();
 }
 
