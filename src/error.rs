@@ -36,8 +36,16 @@ pub enum PoolError {
         /// Largest pool this configuration accepts.
         max: usize,
     },
+    /// The heap already has as many separate pools as its table holds
+    /// ([`MAX_POOLS`](crate::tlsf::MAX_POOLS)); merge adjacent memory into
+    /// one pool instead (see
+    /// [`GenericTlsf::add_pool_raw`](crate::GenericTlsf::add_pool_raw)).
+    TooManyPools {
+        /// The table's size.
+        max: usize,
+    },
     /// A raw pool's start or length is not a multiple of the required
-    /// alignment (see [`Tlsf::add_pool_raw`](crate::Tlsf::add_pool_raw)).
+    /// alignment (see [`GenericTlsf::add_pool_raw`](crate::GenericTlsf::add_pool_raw)).
     Misaligned {
         /// Alignment the pool must have.
         align: usize,
@@ -57,6 +65,12 @@ impl fmt::Display for PoolError {
                 write!(
                     f,
                     "pool too large: {size} bytes, this configuration takes at most {max}"
+                )
+            }
+            PoolError::TooManyPools { max } => {
+                write!(
+                    f,
+                    "too many pools: this heap holds at most {max} separate pools"
                 )
             }
             PoolError::Misaligned { align } => {

@@ -5,9 +5,9 @@
 //! +-------------------+        +-------------------+         +-------------------+
 //! | size | flags      |        | size | flags      |         | 0 | USED | flags  |  sentinel
 //! +-------------------+        +-------------------+         +-------------------+
-//! | payload ...       |        | next free         |         | pool start        |
-//! |                   |        | prev free         |         | next sentinel     |
-//! |                   |        | ...               |         +-------------------+
+//! | payload ...       |        | next free         |
+//! |                   |        | prev free         |
+//! |                   |        | ...               |
 //! |                   |        | size (footer)     |
 //! +-------------------+        +-------------------+
 //! ```
@@ -20,10 +20,8 @@
 //! A block starts one word before a granule boundary, so its payload is
 //! granule-aligned; a pool therefore begins with one unused word.
 //!
-//! Each pool ends with a sentinel: a zero-size, always-used header (so that
-//! the last block never coalesces past the end) followed by the pool's start
-//! and the next pool's sentinel. The sentinels chain every pool together, which
-//! lets `check` and `reset` find all pools without any storage of their own.
+//! Each pool ends with a sentinel: a zero-size, always-used header, so that
+//! the last block never coalesces past the end.
 
 use core::ptr::NonNull;
 
@@ -36,7 +34,7 @@ pub(crate) const PREV_FREE: usize = 0b10;
 const FLAGS: usize = USED | PREV_FREE;
 
 /// Bytes a sentinel takes at the end of a pool.
-pub(crate) const SENTINEL_SIZE: usize = 3 * WORD;
+pub(crate) const SENTINEL_SIZE: usize = WORD;
 
 // The published pool overhead is the word before the first block plus this.
 const _: () = assert!(super::config::POOL_OVERHEAD == WORD + SENTINEL_SIZE);
@@ -83,16 +81,6 @@ impl Block {
     pub(crate) unsafe fn offset(self, offset: usize) -> Block {
         // SAFETY: guaranteed in-pool by the caller.
         Block(unsafe { self.0.add(offset) })
-    }
-
-    /// The block header for a payload pointer returned to a user.
-    ///
-    /// # Safety
-    /// `payload` was returned by this TLSF (so a header word precedes it).
-    #[inline(always)]
-    pub(crate) unsafe fn from_payload(payload: NonNull<u8>) -> Block {
-        // SAFETY: every payload is preceded by its block's header word.
-        Block(unsafe { payload.sub(WORD) })
     }
 
     /// The payload address of an allocated block.
@@ -237,40 +225,12 @@ impl Block {
         unsafe { self.word(2).cast::<Option<Block>>().write(prev) }
     }
 
-    /// The start of the pool a sentinel closes.
-    ///
-    /// # Safety
-    /// `self` is a sentinel.
-    pub(crate) unsafe fn pool_start(self) -> Block {
-        // SAFETY: word 1 of a sentinel is its pool's start, written by
-        // `set_sentinel`.
-        unsafe { self.word(1).cast::<Block>().read() }
-    }
-
-    /// The sentinel of the next pool in the chain.
-    ///
-    /// # Safety
-    /// `self` is a sentinel.
-    pub(crate) unsafe fn next_sentinel(self) -> Option<Block> {
-        // SAFETY: word 2 of a sentinel is the chain link.
-        unsafe { self.word(2).cast::<Option<Block>>().read() }
-    }
-
     /// Writes a sentinel here.
     ///
     /// # Safety
     /// `SENTINEL_SIZE` bytes from `self` are inside the pool.
-    pub(crate) unsafe fn set_sentinel(
-        self,
-        prev_free: bool,
-        pool_start: Block,
-        next: Option<Block>,
-    ) {
-        // SAFETY: the caller reserved the three words.
-        unsafe {
-            self.set_header(USED | if prev_free { PREV_FREE } else { 0 });
-            self.word(1).cast::<Block>().write(pool_start);
-            self.word(2).cast::<Option<Block>>().write(next);
-        }
+    pub(crate) unsafe fn set_sentinel(self, prev_free: bool) {
+        // SAFETY: the caller reserved the word.
+        unsafe { self.set_header(USED | if prev_free { PREV_FREE } else { 0 }) }
     }
 }

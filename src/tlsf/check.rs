@@ -2,7 +2,7 @@
 
 use super::GenericTlsf;
 use super::block::Block;
-use super::config::{GRANULE, MIN_BLOCK, POOL_OVERHEAD, WORD, list_of};
+use super::config::{GRANULE, MIN_BLOCK, WORD, list_of};
 use crate::CheckError;
 
 fn fail<T>(what: &'static str, block: Block) -> Result<T, CheckError> {
@@ -42,17 +42,24 @@ fn walk_pools<const FL: usize, const SL: usize>(
     tlsf: &GenericTlsf<'_, FL, SL>,
 ) -> Result<(usize, usize, usize), CheckError> {
     let (mut free_blocks, mut free_bytes, mut used_bytes) = (0, 0, 0);
-    let mut next_sentinel = tlsf.sentinels;
-    while let Some(sentinel) = next_sentinel {
-        // SAFETY: the sentinel chain holds our pools' sentinels; walking a
-        // pool by block sizes stays inside it as long as every size is
-        // checked against the sentinel's address before it is followed.
+    for (base, len) in tlsf.pools.iter() {
+        if len > GenericTlsf::<FL, SL>::MAX_POOL {
+            return fail(
+                "a pool is larger than the configuration allows",
+                Block::at(base),
+            );
+        }
+        // SAFETY: the pool table holds our pools; each is one word, blocks,
+        // and a one-word sentinel. Walking by block sizes stays inside the
+        // pool because every size is checked against the sentinel's address
+        // before it is followed.
         unsafe {
+            let sentinel = Block::at(base.add(len - WORD));
             if !sentinel.is_used() || sentinel.size() != 0 {
                 return fail("a pool's end sentinel is overwritten", sentinel);
             }
             let end = sentinel.ptr().as_ptr().addr();
-            let mut block = sentinel.pool_start();
+            let mut block = Block::at(base.add(WORD));
             let mut prev_free = false;
             while block != sentinel {
                 let addr = block.ptr().as_ptr().addr();
@@ -60,12 +67,6 @@ fn walk_pools<const FL: usize, const SL: usize>(
                 if size < MIN_BLOCK || size % GRANULE != 0 || size > end - addr {
                     return fail(
                         "a block's size is out of range (overwritten header?)",
-                        block,
-                    );
-                }
-                if size > GenericTlsf::<FL, SL>::MAX_BLOCK {
-                    return fail(
-                        "a block is larger than the configuration's largest block",
                         block,
                     );
                 }
@@ -97,12 +98,6 @@ fn walk_pools<const FL: usize, const SL: usize>(
                     sentinel,
                 );
             }
-            if end - sentinel.pool_start().ptr().as_ptr().addr() + POOL_OVERHEAD
-                > GenericTlsf::<FL, SL>::MAX_POOL
-            {
-                return fail("a pool is larger than the configuration allows", sentinel);
-            }
-            next_sentinel = sentinel.next_sentinel();
         }
     }
     Ok((free_blocks, free_bytes, used_bytes))
@@ -110,7 +105,7 @@ fn walk_pools<const FL: usize, const SL: usize>(
 
 /// Walks every free list; returns how many blocks they hold. Stops at
 /// `free_blocks + 1` blocks so that a corrupted, cyclic list cannot hang it,
-/// and follows no link that leaves the pools' span.
+/// and follows no link that leaves the pools.
 fn walk_lists<const FL: usize, const SL: usize>(
     tlsf: &GenericTlsf<'_, FL, SL>,
     free_blocks: usize,
@@ -137,7 +132,7 @@ fn walk_lists<const FL: usize, const SL: usize>(
             let mut next = head;
             while let Some(block) = next {
                 let addr = block.ptr().as_ptr().addr();
-                if addr < tlsf.span.0 || addr >= tlsf.span.1 || (addr + WORD) % GRANULE != 0 {
+                if tlsf.pools.locate(addr).is_none() || (addr + WORD) % GRANULE != 0 {
                     return fail("a free-list link points outside the pools", block);
                 }
                 if listed == free_blocks {

@@ -26,9 +26,9 @@ pub const GRANULE: usize = 2 * WORD;
 pub const HEADER: usize = WORD;
 
 /// Bytes of each pool that no block can use: the word before the first block
-/// (blocks start one word before a granule boundary) and the three-word
+/// (blocks start one word before a granule boundary) and the one-word
 /// sentinel that closes the pool.
-pub const POOL_OVERHEAD: usize = 4 * WORD;
+pub const POOL_OVERHEAD: usize = 2 * WORD;
 
 /// `log2(GRANULE)`.
 pub(crate) const GRANULE_LOG2: u32 = GRANULE.trailing_zeros();

@@ -9,6 +9,7 @@
 mod block;
 mod check;
 pub mod config;
+mod pools;
 
 #[cfg(test)]
 mod tests;
@@ -20,6 +21,8 @@ use core::ptr::{self, NonNull};
 
 use self::block::{Block, PREV_FREE, SENTINEL_SIZE, USED};
 use self::config::{GRANULE, MIN_BLOCK, POOL_OVERHEAD, WORD, list_at_least, list_of, max_block};
+pub use self::pools::MAX_POOLS;
+use self::pools::PoolTable;
 use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
 
 /// The default TLSF: pools up to 4 GiB each (the whole address space on
@@ -71,7 +74,8 @@ pub type LargeTlsf<'p> = GenericTlsf<'p, { config::fl_len(isize::MAX as usize) }
 ///
 /// An allocated block costs one machine word (its header) plus the rounding
 /// of its size to [`GRANULE`]; the smallest block is [`MIN_BLOCK`] bytes. Each
-/// pool gives three words to its end sentinel. The control block is
+/// pool gives [`POOL_OVERHEAD`](config::POOL_OVERHEAD) bytes (two words) to
+/// alignment and its end sentinel. The control block is
 /// `size_of::<GenericTlsf<FL, SL>>()`: mostly `FL * SL` list heads of one word each.
 pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
     /// Bit `fl` is set when `sl_bitmaps[fl] != 0`.
@@ -80,14 +84,8 @@ pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
     sl_bitmaps: [u32; FL],
     heads: [[Option<Block>; SL]; FL],
     counters: Counters,
-    /// The most recently added pool's sentinel; older pools chain from it.
-    sentinels: Option<Block>,
-    /// One past the last byte of the most recently added raw pool, for
-    /// merging the next raw pool that starts there (0: none to merge with).
-    merge_end: usize,
-    /// Lowest and highest address of all pools, for the debug-build check
-    /// that a freed pointer belongs to this heap.
-    span: (usize, usize),
+    /// Where the pools are, with pointers that carry their provenance.
+    pools: PoolTable,
     /// Three words that stand in for a missing list neighbour (see
     /// `or_scratch`); never read.
     scratch: [usize; 3],
@@ -159,9 +157,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 deallocations: 0,
                 failures: 0,
             },
-            sentinels: None,
-            merge_end: 0,
-            span: (usize::MAX, 0),
+            pools: PoolTable::new(),
             scratch: [0; 3],
             _pools: PhantomData,
         }
@@ -202,7 +198,8 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// parts from one pointer and use [`add_pool_raw`](Self::add_pool_raw).
     ///
     /// # Errors
-    /// As for [`new`](Self::new); the heap is unchanged.
+    /// As for [`new`](Self::new), and [`PoolError::TooManyPools`] when the
+    /// heap already has [`MAX_POOLS`] pools; the heap is unchanged.
     ///
     /// # Time complexity
     /// O(1).
@@ -217,27 +214,29 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         let start = unsafe { ptr.add(pad) };
         // SAFETY: `start` is granule-aligned and `usable` bytes from it are
         // in the pool; never merged (see above).
-        unsafe { self.init_pool(start, usable) };
-        Ok(usable)
+        unsafe { self.init_pool(start, usable, false) };
+        Ok(usable - POOL_OVERHEAD)
     }
 
     /// Gives the heap a pool by raw pointer; returns the bytes it adds to
     /// `capacity`.
     ///
-    /// If the pool starts exactly where the previous raw pool ended, the two
+    /// If the pool starts exactly where an earlier raw pool ends, the two
     /// become one pool (the boundary sentinel turns into free space and the
     /// last free block of the old pool grows into the new one), provided the
-    /// merged pool stays within [`MAX_POOL`](Self::MAX_POOL).
+    /// merged pool stays within [`MAX_POOL`](Self::MAX_POOL). A merge takes
+    /// no new slot in the pool table, and any length that is a multiple of
+    /// [`GRANULE`] can be merged.
     ///
     /// # Errors
     /// [`PoolError::Misaligned`] if the start or the length is not a multiple
-    /// of [`GRANULE`]; otherwise as for [`new`](Self::new). The heap is
-    /// unchanged.
+    /// of [`GRANULE`]; otherwise as for [`add_pool`](Self::add_pool). The
+    /// heap is unchanged.
     ///
     /// # Safety
     /// - `pool` is valid for reads and writes for `'p`, and nothing else
     ///   accesses it while the heap (or any block it handed out) lives;
-    /// - if it starts where the previous raw pool ended, the pointer that pool
+    /// - if it starts where an earlier raw pool ends, the pointer that pool
     ///   was given with must also be valid for this one (both carved from one
     ///   allocation through one pointer), because blocks will span both.
     ///
@@ -249,24 +248,22 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         if start.as_ptr().addr() % GRANULE != 0 || len % GRANULE != 0 {
             return Err(PoolError::Misaligned { align: GRANULE });
         }
-        if start.as_ptr().addr() == self.merge_end && len > 0 {
-            if let Some(sentinel) = self.sentinels {
-                // SAFETY: `sentinels` is the sentinel of the pool that ends at
-                // `merge_end`, a raw pool whose pointer covers this memory too
-                // (caller's contract).
-                if unsafe { self.try_merge(sentinel, len) } {
-                    return Ok(len);
-                }
+        if let Some((index, base, old_len)) = self.pools.ending_at(start.as_ptr().addr()) {
+            // SAFETY: the pool at `index` is a raw pool that ends where this
+            // one starts, and its pointer covers this memory too (caller's
+            // contract).
+            if len > 0 && unsafe { self.try_merge(index, base, old_len, len) } {
+                return Ok(len);
             }
         }
         self.fits_pool(len)?;
         // SAFETY: the caller gives us `len` bytes at `start`, granule-aligned.
-        unsafe { self.init_pool(start, len) };
-        self.merge_end = start.as_ptr().addr() + len;
-        Ok(len)
+        unsafe { self.init_pool(start, len, true) };
+        Ok(len - POOL_OVERHEAD)
     }
 
     fn fits_pool(&self, usable: usize) -> Result<(), PoolError> {
+        self.pools.has_room()?;
         if usable < Self::MIN_POOL {
             Err(PoolError::TooSmall {
                 usable,
@@ -282,49 +279,50 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         }
     }
 
-    /// Lays one free block and a sentinel over `len` bytes at `start`.
+    /// Lays one free block and a sentinel over `len` bytes at `start` and
+    /// records the pool.
     ///
     /// # Safety
     /// `start` and `len` are granule-aligned, the `len` bytes are ours for
     /// `'p`, and `fits_pool(len)` holds.
-    unsafe fn init_pool(&mut self, start: NonNull<u8>, len: usize) {
+    unsafe fn init_pool(&mut self, start: NonNull<u8>, len: usize, mergeable: bool) {
         let size = len - POOL_OVERHEAD;
         // SAFETY: `WORD + size + SENTINEL_SIZE == len`: the block and the
         // sentinel fit the pool.
         let block = Block::at(unsafe { start.add(WORD) });
         // SAFETY: as above.
         unsafe {
-            let sentinel = block.offset(size);
-            sentinel.set_sentinel(true, block, self.sentinels);
-            self.sentinels = Some(sentinel);
+            block.offset(size).set_sentinel(true);
             block.set_header(size);
             block.set_footer(size);
             self.insert(block, size);
         }
+        self.pools.push(start, len, mergeable);
         self.counters.capacity += size;
-        let addr = start.as_ptr().addr();
-        self.span = (self.span.0.min(addr), self.span.1.max(addr + len));
     }
 
-    /// Extends the pool closed by `sentinel` (the newest) by `len` bytes.
-    /// Returns `false`, changing nothing, if the merged pool would be too big.
+    /// Extends pool `index` (`old_len` bytes at `base`) by the `len` bytes
+    /// that follow it. Returns `false`, changing nothing, if the merged pool
+    /// would be too big.
     ///
     /// # Safety
-    /// The `len` bytes right after the pool are ours and reachable through the
-    /// pool's pointer.
+    /// The `len` bytes right after the pool are ours and reachable through
+    /// `base`.
     #[cold]
-    unsafe fn try_merge(&mut self, sentinel: Block, len: usize) -> bool {
-        // SAFETY: `sentinel` is a live sentinel; the new bytes follow it.
+    unsafe fn try_merge(
+        &mut self,
+        index: usize,
+        base: NonNull<u8>,
+        old_len: usize,
+        len: usize,
+    ) -> bool {
+        if old_len.saturating_add(len) > Self::MAX_POOL {
+            return false;
+        }
+        // SAFETY: the pool's sentinel is its last word; the new bytes follow
+        // it and are reachable through `base`.
         unsafe {
-            let pool_start = sentinel.pool_start();
-            // The pool runs from one word before its first block to the end
-            // of its sentinel.
-            let old_len = sentinel.ptr().as_ptr().addr() + SENTINEL_SIZE + WORD
-                - pool_start.ptr().as_ptr().addr();
-            if old_len.saturating_add(len) > Self::MAX_POOL {
-                return false;
-            }
-            let next = sentinel.next_sentinel();
+            let sentinel = Block::at(base.add(old_len - SENTINEL_SIZE));
             let mut block = sentinel;
             let mut size = len;
             if sentinel.is_prev_free() {
@@ -335,16 +333,13 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             } else if size < MIN_BLOCK {
                 return false;
             }
-            let new_sentinel = block.offset(size);
-            new_sentinel.set_sentinel(true, pool_start, next);
-            self.sentinels = Some(new_sentinel);
+            block.offset(size).set_sentinel(true);
             block.set_header(size);
             block.set_footer(size);
             self.insert(block, size);
         }
+        self.pools.extend(index, len);
         self.counters.capacity += len;
-        self.merge_end += len;
-        self.span.1 = self.span.1.max(self.merge_end);
         true
     }
 
@@ -750,8 +745,11 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// Frees a block returned by [`allocate`](Self::allocate) (or resized
     /// since), coalescing it with free neighbours.
     ///
-    /// Debug builds panic on a pointer outside this heap's pools and on a
-    /// block that is not allocated (a double free).
+    /// A pointer outside every pool of this heap is a bug in the caller:
+    /// debug builds panic with a message saying so, release builds ignore the
+    /// call rather than corrupt the heap. Debug builds also panic on a block
+    /// that is not allocated (a double free) and on a layout that does not
+    /// fit the block.
     ///
     /// # Safety
     /// `ptr` was returned by this heap for a layout with `layout.align()` and
@@ -759,17 +757,22 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// been freed since. A zero-size `layout` makes this a no-op.
     ///
     /// # Time complexity
-    /// O(1).
+    /// O(1) (finding the pool compares the address with at most
+    /// [`MAX_POOLS`] pool ranges).
     #[inline]
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         if layout.size() == 0 {
             return;
         }
+        let Some(block) = self.block_of(ptr) else {
+            return foreign_pointer(ptr);
+        };
         #[cfg(debug_assertions)]
-        self.debug_check_live(ptr, layout);
-        // SAFETY: `ptr` is a live payload of this heap (caller's contract).
+        self.debug_check_live(block, ptr, layout);
+        // SAFETY: `block` is the header of a live block of this heap (caller's
+        // contract), reached through its pool's own pointer.
         unsafe {
-            let mut block = Block::from_payload(ptr);
+            let mut block = block;
             let mut size = block.size();
             let c = &mut self.counters;
             c.in_use -= size;
@@ -812,16 +815,21 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         }
     }
 
+    /// The header of the block whose payload is `ptr`, through the pool's own
+    /// pointer (see `pools`); `None` if no pool holds it.
+    #[inline(always)]
+    fn block_of(&self, ptr: NonNull<u8>) -> Option<Block> {
+        self.pools
+            .locate(ptr.as_ptr().addr().wrapping_sub(WORD))
+            .map(Block::at)
+    }
+
     /// Debug-build checks of a pointer given back to the heap.
     #[cfg(debug_assertions)]
-    fn debug_check_live(&self, ptr: NonNull<u8>, layout: Layout) {
+    fn debug_check_live(&self, block: Block, ptr: NonNull<u8>, layout: Layout) {
         let addr = ptr.as_ptr().addr();
-        if addr < self.span.0.saturating_add(WORD) || addr >= self.span.1 {
-            foreign_pointer(ptr);
-        }
-        // SAFETY: the pointer is inside a pool, so the word before it is too.
-        let block = unsafe { Block::from_payload(ptr) };
-        // SAFETY: as above; reading a word of the pool is fine whatever it holds.
+        // SAFETY: `block` is a word inside a pool; reading it is fine
+        // whatever it holds.
         let header = unsafe { block.header() };
         if header & USED == 0 {
             double_free(ptr);
@@ -858,9 +866,11 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         let Some(size) = Self::block_size(new.size()) else {
             return Err(AllocError);
         };
-        // SAFETY: `ptr` is a live payload of this heap.
+        let Some(block) = self.block_of(ptr) else {
+            return Err(AllocError);
+        };
+        // SAFETY: `ptr` is a live payload of this heap and `block` its header.
         unsafe {
-            let block = Block::from_payload(ptr);
             let header = block.header();
             let current = header & !(USED | PREV_FREE);
             if size <= current {
@@ -907,9 +917,12 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         let Some(size) = Self::block_size(new.size()) else {
             return Err(AllocError);
         };
-        // SAFETY: `ptr` is a live payload of this heap, `size` fits in it.
+        let Some(block) = self.block_of(ptr) else {
+            return Err(AllocError);
+        };
+        // SAFETY: `ptr` is a live payload of this heap, `block` its header,
+        // and `size` fits in it.
         unsafe {
-            let block = Block::from_payload(ptr);
             let header = block.header();
             let current = header & !(USED | PREV_FREE);
             if current - size < MIN_BLOCK {
@@ -942,7 +955,8 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// O(1).
     pub unsafe fn usable_size(&self, ptr: NonNull<u8>) -> usize {
         // SAFETY: a live payload is preceded by its header.
-        unsafe { Block::from_payload(ptr).size() - WORD }
+        self.block_of(ptr)
+            .map_or(0, |block| unsafe { block.size() } - WORD)
     }
 
     /// A snapshot of the usage counters.
@@ -1001,18 +1015,17 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             capacity: self.counters.capacity,
             ..Counters::default()
         };
-        let mut next = self.sentinels;
-        while let Some(sentinel) = next {
-            // SAFETY: the sentinel chain links the sentinels of our pools; each
-            // pool runs from its start to its sentinel.
+        let pools = self.pools;
+        for (base, len) in pools.iter() {
+            let size = len - POOL_OVERHEAD;
+            // SAFETY: each pool holds one word, then its blocks (`size`
+            // bytes), then its sentinel, as `init_pool` laid it out.
             unsafe {
-                let start = sentinel.pool_start();
-                let size = sentinel.ptr().as_ptr().addr() - start.ptr().as_ptr().addr();
+                let start = Block::at(base.add(WORD));
                 start.set_header(size);
                 start.set_footer(size);
-                sentinel.set_prev_free(true);
+                start.offset(size).set_sentinel(true);
                 self.insert(start, size);
-                next = sentinel.next_sentinel();
             }
         }
     }
@@ -1092,11 +1105,15 @@ fn dangling(layout: Layout) -> NonNull<[u8]> {
     NonNull::slice_from_raw_parts(ptr, 0)
 }
 
-#[cfg(debug_assertions)]
+/// A pointer that no pool holds was given back: a bug in the caller.
 #[cold]
 #[track_caller]
-fn foreign_pointer(ptr: NonNull<u8>) -> ! {
-    panic!("rtarena: {ptr:p} was freed into a heap whose pools do not contain it (foreign pointer)")
+fn foreign_pointer(ptr: NonNull<u8>) {
+    if cfg!(debug_assertions) {
+        panic!(
+            "rtarena: {ptr:p} was freed into a heap whose pools do not contain it (foreign pointer)"
+        )
+    }
 }
 
 #[cfg(debug_assertions)]

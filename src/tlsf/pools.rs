@@ -1,0 +1,127 @@
+//! The pool table: where each pool lies, and a pointer to it that carries
+//! the pool's provenance.
+//!
+//! A pointer that a user gives back may be narrower than the block it points
+//! into: a `Box` retags its pointer to the boxed value alone, so reading the
+//! block header one word before it through that pointer is undefined
+//! behaviour under the Rust memory model (Miri reports it, with Stacked and
+//! Tree Borrows alike). So the heap never touches memory through a user's
+//! pointer: it looks up the pool that holds the address and rebuilds the
+//! pointer from the pool's own. A fixed table keeps that lookup O(1): the
+//! first pool is one comparison, the others at most `MAX_POOLS - 1` more.
+
+use core::ptr::NonNull;
+
+use super::config::GRANULE;
+use crate::PoolError;
+
+/// How many separate pools a heap can have. Raw pools that merge with an
+/// earlier one (see `GenericTlsf::add_pool_raw`) do not take a new slot.
+pub const MAX_POOLS: usize = 8;
+
+/// Set in a slot's `len_and_flag` when the pool came through
+/// `add_pool_raw`, whose contract lets a later adjacent raw pool merge into
+/// it. Lengths are multiples of `GRANULE`, so bit 0 is free.
+const MERGEABLE: usize = 1;
+
+#[derive(Clone, Copy)]
+struct Slot {
+    base: NonNull<u8>,
+    len_and_flag: usize,
+}
+
+impl Slot {
+    const fn len(self) -> usize {
+        self.len_and_flag & !MERGEABLE
+    }
+
+    fn start(self) -> usize {
+        self.base.as_ptr().addr()
+    }
+}
+
+/// The pools of one heap, in the order they were added.
+#[derive(Clone, Copy)]
+pub(crate) struct PoolTable {
+    slots: [Option<Slot>; MAX_POOLS],
+    count: usize,
+}
+
+const _: () = assert!(
+    GRANULE > MERGEABLE,
+    "the mergeable flag must fit below the granule"
+);
+
+impl PoolTable {
+    pub(crate) const fn new() -> Self {
+        PoolTable {
+            slots: [None; MAX_POOLS],
+            count: 0,
+        }
+    }
+
+    /// Records a new pool of `len` bytes at `base`; `has_room` said yes.
+    pub(crate) fn push(&mut self, base: NonNull<u8>, len: usize, mergeable: bool) {
+        self.slots[self.count] = Some(Slot {
+            base,
+            len_and_flag: len | if mergeable { MERGEABLE } else { 0 },
+        });
+        self.count += 1;
+    }
+
+    /// Checks that a pool can be recorded, before any byte of it is written.
+    pub(crate) fn has_room(&self) -> Result<(), PoolError> {
+        if self.count < MAX_POOLS {
+            Ok(())
+        } else {
+            Err(PoolError::TooManyPools { max: MAX_POOLS })
+        }
+    }
+
+    /// The mergeable pool that ends exactly at `addr`, as (index, base, len).
+    pub(crate) fn ending_at(&self, addr: usize) -> Option<(usize, NonNull<u8>, usize)> {
+        self.iter_slots()
+            .enumerate()
+            .find(|(_, s)| s.len_and_flag & MERGEABLE != 0 && s.start() + s.len() == addr)
+            .map(|(i, s)| (i, s.base, s.len()))
+    }
+
+    /// Grows pool `index` by `extra` bytes (a merged raw pool).
+    pub(crate) fn extend(&mut self, index: usize, extra: usize) {
+        if let Some(slot) = &mut self.slots[index] {
+            slot.len_and_flag += extra;
+        }
+    }
+
+    /// A pointer to `addr` with the provenance of the pool that holds it, or
+    /// `None` if no pool does.
+    #[inline(always)]
+    pub(crate) fn locate(&self, addr: usize) -> Option<NonNull<u8>> {
+        if let Some(first) = self.slots[0] {
+            let offset = addr.wrapping_sub(first.start());
+            if offset < first.len() {
+                // SAFETY: `offset` is inside the first pool.
+                return Some(unsafe { first.base.add(offset) });
+            }
+        }
+        self.locate_in_others(addr)
+    }
+
+    #[cold]
+    fn locate_in_others(&self, addr: usize) -> Option<NonNull<u8>> {
+        self.iter_slots().skip(1).find_map(|slot| {
+            let offset = addr.wrapping_sub(slot.start());
+            // SAFETY: `offset` is inside this pool.
+            (offset < slot.len()).then(|| unsafe { slot.base.add(offset) })
+        })
+    }
+
+    /// Every pool as (base, len).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (NonNull<u8>, usize)> + '_ {
+        self.iter_slots().map(|s| (s.base, s.len()))
+    }
+
+    fn iter_slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.slots[..self.count].iter().flatten().copied()
+    }
+}
