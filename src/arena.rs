@@ -15,16 +15,17 @@ use crate::{AllocError, CheckError, RawHeap, Stats};
 /// flag. It is `Send` when the core is, so a task can own its heap.
 ///
 /// ```
+/// # #[cfg(feature = "allocator-api2")] {
 /// use core::mem::MaybeUninit;
 /// use allocator_api2::vec::Vec;
 /// use rtarena::{Arena, Tlsf};
 ///
 /// let mut pool = [MaybeUninit::uninit(); 16 * 1024];
-/// let arena = Arena::new(Tlsf::new(&mut pool)?);
+/// let arena = Arena::new(Tlsf::new(&mut pool).unwrap());
 /// let mut v = Vec::new_in(&arena);
 /// v.extend([1u32, 2, 3]);
 /// assert_eq!(arena.stats().live(), 1);
-/// # Ok::<(), rtarena::PoolError>(())
+/// # }
 /// ```
 ///
 /// A collection cannot outlive the arena it allocates from:

@@ -1,4 +1,10 @@
-#![doc = include_str!("../README.md")]
+// The README is the crate documentation; its examples use allocator-api2
+// collections, so they are compiled (and tested) with that feature only.
+#![cfg_attr(feature = "allocator-api2", doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(feature = "allocator-api2"),
+    doc = "Real-time heaps over memory you own. Build with feature `allocator-api2` for the full documentation."
+)]
 #![no_std]
 #![warn(missing_docs)]
 #![cfg_attr(feature = "nightly", feature(allocator_api))]

@@ -4,7 +4,8 @@
 //! of bitmaps say which lists are non-empty, so finding a list with a block
 //! that fits is two `trailing_zeros`, whatever the number of blocks or pools.
 //! Freed blocks coalesce at once with their free neighbours, found through
-//! the block layout of [`block`], so no two free blocks are ever adjacent.
+//! the block layout (a header word, and a footer in free blocks), so no two
+//! free blocks are ever adjacent.
 
 mod block;
 mod check;
@@ -16,7 +17,7 @@ mod tests;
 
 use core::alloc::Layout;
 use core::marker::PhantomData;
-use core::mem::MaybeUninit;
+use core::mem::{MaybeUninit, size_of};
 use core::ptr::{self, NonNull};
 
 use self::block::{Block, PREV_FREE, SENTINEL_SIZE, USED};
@@ -29,7 +30,7 @@ use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
 /// 32-bit targets), 16 second-level lists. See [`GenericTlsf`] for the API.
 ///
 /// ```
-/// use core::mem::MaybeUninit;
+/// use core::mem::{MaybeUninit, size_of};
 /// use rtarena::Tlsf;
 ///
 /// let mut pool = [MaybeUninit::uninit(); 4096];
@@ -53,6 +54,12 @@ pub type SmallTlsf<'p> = GenericTlsf<'p, { config::fl_len(1 << 16) }, 8>;
 /// second-level lists.
 pub type LargeTlsf<'p> = GenericTlsf<'p, { config::fl_len(isize::MAX as usize) }, 16>;
 
+// The named configurations keep the promises their docs and the README make.
+const _: () = assert!(SmallTlsf::MAX_POOL >= 1 << 16);
+const _: () = assert!(usize::BITS != 64 || size_of::<SmallTlsf>() <= 1024);
+const _: () = assert!(Tlsf::MAX_POOL as u64 >= 1 << 32 || Tlsf::MAX_POOL >= isize::MAX as usize);
+const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 1));
+
 /// A two-level segregated fit heap over one or more pools of memory that
 /// live for `'p`, in any configuration.
 ///
@@ -74,7 +81,7 @@ pub type LargeTlsf<'p> = GenericTlsf<'p, { config::fl_len(isize::MAX as usize) }
 ///
 /// An allocated block costs one machine word (its header) plus the rounding
 /// of its size to [`GRANULE`]; the smallest block is [`MIN_BLOCK`] bytes. Each
-/// pool gives [`POOL_OVERHEAD`](config::POOL_OVERHEAD) bytes (two words) to
+/// pool gives [`config::POOL_OVERHEAD`] bytes (two words) to
 /// alignment and its end sentinel. The control block is
 /// `size_of::<GenericTlsf<FL, SL>>()`: mostly `FL * SL` list heads of one word each.
 pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
@@ -170,7 +177,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// the first block, three after the last) are the pool's own overhead.
     ///
     /// ```
-    /// use core::mem::MaybeUninit;
+    /// use core::mem::{MaybeUninit, size_of};
     /// use rtarena::Tlsf;
     ///
     /// let mut pool = [MaybeUninit::uninit(); 4096];
@@ -225,8 +232,9 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// become one pool (the boundary sentinel turns into free space and the
     /// last free block of the old pool grows into the new one), provided the
     /// merged pool stays within [`MAX_POOL`](Self::MAX_POOL). A merge takes
-    /// no new slot in the pool table, and any length that is a multiple of
-    /// [`GRANULE`] can be merged.
+    /// no new slot in the pool table. A part shorter than
+    /// [`MIN_POOL`](Self::MIN_POOL) merges only if the old pool ends in a
+    /// free block it can extend.
     ///
     /// # Errors
     /// [`PoolError::Misaligned`] if the start or the length is not a multiple
