@@ -1,0 +1,501 @@
+//! Differential tests: random allocate / deallocate / grow / shrink sequences
+//! through `allocator_api2::alloc::Allocator` on `&Arena<C>`, checked step by
+//! step against a shadow model (see `common::Harness::run`).
+//!
+//! The driver is generic over the core; this file runs it against the TLSF
+//! configurations and pool set-ups.
+
+#![cfg(feature = "allocator-api2")]
+
+mod common;
+
+use std::alloc::Layout;
+use std::cell::RefCell;
+
+use allocator_api2::alloc::Allocator;
+use proptest::prelude::*;
+use rtarena::tlsf::config::fl_len;
+use rtarena::{Arena, GRANULE, GenericTlsf, HEADER, LargeTlsf, MIN_BLOCK, SmallTlsf, Stats, Tlsf};
+
+use common::{
+    Harness, MIRI, Op, OpParams, PoolBuf, Tally, assert_one_free_block, ops_strategy, round_up,
+    run_cases, run_ops, single_pool_cases,
+};
+
+/// Cases per test, and operations per case.
+const CASES: u32 = if MIRI { 4 } else { 256 };
+const OPS: usize = if MIRI { 40 } else { 300 };
+
+/// Largest pool for the default configuration (random sizes below it).
+const POOL: usize = if MIRI { 16 << 10 } else { 512 << 10 };
+
+/// The TLSF's good-fit guarantee with `SL` second-level lists: if the head of
+/// the highest non-empty list (`largest_free`) is at least the returned
+/// value, an allocation of `layout` must succeed.
+fn tlsf_fit_bound<const SL: usize>(layout: Layout) -> usize {
+    let block = round_up(layout.size() + HEADER, GRANULE).max(MIN_BLOCK);
+    let search = if layout.align() > GRANULE {
+        block + layout.align() + MIN_BLOCK - GRANULE
+    } else {
+        block
+    };
+    list_ceil(search, SL)
+}
+
+/// The smallest free-list boundary at or above `size` (bytes, a multiple of
+/// the granule): a level of `2^top` to `2^(top+1) - 1` granules has `SL`
+/// lists, each `2^(top - log2 SL)` granules wide (one granule at least).
+fn list_ceil(size: usize, sl: usize) -> usize {
+    let granules = size.div_ceil(GRANULE);
+    let top = usize::BITS - 1 - granules.leading_zeros();
+    let step = 1usize << top.saturating_sub(sl.trailing_zeros());
+    round_up(granules, step) * GRANULE
+}
+
+fn harness<const SL: usize>() -> Harness {
+    Harness {
+        fit_bound: Some(tlsf_fit_bound::<SL>),
+        ..Harness::default()
+    }
+}
+
+/// Coverage that a native run must reach, so that a harmless-looking
+/// strategy change cannot silently stop exercising a path.
+fn assert_coverage(name: &str, t: &Tally) {
+    println!("{name}: {t:?}");
+    if MIRI {
+        return;
+    }
+    assert!(t.allocs > 1000, "{name}: {t:?}");
+    assert!(t.frees > 1000, "{name}: {t:?}");
+    assert!(t.zero_size > 0, "{name}: {t:?}");
+    assert!(
+        t.grows_in_place > 0 && t.grows > t.grows_in_place,
+        "{name}: in-place and moving grows: {t:?}"
+    );
+    assert!(
+        t.shrinks_in_place > 0 && t.shrinks > t.shrinks_in_place,
+        "{name}: in-place and moving shrinks: {t:?}"
+    );
+    assert!(t.failures > 0, "{name}: no allocation ever failed: {t:?}");
+    assert!(
+        t.max_fill_percent >= 75,
+        "{name}: the heap never got full: {t:?}"
+    );
+}
+
+#[test]
+fn tlsf_default_config() {
+    let t = single_pool_cases(
+        CASES,
+        POOL / 8,
+        POOL,
+        OPS,
+        OpParams::DEFAULT,
+        |pool, ops| {
+            let arena = Arena::new(Tlsf::new(pool).unwrap());
+            let (end, t) = harness::<16>().run(&arena, ops);
+            assert_one_free_block(&end);
+            t
+        },
+    );
+    assert_coverage("Tlsf", &t);
+}
+
+#[test]
+fn small_tlsf() {
+    let max = if MIRI { 8 << 10 } else { 64 << 10 };
+    assert!(max <= SmallTlsf::MAX_POOL);
+    let params = OpParams {
+        max_size: if MIRI { 1024 } else { 16 << 10 },
+        ..OpParams::DEFAULT
+    };
+    let t = single_pool_cases(CASES, max / 4, max, OPS, params, |pool, ops| {
+        let arena = Arena::new(SmallTlsf::new(pool).unwrap());
+        let (end, t) = harness::<8>().run(&arena, ops);
+        assert_one_free_block(&end);
+        t
+    });
+    assert_coverage("SmallTlsf", &t);
+}
+
+#[test]
+fn large_tlsf() {
+    let t = single_pool_cases(
+        CASES / 2,
+        POOL / 8,
+        POOL,
+        OPS,
+        OpParams::DEFAULT,
+        |pool, ops| {
+            let arena = Arena::new(LargeTlsf::new(pool).unwrap());
+            let (end, t) = harness::<16>().run(&arena, ops);
+            assert_one_free_block(&end);
+            t
+        },
+    );
+    println!("LargeTlsf: {t:?}");
+}
+
+/// A coarse custom configuration (4 second-level lists, 1 MiB pools): the
+/// list rounding is large, so the fallback search is exercised a lot.
+#[test]
+fn coarse_custom_config() {
+    type Coarse<'p> = GenericTlsf<'p, { fl_len(1 << 20) }, 4>;
+    let t = single_pool_cases(
+        CASES / 2,
+        POOL / 8,
+        POOL,
+        OPS,
+        OpParams::DEFAULT,
+        |pool, ops| {
+            let arena = Arena::new(Coarse::new(pool).unwrap());
+            let (end, t) = harness::<4>().run(&arena, ops);
+            assert_one_free_block(&end);
+            t
+        },
+    );
+    println!("GenericTlsf<_, 4>: {t:?}");
+}
+
+/// The default checks alone (no good-fit oracle), as a new core would first
+/// run them.
+#[test]
+fn generic_run_ops() {
+    let t = single_pool_cases(
+        CASES / 4,
+        POOL / 8,
+        POOL,
+        OPS,
+        OpParams::DEFAULT,
+        |pool, ops| {
+            let arena = Arena::new(Tlsf::new(pool).unwrap());
+            let (end, t) = run_ops(&arena, ops);
+            assert_one_free_block(&end);
+            t
+        },
+    );
+    println!("run_ops: {t:?}");
+}
+
+/// Several separate pools (`add_pool`, each its own allocation): blocks never
+/// span two pools, and each pool is one free block again at the end.
+#[test]
+fn tlsf_several_pools() {
+    let unit = if MIRI { 4 << 10 } else { 32 << 10 };
+    let sizes = [unit, 3 * unit, unit / 2, 2 * unit];
+    let bufs = RefCell::new(sizes.map(PoolBuf::new));
+    let total = RefCell::new(Tally::default());
+    run_cases(
+        CASES,
+        ops_strategy(OpParams::DEFAULT, OPS / 2..=OPS),
+        |ops| {
+            let mut bufs = bufs.borrow_mut();
+            let ranges: Vec<_> = bufs.iter().map(PoolBuf::range).collect();
+            let mut tlsf = Tlsf::empty();
+            let mut caps = Vec::new();
+            for buf in bufs.iter_mut() {
+                let before = tlsf.stats().capacity;
+                tlsf.add_pool(buf.slice()).unwrap();
+                caps.push(tlsf.stats().capacity - before);
+            }
+            let arena = Arena::new(tlsf);
+            let (end, t) = harness::<16>().run(&arena, &ops);
+            assert_eq!(end.largest_free, *caps.iter().max().unwrap(), "{end:?}");
+            assert_each_pool_is_one_free_block(&arena, &caps, &ranges);
+            total.borrow_mut().add(&t);
+        },
+    );
+    assert_coverage("Tlsf, several pools", &total.borrow());
+}
+
+/// Allocates every pool's whole capacity as one block (largest first): only
+/// possible if each pool is a single free block. Then frees them.
+fn assert_each_pool_is_one_free_block<C: rtarena::RawHeap>(
+    arena: &Arena<C>,
+    caps: &[usize],
+    ranges: &[std::ops::Range<usize>],
+) {
+    let mut sorted = caps.to_vec();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    let mut blocks = Vec::new();
+    for &cap in &sorted {
+        let layout = Layout::from_size_align(cap - HEADER, GRANULE).unwrap();
+        let block = Allocator::allocate(&arena, layout).unwrap_or_else(|_| {
+            panic!(
+                "a pool of {cap} bytes is not one free block: {:?}",
+                arena.stats()
+            )
+        });
+        let addr = block.cast::<u8>().as_ptr().addr();
+        assert!(
+            ranges
+                .iter()
+                .any(|r| r.contains(&addr) && r.contains(&(addr + block.len() - 1)))
+        );
+        blocks.push((block.cast::<u8>(), layout));
+    }
+    assert_eq!(arena.stats().free, 0);
+    arena.check().unwrap();
+    for (ptr, layout) in blocks {
+        // SAFETY: allocated just above with this layout.
+        unsafe { Allocator::deallocate(&arena, ptr, layout) };
+    }
+    assert_eq!(arena.stats().in_use, 0);
+}
+
+/// Raw pools carved from ONE allocation, added in address order with
+/// `add_pool_raw`: each starts where the previous ended, so they merge into
+/// one pool, and blocks may span the old boundaries.
+#[test]
+fn tlsf_adjacent_raw_pools_merge() {
+    let unit = if MIRI { 2 << 10 } else { 32 << 10 };
+    let buf = RefCell::new(PoolBuf::new(20 * unit));
+    // Part lengths in granules: 1 to 4 units each, 2 to 5 parts.
+    let parts = prop::collection::vec((unit / GRANULE)..=(4 * unit / GRANULE), 2..=5);
+    let total = RefCell::new(Tally::default());
+    run_cases(
+        CASES,
+        (parts, ops_strategy(OpParams::DEFAULT, OPS / 2..=OPS)),
+        |(parts, ops)| {
+            let mut buf = buf.borrow_mut();
+            let mut tlsf = Tlsf::empty();
+            let mut offset = 0;
+            let mut expected_capacity = 0;
+            for (i, granules) in parts.iter().enumerate() {
+                let len = granules * GRANULE;
+                // SAFETY: the parts are disjoint pieces of `buf`, all carved from
+                // its one base pointer, and `buf` outlives the heap.
+                unsafe { tlsf.add_pool_raw(buf.raw(offset, len)).unwrap() };
+                let s = tlsf.stats();
+                if i == 0 {
+                    expected_capacity = s.capacity;
+                } else {
+                    // A merge adds the whole part: the old sentinel's bytes
+                    // become free space and no new sentinel is needed.
+                    expected_capacity += len;
+                }
+                assert_eq!(s.capacity, expected_capacity, "part {i} did not merge");
+                assert_eq!(
+                    s.largest_free, s.capacity,
+                    "part {i}: the pool is not one free block"
+                );
+                tlsf.check().unwrap();
+                offset += len;
+            }
+            let arena = Arena::new(tlsf);
+            // A block as large as the whole merged pool spans every old boundary.
+            let all = Layout::from_size_align(arena.stats().capacity - HEADER, GRANULE).unwrap();
+            let block =
+                Allocator::allocate(&&arena, all).expect("a block spanning the merged parts");
+            let ptr = block.cast::<u8>();
+            // SAFETY: the block is ours for `block.len()` bytes; under Miri this
+            // also proves that its provenance covers every part.
+            unsafe {
+                common::fill(ptr, block.len(), 7);
+                common::verify(ptr, block.len(), 7, "spanning block");
+                Allocator::deallocate(&&arena, ptr, all);
+            }
+            let (end, t) = harness::<16>().run(&arena, &ops);
+            assert_one_free_block(&end);
+            total.borrow_mut().add(&t);
+        },
+    );
+    assert_coverage("Tlsf, merged raw pools", &total.borrow());
+}
+
+/// The final stats of a run are those of an empty heap, and the counters
+/// add up: every allocation was freed.
+#[test]
+fn counters_balance_after_a_run() {
+    let mut buf = PoolBuf::new(POOL);
+    let arena = Arena::new(Tlsf::new(buf.slice()).unwrap());
+    let ops: Vec<Op> = (0..OPS)
+        .map(|i| match i % 4 {
+            0 | 1 => Op::Alloc {
+                size: 1 + i * 37 % 3000,
+                align: 1 << (i % 7),
+                zeroed: i % 3 == 0,
+                use_excess: i % 5 == 0,
+            },
+            2 => Op::Grow {
+                pick: i,
+                extra: i * 11 % 500,
+                align: 8,
+                zeroed: i % 2 == 0,
+            },
+            _ => Op::Free { pick: i * 7 },
+        })
+        .collect();
+    let (end, t) = harness::<16>().run(&arena, &ops);
+    assert_eq!(end.allocations, end.deallocations);
+    assert!(end.peak_in_use > 0);
+    assert_eq!(end.failures, t.failures);
+    assert_one_free_block(&end);
+    let _: Stats = end;
+}
+
+/// The harness must not be vacuous: a core that breaks the contract in a
+/// small way is caught. Each case wraps the TLSF in a deliberately broken
+/// core and expects the run to panic.
+mod the_harness_catches_broken_cores {
+    use std::alloc::Layout;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::ptr::NonNull;
+
+    use rtarena::{AllocError, Arena, CheckError, GRANULE, HEADER, RawHeap, Stats, Tlsf};
+
+    use crate::common::{Harness, Op, PoolBuf};
+
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    enum Bug {
+        /// `allocate` claims one granule more than the block has.
+        LongerThanTheBlock,
+        /// `shrink_in_place` scribbles over the block's first byte.
+        ShrinkCorrupts,
+        /// `deallocate` does nothing.
+        Leaks,
+        /// A failed allocation is not counted.
+        UncountedFailure,
+        /// `allocate` ignores alignments above the granule.
+        IgnoresAlignment,
+    }
+
+    struct Broken<'p> {
+        inner: Tlsf<'p>,
+        bug: Bug,
+    }
+
+    // SAFETY: none, deliberately: this core breaks the contract in the way
+    // `bug` says, always within its own pool, for the harness to notice.
+    unsafe impl RawHeap for Broken<'_> {
+        fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+            let layout = match self.bug {
+                Bug::IgnoresAlignment if layout.align() > GRANULE => {
+                    Layout::from_size_align(layout.size(), GRANULE).unwrap()
+                }
+                _ => layout,
+            };
+            let block = self.inner.allocate(layout)?;
+            if self.bug == Bug::LongerThanTheBlock {
+                // The bytes after a block are the next block's header or the
+                // pool's sentinel: still inside the pool.
+                return Ok(NonNull::slice_from_raw_parts(
+                    block.cast(),
+                    block.len() + HEADER,
+                ));
+            }
+            Ok(block)
+        }
+
+        unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+            if self.bug != Bug::Leaks {
+                // SAFETY: forwarded contract.
+                unsafe { self.inner.deallocate(ptr, layout) }
+            }
+        }
+
+        unsafe fn grow_in_place(
+            &mut self,
+            ptr: NonNull<u8>,
+            old: Layout,
+            new: Layout,
+        ) -> Result<NonNull<[u8]>, AllocError> {
+            // SAFETY: forwarded contract.
+            unsafe { self.inner.grow_in_place(ptr, old, new) }
+        }
+
+        unsafe fn shrink_in_place(
+            &mut self,
+            ptr: NonNull<u8>,
+            old: Layout,
+            new: Layout,
+        ) -> Result<NonNull<[u8]>, AllocError> {
+            // SAFETY: forwarded contract.
+            let block = unsafe { self.inner.shrink_in_place(ptr, old, new)? };
+            if self.bug == Bug::ShrinkCorrupts && new.size() > 0 {
+                // SAFETY: the block is live and at least one byte long.
+                unsafe { ptr.write(ptr.read() ^ 0xFF) };
+            }
+            Ok(block)
+        }
+
+        fn stats(&self) -> Stats {
+            let mut s = self.inner.stats();
+            if self.bug == Bug::UncountedFailure {
+                s.failures = 0;
+            }
+            s
+        }
+
+        fn check(&self) -> Result<(), CheckError> {
+            self.inner.check()
+        }
+    }
+
+    fn ops() -> Vec<Op> {
+        let mut ops = Vec::new();
+        for i in 0..40 {
+            let size = 1 + i * 53 % 700;
+            ops.push(Op::Alloc {
+                size,
+                align: 1 << (i % 7),
+                zeroed: false,
+                use_excess: false,
+            });
+            ops.push(Op::Shrink {
+                pick: i,
+                keep: 100,
+                align: 1,
+            });
+            if i % 3 == 0 {
+                ops.push(Op::Free { pick: i * 7 });
+            }
+        }
+        // Past the pool: fails.
+        ops.push(Op::Alloc {
+            size: 1 << 20,
+            align: 8,
+            zeroed: false,
+            use_excess: false,
+        });
+        ops
+    }
+
+    fn run(bug: Option<Bug>) -> bool {
+        let mut buf = PoolBuf::new(64 << 10);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let inner = Tlsf::new(buf.slice()).unwrap();
+            let arena = Arena::new(Broken {
+                inner,
+                bug: bug.unwrap_or(Bug::Leaks),
+            });
+            if bug.is_none() {
+                // No bug: a well-behaved core (through the same wrapper).
+                let arena = Arena::new(arena.into_inner().inner);
+                Harness::default().run(&arena, &ops());
+            } else {
+                Harness::default().run(&arena, &ops());
+            }
+        }));
+        result.is_err()
+    }
+
+    #[test]
+    fn a_correct_core_passes() {
+        assert!(!run(None));
+    }
+
+    #[test]
+    fn every_broken_core_is_caught() {
+        for bug in [
+            Bug::LongerThanTheBlock,
+            Bug::ShrinkCorrupts,
+            Bug::Leaks,
+            Bug::UncountedFailure,
+            Bug::IgnoresAlignment,
+        ] {
+            assert!(run(Some(bug)), "{bug:?} was not caught");
+        }
+    }
+}
