@@ -266,11 +266,13 @@ impl<C: RawHeap> Arena<C> {
     }
 }
 
-impl<C: core::fmt::Debug> core::fmt::Debug for Arena<C> {
+impl<C: RawHeap> core::fmt::Debug for Arena<C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        // SAFETY: a shared borrow for the duration of `fmt`; no arena method
-        // runs meanwhile (formatting the core does not allocate from it).
-        let core = unsafe { &*self.core.get() };
-        f.debug_struct("Arena").field("core", core).finish()
+        // A snapshot, not a borrow of the core: the formatter may be user
+        // code that allocates from this very arena.
+        let stats = self.stats();
+        f.debug_struct("Arena")
+            .field("stats", &stats)
+            .finish_non_exhaustive()
     }
 }

@@ -20,7 +20,15 @@ use crate::{AllocError, CheckError, Stats};
 ///   overlaps no other live block and stays valid until it is deallocated or
 ///   the heap is dropped or reset;
 /// - `grow_in_place` and `shrink_in_place` keep the block's address and
-///   contents, and on `Err` change nothing;
+///   contents, and on `Err` change nothing; on `Ok` the pointer they return
+///   is valid for the whole returned length (the caller's pointer may cover
+///   less, so it must not simply be handed back), and that length is what a
+///   later `deallocate` layout has to fit;
+/// - blocks stay valid when the core value itself is moved (`Box::new_in`
+///   moves the allocator after allocating): no block may live inside the
+///   core's own struct;
+/// - the core never calls back into the wrapper that holds it (`Arena`
+///   lends it out as `&mut` for the duration of each call);
 /// - a zero-size layout gets a dangling, aligned pointer, and deallocating
 ///   one is a no-op.
 pub unsafe trait RawHeap {

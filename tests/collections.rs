@@ -393,3 +393,47 @@ fn dropping_boxes_is_sound_under_miri() {
     drop(b);
     assert_one_free_block(&arena.stats());
 }
+
+/// A `Box` turned into a `Vec` keeps a pointer that covers only the boxed
+/// bytes; growing it in place must hand back a pointer valid for the whole
+/// block, not that one (Miri catches the difference).
+#[test]
+fn growing_a_boxed_slice_in_place_returns_a_pointer_for_the_whole_block() {
+    let mut pool = [MaybeUninit::uninit(); 4096];
+    let arena = Arena::new(Tlsf::new(&mut pool).unwrap());
+    let boxed = Box::new_in([7u8; 10], &arena);
+    let mut v = boxed.into_vec();
+    let before = v.as_ptr();
+    v.reserve_exact(10);
+    assert_eq!(
+        v.as_ptr(),
+        before,
+        "a 20-byte grow fits the 32-byte block in place"
+    );
+    v.extend_from_slice(&[1; 10]);
+    assert_eq!(v[..10], [7; 10]);
+    assert_eq!(v[10..], [1; 10]);
+}
+
+/// A writer that allocates from the arena being formatted.
+struct ArenaWriter<'a>(Vec<u8, &'a Arena<Tlsf<'a>>>);
+
+impl core::fmt::Write for ArenaWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// `Debug` for an arena must not hold a borrow of the core while the
+/// formatter, which may be user code allocating from that arena, runs.
+#[test]
+fn formatting_an_arena_into_a_string_from_the_same_arena() {
+    use core::fmt::Write;
+    let mut pool = [MaybeUninit::uninit(); 4096];
+    let arena = Arena::new(Tlsf::new(&mut pool).unwrap());
+    let mut out = ArenaWriter(Vec::new_in(&arena));
+    write!(out, "{arena:?}").unwrap();
+    let text = core::str::from_utf8(&out.0).unwrap();
+    assert!(text.starts_with("Arena { stats: Stats {"), "{text}");
+}

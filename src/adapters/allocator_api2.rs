@@ -10,7 +10,8 @@ use crate::{Arena, RawHeap};
 // SAFETY: `Arena` forwards to a `RawHeap`, whose contract is the
 // `Allocator` one: blocks are valid, aligned, disjoint and stay put until
 // freed; grow and shrink keep the contents and, on `Err`, the old block.
-// Cloning or moving an `Arena` reference keeps it pointing at the same heap.
+// Moving the `Arena` itself moves only the core's control data, never a
+// block (a `RawHeap` promise), so blocks outlive such moves.
 unsafe impl<C: RawHeap> Allocator for Arena<C> {
     #[inline(always)]
     fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {

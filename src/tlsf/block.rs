@@ -83,9 +83,12 @@ impl Block {
         Block(unsafe { self.0.add(offset) })
     }
 
-    /// The payload address of an allocated block.
+    /// The payload address of an allocated block, with the pool's provenance.
+    ///
+    /// # Safety
+    /// `self` is a block header (not a sentinel).
     #[inline(always)]
-    pub(crate) fn payload(self) -> NonNull<u8> {
+    pub(crate) unsafe fn payload(self) -> NonNull<u8> {
         // SAFETY: every block is at least `MIN_BLOCK` bytes, so the payload
         // address is inside the block.
         unsafe { self.0.add(WORD) }

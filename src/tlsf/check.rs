@@ -141,8 +141,9 @@ fn walk_lists<const FL: usize, const SL: usize>(
                         block,
                     );
                 }
-                // SAFETY: list members are free blocks of our pools (checked
-                // against the walk of the pools, which found them there).
+                // SAFETY: the link points inside one of our pools at a
+                // block-aligned address (checked just above); reading its
+                // header and links stays inside that pool.
                 unsafe {
                     if block.is_used() {
                         return fail("an allocated block is in a free list", block);

@@ -74,8 +74,9 @@ const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 
 /// # Time complexity
 ///
 /// `allocate`, `deallocate`, `grow_in_place`, `shrink_in_place`, `stats` and
-/// `add_pool` are O(1): no loop runs over blocks, lists or pools. `check` and
-/// `reset` are O(blocks) and O(pools) respectively.
+/// `add_pool` are O(1): no loop runs over blocks or lists, and finding the
+/// pool of a freed pointer looks at no more than [`MAX_POOLS`] pools. `check`
+/// is O(blocks); `reset` is O(FL * SL + pools).
 ///
 /// # Memory cost
 ///
@@ -173,8 +174,9 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// A heap over `pool`, which it borrows for as long as it lives.
     ///
     /// Up to `GRANULE - 1` bytes at each end of the pool go unused if the
-    /// slice is not granule-aligned, and `4 * WORD` bytes (one word before
-    /// the first block, three after the last) are the pool's own overhead.
+    /// slice is not granule-aligned, and [`config::POOL_OVERHEAD`]
+    /// bytes (one word before the first block, the one-word sentinel after the
+    /// last) are the pool's own overhead.
     ///
     /// ```
     /// use core::mem::{MaybeUninit, size_of};
@@ -233,7 +235,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// last free block of the old pool grows into the new one), provided the
     /// merged pool stays within [`MAX_POOL`](Self::MAX_POOL). A merge takes
     /// no new slot in the pool table. A part shorter than
-    /// [`MIN_POOL`](Self::MIN_POOL) merges only if the old pool ends in a
+    /// [`MIN_BLOCK`] merges only if the old pool ends in a
     /// free block it can extend.
     ///
     /// # Errors
@@ -243,7 +245,11 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     ///
     /// # Safety
     /// - `pool` is valid for reads and writes for `'p`, and nothing else
-    ///   accesses it while the heap (or any block it handed out) lives;
+    ///   accesses it while the heap (or any block it handed out) lives; it
+    ///   stays valid wherever the heap goes (the heap is `Send`: memory on a
+    ///   thread's stack or in its thread-locals must outlive the heap even if
+    ///   the heap moves to another thread);
+    /// - it overlaps no pool of this heap or of any other heap;
     /// - if it starts where an earlier raw pool ends, the pointer that pool
     ///   was given with must also be valid for this one (both carved from one
     ///   allocation through one pointer), because blocks will span both.
@@ -381,8 +387,9 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// O(1). The common path is two bitmap scans and a list pop. When that
     /// finds nothing, a bounded fallback examines the heads of the lists just
     /// below the rounded-up size (one list for alignment up to `GRANULE`, at
-    /// most `SL * log2(align)` for larger alignments), so a request that a
-    /// just-freed block fits never fails.
+    /// most `SL * (log2(align / GRANULE) + 2)` for larger alignments, and
+    /// never more than `FL * SL`), so a request that a just-freed block fits
+    /// never fails.
     #[inline]
     pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         if layout.align() > GRANULE {
@@ -434,7 +441,8 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
 
     /// The slow search: look at the head of each non-empty list that may
     /// hold a block of `size` bytes (`align`ed) but was skipped by rounding.
-    /// At most `SL * (log2(align / GRANULE) + 2)` lists: O(1).
+    /// At most `SL * (log2(align / GRANULE) + 2)` lists, and never more than
+    /// `FL * SL`: O(1).
     #[cold]
     fn allocate_fallback(
         &mut self,
@@ -459,13 +467,10 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             (fl, sl) = found;
             // SAFETY: `find_list` returned a non-empty list.
             let head = unsafe { self.heads[fl][sl].unwrap_unchecked() };
-            // SAFETY: `head` is a free block of this heap.
-            let gap = unsafe {
-                if align > GRANULE {
-                    aligned_gap(head, align)
-                } else {
-                    0
-                }
+            let gap = if align > GRANULE {
+                aligned_gap(head, align)
+            } else {
+                0
             };
             // SAFETY: as above.
             if gap + size <= unsafe { head.size() } {
@@ -747,7 +752,8 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         c.in_use += size;
         c.peak = c.peak.max(c.in_use);
         c.allocations += 1;
-        NonNull::slice_from_raw_parts(block.payload(), size - WORD)
+        // SAFETY: `block` is a block.
+        NonNull::slice_from_raw_parts(unsafe { block.payload() }, size - WORD)
     }
 
     /// Frees a block returned by [`allocate`](Self::allocate) (or resized
@@ -836,8 +842,9 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     #[cfg(debug_assertions)]
     fn debug_check_live(&self, block: Block, ptr: NonNull<u8>, layout: Layout) {
         let addr = ptr.as_ptr().addr();
-        // SAFETY: `block` is a word inside a pool; reading it is fine
-        // whatever it holds.
+        // SAFETY: `block` is a word inside a pool, a header if the caller kept
+        // the contract; these checks are best effort against callers that
+        // did not.
         let header = unsafe { block.header() };
         if header & USED == 0 {
             double_free(ptr);
@@ -882,7 +889,10 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             let header = block.header();
             let current = header & !(USED | PREV_FREE);
             if size <= current {
-                return Ok(NonNull::slice_from_raw_parts(ptr, current - WORD));
+                return Ok(NonNull::slice_from_raw_parts(
+                    block.payload(),
+                    current - WORD,
+                ));
             }
             let next = block.offset(current);
             if next.is_used() {
@@ -934,7 +944,10 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             let header = block.header();
             let current = header & !(USED | PREV_FREE);
             if current - size < MIN_BLOCK {
-                return Ok(NonNull::slice_from_raw_parts(ptr, current - WORD));
+                return Ok(NonNull::slice_from_raw_parts(
+                    block.payload(),
+                    current - WORD,
+                ));
             }
             block.set_header(size | (header & (USED | PREV_FREE)));
             let tail = block.offset(size);
@@ -950,7 +963,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             tail.set_footer(tail_size);
             tail.offset(tail_size).set_prev_free(true);
             self.insert(tail, tail_size);
-            Ok(NonNull::slice_from_raw_parts(ptr, size - WORD))
+            Ok(NonNull::slice_from_raw_parts(block.payload(), size - WORD))
         }
     }
 
@@ -1014,7 +1027,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// the counters restart (capacity stays).
     ///
     /// # Time complexity
-    /// O(pools + FL).
+    /// O(FL * SL + pools): it clears every list head.
     pub fn reset(&mut self) {
         self.fl_bitmap = 0;
         self.sl_bitmaps = [0; FL];
@@ -1089,11 +1102,8 @@ unsafe impl<const FL: usize, const SL: usize> RawHeap for GenericTlsf<'_, FL, SL
 /// Bytes to split off the front of `block` so that the payload after the
 /// header is `align`-aligned: 0, or at least `MIN_BLOCK` so that the gap can
 /// be a free block. At most `MIN_BLOCK + align - GRANULE`.
-///
-/// # Safety
-/// `block` is a block header of this heap.
 #[inline]
-unsafe fn aligned_gap(block: Block, align: usize) -> usize {
+fn aligned_gap(block: Block, align: usize) -> usize {
     let payload = block.ptr().as_ptr().addr() + WORD;
     let gap = payload.wrapping_neg() & (align - 1);
     if gap == 0 || gap >= MIN_BLOCK {
