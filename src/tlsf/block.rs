@@ -202,16 +202,6 @@ impl Block {
         unsafe { self.word(2).cast::<Option<Block>>().read() }
     }
 
-    /// Where a free block keeps its `next` link.
-    ///
-    /// # Safety
-    /// `self` is a free block.
-    #[inline(always)]
-    pub(crate) unsafe fn next_free_link(self) -> NonNull<Option<Block>> {
-        // SAFETY: word 1 is inside every block.
-        unsafe { self.word(1).cast() }
-    }
-
     /// # Safety
     /// `self` is a free block (or is being made one).
     #[inline(always)]

@@ -148,7 +148,11 @@ fn walk_lists<const FL: usize, const SL: usize>(
                     if block.is_used() {
                         return fail("an allocated block is in a free list", block);
                     }
-                    if list_of(block.size(), sl_log2) != (fl, sl) {
+                    let size = block.size();
+                    if size < MIN_BLOCK {
+                        return fail("a listed free block has a corrupt size", block);
+                    }
+                    if list_of(size, sl_log2) != (fl, sl) {
                         return fail(
                             "a free block is filed in the wrong list for its size",
                             block,

@@ -11,6 +11,7 @@
 //! times per allocate or free.
 
 use core::mem::size_of;
+use core::num::NonZeroUsize;
 
 /// One machine word: the header of an allocated block.
 pub(crate) const WORD: usize = size_of::<usize>();
@@ -91,7 +92,7 @@ pub(crate) const fn validate(fl: usize, sl: usize) {
 #[inline(always)]
 pub(crate) const fn list_of(size: usize, sl_log2: u32) -> (usize, usize) {
     let granules = size >> GRANULE_LOG2;
-    let top = usize::BITS - 1 - granules.leading_zeros();
+    let top = top_bit(granules);
     let sl = granules.rotate_right(top.wrapping_sub(sl_log2)) & ((1 << sl_log2) - 1);
     (top as usize - 1, sl)
 }
@@ -102,8 +103,19 @@ pub(crate) const fn list_of(size: usize, sl_log2: u32) -> (usize, usize) {
 #[inline(always)]
 pub(crate) const fn list_at_least(size: usize, sl_log2: u32) -> (usize, usize) {
     let granules = size >> GRANULE_LOG2;
-    let top = usize::BITS - 1 - granules.leading_zeros();
+    let top = top_bit(granules);
     let step_mask = (1usize << top.saturating_sub(sl_log2)) - 1;
     // `size <= max_block < isize::MAX`, so this cannot overflow.
     list_of((granules + step_mask) << GRANULE_LOG2, sl_log2)
+}
+
+/// `floor(log2(granules))` for a block's size in granules, which is at
+/// least 2. Telling the compiler that it is not zero makes this one bit-scan
+/// instruction.
+#[inline(always)]
+const fn top_bit(granules: usize) -> u32 {
+    debug_assert!(granules != 0);
+    // SAFETY: every block is at least `MIN_BLOCK`, two granules.
+    let granules = unsafe { NonZeroUsize::new_unchecked(granules) };
+    usize::BITS - 1 - granules.leading_zeros()
 }

@@ -524,8 +524,8 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// List `(fl, sl)` is non-empty (`fl < FL`, `sl < SL`).
     #[inline(always)]
     unsafe fn pop(&mut self, fl: usize, sl: usize) -> Block {
-        // SAFETY: in bounds and non-empty, per the caller; the new head (or
-        // the scratch block) takes the back link.
+        // SAFETY: in bounds and non-empty, per the caller; the new head, a
+        // free block, takes the back link.
         unsafe {
             let slot = self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl);
             let block = slot.unwrap_unchecked();
@@ -549,10 +549,12 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         self.fl_bitmap &= !(((*map == 0) as usize) << fl);
     }
 
-    /// `block`, or the scratch block when there is none: list updates write
-    /// their back links unconditionally, and a write that has no block to go
-    /// to lands in the scratch words. This trades a hard-to-predict branch
-    /// for a store to a line that is always in cache.
+    /// `block`, or the scratch block when there is none: `insert_at` writes
+    /// the old head's back link unconditionally, and when the list was empty
+    /// the write lands in the scratch words. Whether a list is empty is
+    /// hard to predict under mixed sizes; this trades that branch for a
+    /// store to a line that is always in cache. (Unlinking keeps its
+    /// branches: there the branch-free form measured slower.)
     #[inline(always)]
     fn or_scratch(&mut self, block: Option<Block>) -> Block {
         let scratch = Block::at(NonNull::from(&mut self.scratch).cast());
@@ -607,12 +609,13 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             let prev = old.prev_free();
             new.set_next_free(next);
             new.set_prev_free_link(prev);
-            self.or_scratch(next).set_prev_free_link(Some(new));
-            let forward_link = match prev {
-                Some(prev) => prev.next_free_link(),
-                None => NonNull::from(self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl)),
-            };
-            forward_link.write(Some(new));
+            if let Some(next) = next {
+                next.set_prev_free_link(Some(new));
+            }
+            match prev {
+                Some(prev) => prev.set_next_free(Some(new)),
+                None => *self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl) = Some(new),
+            }
         }
     }
 
@@ -638,13 +641,16 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         unsafe {
             let next = block.next_free();
             let prev = block.prev_free();
-            self.or_scratch(next).set_prev_free_link(prev);
-            let forward_link = match prev {
-                Some(prev) => prev.next_free_link(),
-                None => NonNull::from(self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl)),
-            };
-            forward_link.write(next);
-            self.clear_bit_if(prev.is_none() & next.is_none(), fl, sl);
+            if let Some(next) = next {
+                next.set_prev_free_link(prev);
+            }
+            match prev {
+                Some(prev) => prev.set_next_free(next),
+                None => {
+                    *self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl) = next;
+                    self.clear_bit_if(next.is_none(), fl, sl);
+                }
+            }
         }
     }
 
