@@ -798,8 +798,9 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             c.in_use -= size;
             c.deallocations += 1;
             let next = block.offset(size);
-            if !next.is_used() {
-                let next_size = next.size();
+            let next_header = next.header();
+            if next_header & USED == 0 {
+                let next_size = next_header & !PREV_FREE;
                 let (next_fl, next_sl) = list_of(next_size, Self::SL_LOG2);
                 size += next_size;
                 if !block.is_prev_free() {
@@ -818,6 +819,11 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                     return;
                 }
                 self.remove_at(next, next_fl, next_sl);
+            } else {
+                // The block after stays allocated: it learns that this one
+                // is free, from the header already read. (After a merge with
+                // the next block, the block after that has `PREV_FREE`.)
+                next.set_header(next_header | PREV_FREE);
             }
             if block.is_prev_free() {
                 // The freed header ends up inside the merged block; mark it
@@ -830,7 +836,6 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             }
             block.set_header(size);
             block.set_footer(size);
-            block.offset(size).set_prev_free(true);
             self.insert(block, size);
         }
     }
