@@ -4,6 +4,7 @@
 
 /// `unsafe impl $Allocator for Arena<C>`, with `$AllocError` its error type.
 /// The invoking module imports `Layout` and `NonNull`.
+#[cfg(any(feature = "allocator-api2", feature = "nightly"))]
 macro_rules! forward_allocator {
     ($Allocator:path, $AllocError:path) => {
         // SAFETY: `Arena` forwards to a `RawHeap`, whose contract is the
