@@ -300,19 +300,43 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// `start` and `len` are granule-aligned, the `len` bytes are ours for
     /// `'p`, and `fits_pool(len)` holds.
     unsafe fn init_pool(&mut self, start: NonNull<u8>, len: usize, mergeable: bool) {
+        // SAFETY: forwarded.
+        let size = unsafe { self.lay_out_pool(start, len) };
+        self.pools.push(start, len, mergeable);
+        self.counters.capacity += size;
+    }
+
+    /// Makes the `len` bytes at `start` one free block, filed in its list,
+    /// and the sentinel after it; returns the block's size.
+    ///
+    /// # Safety
+    /// As for `init_pool`; no block of the pool is in a list.
+    unsafe fn lay_out_pool(&mut self, start: NonNull<u8>, len: usize) -> usize {
         let size = len - POOL_OVERHEAD;
         // SAFETY: `WORD + size + SENTINEL_SIZE == len`: the block and the
         // sentinel fit the pool.
-        let block = Block::at(unsafe { start.add(WORD) });
-        // SAFETY: as above.
         unsafe {
+            let block = Block::at(start.add(WORD));
             block.offset(size).set_sentinel(true);
+            self.file_free(block, size);
+        }
+        size
+    }
+
+    /// Writes the header and footer of a free block of `size` bytes, whose
+    /// predecessor is allocated, and files it in its list.
+    ///
+    /// # Safety
+    /// `size` bytes at `block` are ours, in no block that is in use or in a
+    /// list, and `size` is a valid block size.
+    #[inline(always)]
+    unsafe fn file_free(&mut self, block: Block, size: usize) {
+        // SAFETY: forwarded.
+        unsafe {
             block.set_header(size);
             block.set_footer(size);
             self.insert(block, size);
         }
-        self.pools.push(start, len, mergeable);
-        self.counters.capacity += size;
     }
 
     /// Extends pool `index` (`old_len` bytes at `base`) by the `len` bytes
@@ -348,9 +372,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 return false;
             }
             block.offset(size).set_sentinel(true);
-            block.set_header(size);
-            block.set_footer(size);
-            self.insert(block, size);
+            self.file_free(block, size);
         }
         self.pools.extend(index, len);
         self.counters.capacity += len;
@@ -419,10 +441,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         let Some(size) = Self::block_size(layout.size()) else {
             return self.fail();
         };
-        // Any block this big has room for the largest gap that aligning the
-        // payload can need (see `aligned_gap`). `size + align` cannot overflow:
-        // a `Layout` keeps `size` rounded up to `align` within `isize::MAX`.
-        let search = size + align + MIN_BLOCK - GRANULE;
+        let search = aligned_search(size, align);
         if search > Self::MAX_BLOCK {
             return self.allocate_fallback(size, align);
         }
@@ -451,7 +470,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     ) -> Result<NonNull<[u8]>, AllocError> {
         let (mut fl, mut sl) = list_of(size, Self::SL_LOG2);
         let search = if align > GRANULE {
-            size + align + MIN_BLOCK - GRANULE
+            aligned_search(size, align)
         } else {
             size
         };
@@ -676,8 +695,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             let rest = total - size;
             if rest < MIN_BLOCK {
                 self.pop(fl, sl);
-                block.offset(total).set_prev_free(false);
-                return self.mark_used(block, total, 0);
+                return self.take_sized(block, total, size, 0);
             }
             let tail = block.offset(size);
             tail.set_header(rest);
@@ -698,7 +716,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// (0 or at least `MIN_BLOCK`) so that the payload lands on an alignment.
     ///
     /// # Safety
-    /// As for `take`, with `gap + size <= block.size()`.
+    /// As for `take_sized`, with `gap + size <= block.size()`.
     #[inline]
     unsafe fn take_aligned(&mut self, block: Block, gap: usize, size: usize) -> NonNull<[u8]> {
         // SAFETY: `gap` is 0 or a valid block size inside `block`.
@@ -707,9 +725,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             if gap == 0 {
                 return self.take_sized(block, total, size, 0);
             }
-            block.set_header(gap);
-            block.set_footer(gap);
-            self.insert(block, gap);
+            self.file_free(block, gap);
             self.take_sized(block.offset(gap), total - gap, size, PREV_FREE)
         }
     }
@@ -731,10 +747,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         // `PREV_FREE` set already (it followed a free block).
         let size = unsafe {
             if rest >= MIN_BLOCK {
-                let tail = block.offset(size);
-                tail.set_header(rest);
-                tail.set_footer(rest);
-                self.insert(tail, rest);
+                self.file_free(block.offset(size), rest);
                 size
             } else {
                 block.offset(total).set_prev_free(false);
@@ -793,7 +806,9 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         // contract), reached through its pool's own pointer.
         unsafe {
             let mut block = block;
-            let mut size = block.size();
+            let header = block.header();
+            let prev_free = header & PREV_FREE != 0;
+            let mut size = header & !(USED | PREV_FREE);
             let c = &mut self.counters;
             c.in_use -= size;
             c.deallocations += 1;
@@ -803,7 +818,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 let next_size = next_header & !PREV_FREE;
                 let (next_fl, next_sl) = list_of(next_size, Self::SL_LOG2);
                 size += next_size;
-                if !block.is_prev_free() {
+                if !prev_free {
                     // The common merge, with one free neighbour after: if the
                     // merged block stays in that neighbour's list, it simply
                     // takes the neighbour's place there.
@@ -825,7 +840,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 // the next block, the block after that has `PREV_FREE`.)
                 next.set_header(next_header | PREV_FREE);
             }
-            if block.is_prev_free() {
+            if prev_free {
                 // The freed header ends up inside the merged block; mark it
                 // free so that a second free of it is caught in debug builds.
                 block.set_header(PREV_FREE);
@@ -834,9 +849,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 self.remove(block, prev_size);
                 size += prev_size;
             }
-            block.set_header(size);
-            block.set_footer(size);
-            self.insert(block, size);
+            self.file_free(block, size);
         }
     }
 
@@ -970,10 +983,8 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 self.remove(next, next_size);
                 tail_size += next_size;
             }
-            tail.set_header(tail_size);
-            tail.set_footer(tail_size);
             tail.offset(tail_size).set_prev_free(true);
-            self.insert(tail, tail_size);
+            self.file_free(tail, tail_size);
             Ok(NonNull::slice_from_raw_parts(block.payload(), size - WORD))
         }
     }
@@ -1049,16 +1060,9 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         };
         let pools = self.pools;
         for (base, len) in pools.iter() {
-            let size = len - POOL_OVERHEAD;
-            // SAFETY: each pool holds one word, then its blocks (`size`
-            // bytes), then its sentinel, as `init_pool` laid it out.
-            unsafe {
-                let start = Block::at(base.add(WORD));
-                start.set_header(size);
-                start.set_footer(size);
-                start.offset(size).set_sentinel(true);
-                self.insert(start, size);
-            }
+            // SAFETY: each recorded pool is ours and laid out by `init_pool`
+            // (or grown by `try_merge`); the lists were just emptied.
+            unsafe { self.lay_out_pool(base, len) };
         }
     }
 }
@@ -1108,6 +1112,15 @@ unsafe impl<const FL: usize, const SL: usize> RawHeap for GenericTlsf<'_, FL, SL
     fn check(&self) -> Result<(), CheckError> {
         GenericTlsf::check(self)
     }
+}
+
+/// A block size that holds `size` bytes `align`ed wherever the block starts:
+/// room for the largest gap `aligned_gap` can leave. `size + align` cannot
+/// overflow: a `Layout` keeps its size rounded up to its alignment within
+/// `isize::MAX`.
+#[inline]
+const fn aligned_search(size: usize, align: usize) -> usize {
+    size + align + MIN_BLOCK - GRANULE
 }
 
 /// Bytes to split off the front of `block` so that the payload after the
