@@ -50,6 +50,17 @@ pub enum PoolError {
         /// Alignment the pool must have.
         align: usize,
     },
+    /// A page size that is not a power of two between
+    /// [`MIN_PAGE`](crate::pages::MIN_PAGE) and
+    /// [`MAX_PAGE`](crate::pages::MAX_PAGE).
+    PageSize {
+        /// The size asked for.
+        size: usize,
+        /// Smallest page size accepted.
+        min: usize,
+        /// Largest page size accepted.
+        max: usize,
+    },
 }
 
 impl fmt::Display for PoolError {
@@ -77,6 +88,12 @@ impl fmt::Display for PoolError {
                 write!(
                     f,
                     "pool misaligned: start and length must be multiples of {align}"
+                )
+            }
+            PoolError::PageSize { size, min, max } => {
+                write!(
+                    f,
+                    "bad page size {size}: a page is a power of two from {min} to {max} bytes"
                 )
             }
         }

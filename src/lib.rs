@@ -15,6 +15,7 @@ extern crate std;
 mod adapters;
 mod arena;
 mod error;
+pub mod pages;
 mod raw_heap;
 mod stats;
 pub mod tlsf;

@@ -1,0 +1,60 @@
+//! The memory layer for the slab: sources of hardware-sized pages.
+//!
+//! A [`PageSource`] hands out pages of one power-of-two size, each aligned to
+//! that size, and takes them back one at a time. The slab finds the page of
+//! any object by masking its address, so it asks the source for nothing but
+//! whole pages, and hands them back when they empty.
+
+mod pool;
+
+pub use self::pool::PoolPages;
+
+use core::ptr::NonNull;
+
+use crate::AllocError;
+
+/// Smallest page a [`PageSource`] may hand out: 512 bytes, a page a
+/// microcontroller pool can afford.
+pub const MIN_PAGE: usize = 512;
+
+/// Largest page a [`PageSource`] may hand out: 2 MiB, the x86-64 and AArch64
+/// huge page.
+pub const MAX_PAGE: usize = 2 << 20;
+
+/// Where a slab gets its pages: memory handed out in pages of one size,
+/// each aligned to that size.
+///
+/// # Safety
+///
+/// Implementors promise:
+/// - `page_size` is a power of two between [`MIN_PAGE`] and [`MAX_PAGE`], and
+///   never changes;
+/// - a page from `allocate_page` is `page_size` bytes aligned to
+///   `page_size`, valid for reads and writes, overlapping no other page the
+///   source has out, and stays so until it is given back to
+///   `deallocate_page` or the source is dropped; moving the source does not
+///   move or invalidate its pages;
+/// - for any address inside a page it has out, `page_containing` returns that
+///   page's start as a pointer valid for the whole page (callers use it in
+///   place of a pointer they were given, whose provenance may cover only one
+///   object); for other addresses it returns `None` or any pointer.
+pub unsafe trait PageSource {
+    /// Size (and alignment) of every page, in bytes.
+    fn page_size(&self) -> usize;
+
+    /// Takes one page, or `Err` when the source has none left (then nothing
+    /// changes).
+    fn allocate_page(&mut self) -> Result<NonNull<u8>, AllocError>;
+
+    /// Gives a page back.
+    ///
+    /// # Safety
+    ///
+    /// `page` came from `allocate_page` of this source and has not been
+    /// given back since; nothing uses its memory any more.
+    unsafe fn deallocate_page(&mut self, page: NonNull<u8>);
+
+    /// The page that holds `addr`, with provenance over the whole page; see
+    /// the trait's safety section for what it returns for other addresses.
+    fn page_containing(&self, addr: usize) -> Option<NonNull<u8>>;
+}
