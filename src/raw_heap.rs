@@ -2,7 +2,7 @@
 //! wrappers that give them interior mutability and the `Allocator` traits.
 
 use core::alloc::Layout;
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 
 use crate::{AllocError, CheckError, Stats};
 
@@ -75,4 +75,14 @@ pub unsafe trait RawHeap {
 
     /// Walks the whole heap and verifies every invariant.
     fn check(&self) -> Result<(), CheckError>;
+}
+
+/// A non-null pointer aligned to `layout.align()` with no provenance: the
+/// address of every zero-size allocation.
+#[inline(always)]
+pub(crate) fn dangling(layout: Layout) -> NonNull<[u8]> {
+    let ptr = ptr::without_provenance_mut::<u8>(layout.align());
+    // SAFETY: an alignment is never zero.
+    let ptr = unsafe { NonNull::new_unchecked(ptr) };
+    NonNull::slice_from_raw_parts(ptr, 0)
 }

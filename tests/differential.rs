@@ -14,8 +14,11 @@ use std::cell::RefCell;
 
 use allocator_api2::alloc::Allocator;
 use proptest::prelude::*;
+use rtarena::pages::PoolPages;
 use rtarena::tlsf::config::fl_len;
-use rtarena::{Arena, GRANULE, GenericTlsf, HEADER, LargeTlsf, MIN_BLOCK, SmallTlsf, Stats, Tlsf};
+use rtarena::{
+    Arena, GRANULE, GenericTlsf, HEADER, Heap, LargeTlsf, MIN_BLOCK, Slab, SmallTlsf, Stats, Tlsf,
+};
 
 use common::{
     Harness, MIRI, Op, OpParams, PoolBuf, Tally, assert_one_free_block, ops_strategy, round_up,
@@ -62,6 +65,13 @@ fn harness<const SL: usize>() -> Harness {
 /// Coverage that a native run must reach, so that a harmless-looking
 /// strategy change cannot silently stop exercising a path.
 fn assert_coverage(name: &str, t: &Tally) {
+    assert_coverage_filled(name, t, 75);
+}
+
+/// As `assert_coverage`, with the fill (`in_use` over `capacity`) that the
+/// heap must reach at least once. A slab's capacity is its pages, which
+/// random sizes spread over many classes leave partly empty.
+fn assert_coverage_filled(name: &str, t: &Tally, min_fill_percent: u64) {
     println!("{name}: {t:?}");
     if MIRI {
         return;
@@ -79,7 +89,7 @@ fn assert_coverage(name: &str, t: &Tally) {
     );
     assert!(t.failures > 0, "{name}: no allocation ever failed: {t:?}");
     assert!(
-        t.max_fill_percent >= 75,
+        t.max_fill_percent >= min_fill_percent,
         "{name}: the heap never got full: {t:?}"
     );
 }
@@ -498,4 +508,104 @@ mod the_harness_catches_broken_cores {
             assert!(run(Some(bug)), "{bug:?} was not caught");
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// The slab and the hybrid heap: the same generic run.
+// ---------------------------------------------------------------------------
+
+/// Slab sizes: up to a little over the largest class of a 4 KiB page, so
+/// that some requests are refused.
+const SLAB_PARAMS: OpParams = OpParams {
+    max_size: 2048,
+    max_align: 4096,
+};
+
+fn slab_harness() -> Harness {
+    Harness {
+        fixed_capacity: false,
+        ..Harness::default()
+    }
+}
+
+/// After a run, the slab holds at most one spare page per class, and
+/// `trim` then `reset` give every page back to the pool.
+fn slab_over_pages(page_size: usize, pool: &mut [std::mem::MaybeUninit<u8>], ops: &[Op]) -> Tally {
+    let pages = PoolPages::new(pool, page_size).unwrap();
+    let mut arena = Arena::new(Slab::new(pages).unwrap());
+    let (end, t) = slab_harness().run(&arena, ops);
+    let slab = arena.get_mut();
+    let classes = slab.class_stats().len();
+    assert!(end.capacity <= classes * page_size, "{end:?}");
+    assert!(slab.class_stats().all(|c| c.live == 0 && c.pages <= 1));
+    assert_eq!(slab.trim() * page_size, end.capacity);
+    assert_eq!(slab.stats().capacity, 0);
+    assert_eq!(slab.source().pages_in_use(), 0);
+    slab.check().unwrap();
+    t
+}
+
+#[test]
+fn slab_4k_pages() {
+    let t = single_pool_cases(CASES, POOL / 8, POOL / 2, OPS, SLAB_PARAMS, |pool, ops| {
+        slab_over_pages(4096, pool, ops)
+    });
+    assert_coverage_filled("Slab, 4 KiB pages", &t, 40);
+}
+
+/// Microcontroller-sized pages: classes up to 224 bytes.
+#[test]
+fn slab_512_byte_pages() {
+    let params = OpParams {
+        max_size: 256,
+        max_align: 256,
+    };
+    let max = if MIRI { 8 << 10 } else { 64 << 10 };
+    let t = single_pool_cases(CASES, max / 8, max, OPS, params, |pool, ops| {
+        slab_over_pages(512, pool, ops)
+    });
+    assert_coverage_filled("Slab, 512-byte pages", &t, 40);
+}
+
+/// The hybrid heap over one pool: after a run and a trim, the pool is one
+/// free TLSF block again.
+#[test]
+fn heap_default_pages() {
+    let t = single_pool_cases(
+        CASES,
+        POOL / 8,
+        POOL,
+        OPS,
+        OpParams::DEFAULT,
+        |pool, ops| {
+            let mut arena = Arena::new(Heap::new(pool).unwrap());
+            run_ops(&arena, ops);
+            arena.get_mut().trim();
+            let (end, t) = run_ops(&arena, ops);
+            arena.get_mut().trim();
+            assert_eq!(end.live(), 0);
+            assert_one_free_block(&arena.stats());
+            t
+        },
+    );
+    assert_coverage("Heap", &t);
+}
+
+/// A small pool with small pages, where slab pages and large blocks compete
+/// for the same memory.
+#[test]
+fn heap_small_pool() {
+    let max = if MIRI { 16 << 10 } else { 64 << 10 };
+    let params = OpParams {
+        max_size: if MIRI { 1024 } else { 8192 },
+        ..OpParams::DEFAULT
+    };
+    let t = single_pool_cases(CASES, max / 4, max, OPS, params, |pool, ops| {
+        let mut arena = Arena::new(Heap::with_page_size(pool, 512).unwrap());
+        let (_, t) = run_ops(&arena, ops);
+        arena.get_mut().trim();
+        assert_one_free_block(&arena.stats());
+        t
+    });
+    assert_coverage("Heap, 512-byte pages", &t);
 }

@@ -8,6 +8,7 @@
 mod pool;
 
 pub use self::pool::PoolPages;
+pub(crate) use self::pool::check_page_size;
 
 use core::ptr::NonNull;
 

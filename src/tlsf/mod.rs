@@ -18,12 +18,16 @@ mod tests;
 use core::alloc::Layout;
 use core::marker::PhantomData;
 use core::mem::{MaybeUninit, size_of};
-use core::ptr::{self, NonNull};
+use core::ptr::NonNull;
 
 use self::block::{Block, PREV_FREE, SENTINEL_SIZE, USED};
 use self::config::{GRANULE, MIN_BLOCK, POOL_OVERHEAD, WORD, list_at_least, list_of, max_block};
 pub use self::pools::MAX_POOLS;
 use self::pools::PoolTable;
+use crate::misuse::foreign_pointer;
+#[cfg(debug_assertions)]
+use crate::misuse::{double_free, wrong_layout};
+use crate::raw_heap::dangling;
 use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
 
 /// The default TLSF: pools up to 4 GiB each (the whole address space on
@@ -1002,6 +1006,13 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             .map_or(0, |block| unsafe { block.size() } - WORD)
     }
 
+    /// A pointer to `addr` with the provenance of the pool that holds it, or
+    /// `None` if no pool of this heap does; O(1) (see `deallocate`).
+    #[inline(always)]
+    pub(crate) fn pointer_to(&self, addr: usize) -> Option<NonNull<u8>> {
+        self.pools.locate(addr)
+    }
+
     /// A snapshot of the usage counters.
     ///
     /// # Time complexity
@@ -1135,43 +1146,4 @@ fn aligned_gap(block: Block, align: usize) -> usize {
     } else {
         gap + ((MIN_BLOCK - gap + align - 1) & !(align - 1))
     }
-}
-
-/// A non-null pointer aligned to `layout.align()` with no provenance: the
-/// address of every zero-size allocation.
-#[inline(always)]
-fn dangling(layout: Layout) -> NonNull<[u8]> {
-    let ptr = ptr::without_provenance_mut::<u8>(layout.align());
-    // SAFETY: an alignment is never zero.
-    let ptr = unsafe { NonNull::new_unchecked(ptr) };
-    NonNull::slice_from_raw_parts(ptr, 0)
-}
-
-/// A pointer that no pool holds was given back: a bug in the caller.
-#[cold]
-#[track_caller]
-fn foreign_pointer(ptr: NonNull<u8>) {
-    if cfg!(debug_assertions) {
-        panic!(
-            "rtarena: {ptr:p} was freed into a heap whose pools do not contain it (foreign pointer)"
-        )
-    }
-}
-
-#[cfg(debug_assertions)]
-#[cold]
-#[track_caller]
-fn double_free(ptr: NonNull<u8>) -> ! {
-    panic!(
-        "rtarena: {ptr:p} is not an allocated block (double free, or a pointer this heap never returned)"
-    )
-}
-
-#[cfg(debug_assertions)]
-#[cold]
-#[track_caller]
-fn wrong_layout(ptr: NonNull<u8>, layout: Layout) -> ! {
-    panic!(
-        "rtarena: {ptr:p} was freed with {layout:?}, which does not fit the block (wrong layout or foreign pointer)"
-    )
 }

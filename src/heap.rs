@@ -1,0 +1,404 @@
+//! The hybrid core: slab classes for small requests, a TLSF for the rest,
+//! both in one pool.
+//!
+//! The slab's page source is the TLSF itself: a slab page is a page-aligned
+//! TLSF block. Whether a request is the slab's or the TLSF's depends only on
+//! its size rounded up to its alignment, so `deallocate` tells them apart
+//! from the `Layout` alone, and every size between a request and the length
+//! it got back goes to the same side.
+
+use core::alloc::Layout;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+
+use crate::pages::{MAX_PAGE, MIN_PAGE, PageSource, check_page_size};
+use crate::slab::classes::class_of;
+use crate::slab::{ClassStats, Slab, padded_size};
+use crate::{AllocError, CheckError, HEADER, PoolError, RawHeap, Stats, Tlsf};
+
+/// Slab classes in front of a TLSF, in one pool: the type to reach for when
+/// a heap serves both small objects and large buffers.
+///
+/// Requests whose size, rounded up to their alignment, is at most
+/// [`max_class`](Self::max_class) take a slot of a size class (no header,
+/// no search); larger ones take a TLSF block. Slab pages are page-aligned
+/// TLSF blocks, taken when a class needs one and given back when they empty
+/// (each class keeps one empty page), so the two sides share the pool's
+/// memory as the load shifts.
+///
+/// ```
+/// use core::mem::MaybeUninit;
+/// use rtarena::allocator_api2::{boxed::Box, vec::Vec};
+/// use rtarena::{Arena, Heap};
+///
+/// let mut pool = [MaybeUninit::uninit(); 256 * 1024];
+/// let arena = Arena::new(Heap::new(&mut pool).unwrap());
+/// let small = Box::new_in([1u64; 4], &arena); // a 32-byte slab slot
+/// let mut large: Vec<u8, _> = Vec::with_capacity_in(10_000, &arena); // a TLSF block
+/// large.extend_from_slice(&[7; 10_000]);
+/// assert_eq!(arena.stats().live(), 2);
+/// # drop((small, large));
+/// ```
+///
+/// # Time complexity
+///
+/// `allocate`, `deallocate`, `grow_in_place` and `shrink_in_place` are O(1):
+/// one class computation picks the side, then the slab's or the TLSF's O(1)
+/// path runs (see [`Slab`] and [`Tlsf`]). `stats` is O(classes); `check` is
+/// O(blocks + pages).
+pub struct Heap<'p> {
+    slab: Slab<TlsfPages<'p>>,
+}
+
+/// The TLSF as a page source, counting what its pages take from it so that
+/// the heap's stats can show the pages' objects instead of whole pages.
+struct TlsfPages<'p> {
+    tlsf: Tlsf<'p>,
+    /// A page's size and alignment.
+    page: Layout,
+    /// TLSF bytes (block sizes, headers included) held as slab pages.
+    page_bytes: usize,
+    page_allocations: u64,
+    page_deallocations: u64,
+    page_failures: u64,
+}
+
+impl TlsfPages<'_> {
+    /// TLSF bytes of the page at `page`.
+    fn block_bytes(&self, page: NonNull<u8>) -> usize {
+        // SAFETY: `page` is a live TLSF block (a page handed out).
+        unsafe { self.tlsf.usable_size(page) + HEADER }
+    }
+}
+
+// SAFETY: pages are TLSF blocks of `page_size` bytes aligned to
+// `page_size` (a power of two from `MIN_PAGE` to `MAX_PAGE`, checked in
+// `Heap::with_page_size`), disjoint from every other live block, in pools
+// that outlive the source; `page_containing` rebuilds the pointer from the
+// pool's own provenance.
+unsafe impl PageSource for TlsfPages<'_> {
+    #[inline]
+    fn page_size(&self) -> usize {
+        self.page.size()
+    }
+
+    fn allocate_page(&mut self) -> Result<NonNull<u8>, AllocError> {
+        match self.tlsf.allocate(self.page) {
+            Ok(block) => {
+                let page = block.cast::<u8>();
+                self.page_bytes += self.block_bytes(page);
+                self.page_allocations += 1;
+                Ok(page)
+            }
+            Err(AllocError) => {
+                self.page_failures += 1;
+                Err(AllocError)
+            }
+        }
+    }
+
+    unsafe fn deallocate_page(&mut self, page: NonNull<u8>) {
+        self.page_bytes -= self.block_bytes(page);
+        self.page_deallocations += 1;
+        // SAFETY: the page is a live block allocated with this layout.
+        unsafe { self.tlsf.deallocate(page, self.page) };
+    }
+
+    #[inline(always)]
+    fn page_containing(&self, addr: usize) -> Option<NonNull<u8>> {
+        self.tlsf.pointer_to(addr & !(self.page.size() - 1))
+    }
+}
+
+impl<'p> Heap<'p> {
+    /// A heap over `pool`, which it borrows for as long as it lives, with
+    /// pages of [`default_page_size`](Self::default_page_size) bytes.
+    ///
+    /// # Errors
+    /// As for [`Tlsf::new`].
+    ///
+    /// # Time complexity
+    /// O(classes).
+    pub fn new(pool: &'p mut [MaybeUninit<u8>]) -> Result<Self, PoolError> {
+        let page_size = Self::default_page_size(pool.len());
+        Self::with_page_size(pool, page_size)
+    }
+
+    /// The page size `new` picks for a pool of `len` bytes: a 64th of the
+    /// pool, rounded down to a power of two, at least [`MIN_PAGE`] and at
+    /// most 4 KiB. Small pools get small pages, so that a class's first
+    /// object does not take a large share of the pool.
+    pub const fn default_page_size(len: usize) -> usize {
+        let share = len / 64;
+        if share < MIN_PAGE {
+            MIN_PAGE
+        } else if share >= 4096 {
+            4096
+        } else {
+            1 << (usize::BITS - 1 - share.leading_zeros())
+        }
+    }
+
+    /// A heap over `pool` with slab pages of `page_size` bytes; the slab
+    /// serves the classes that fit at least two slots in a page (see
+    /// [`Slab::new`]).
+    ///
+    /// # Errors
+    /// [`PoolError::PageSize`] if `page_size` is not a power of two from
+    /// [`MIN_PAGE`] to [`MAX_PAGE`]; otherwise as for [`Tlsf::new`].
+    ///
+    /// # Time complexity
+    /// O(classes).
+    pub fn with_page_size(
+        pool: &'p mut [MaybeUninit<u8>],
+        page_size: usize,
+    ) -> Result<Self, PoolError> {
+        check_page_size(page_size)?;
+        let page =
+            Layout::from_size_align(page_size, page_size).map_err(|_| PoolError::PageSize {
+                size: page_size,
+                min: MIN_PAGE,
+                max: MAX_PAGE,
+            })?;
+        let source = TlsfPages {
+            tlsf: Tlsf::new(pool)?,
+            page,
+            page_bytes: 0,
+            page_allocations: 0,
+            page_deallocations: 0,
+            page_failures: 0,
+        };
+        Ok(Heap {
+            slab: Slab::new(source)?,
+        })
+    }
+
+    /// Gives the heap another pool (for both sides); returns the bytes it
+    /// adds to `capacity`.
+    ///
+    /// # Errors
+    /// As for [`Tlsf::add_pool`]; the heap is unchanged.
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub fn add_pool(&mut self, pool: &'p mut [MaybeUninit<u8>]) -> Result<usize, PoolError> {
+        self.tlsf_mut().add_pool(pool)
+    }
+
+    /// Size of the slab's pages.
+    pub fn page_size(&self) -> usize {
+        self.slab.source().page.size()
+    }
+
+    /// The largest request (`Layout::size()` rounded up to its alignment)
+    /// that takes a slab slot; larger ones take a TLSF block.
+    pub fn max_class(&self) -> usize {
+        self.slab.max_class()
+    }
+
+    /// Gives every slab class's empty spare page back to the TLSF; returns
+    /// how many (see [`Slab::trim`]).
+    ///
+    /// # Time complexity
+    /// O(classes).
+    pub fn trim(&mut self) -> usize {
+        self.slab.trim()
+    }
+
+    /// What each slab class holds, smallest class first.
+    ///
+    /// # Time complexity
+    /// O(1) per class.
+    pub fn class_stats(&self) -> impl ExactSizeIterator<Item = ClassStats> + '_ {
+        self.slab.class_stats()
+    }
+
+    fn tlsf(&self) -> &Tlsf<'p> {
+        &self.slab.source().tlsf
+    }
+
+    fn tlsf_mut(&mut self) -> &mut Tlsf<'p> {
+        &mut self.slab.source_mut().tlsf
+    }
+
+    /// Allocates a slab slot or a TLSF block for `layout`; the returned
+    /// slice is the whole slot or usable block.
+    ///
+    /// # Errors
+    /// [`AllocError`] when neither side can serve the request; the heap is
+    /// unchanged, except that a class out of free slots may first give the
+    /// other classes' empty spare pages back to the TLSF.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline(always)]
+    pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        let class = class_of(padded_size(layout));
+        if self.slab.serves(class) {
+            // SAFETY: the slab serves `class`.
+            unsafe { self.slab.allocate_in(class) }
+        } else {
+            self.tlsf_mut().allocate(layout)
+        }
+    }
+
+    /// Frees a slot or block.
+    ///
+    /// # Safety
+    /// `ptr` was returned by this heap for a layout with `layout.align()`
+    /// and a size between the requested size and the returned length, and it
+    /// has not been freed since.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline(always)]
+    pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        let class = class_of(padded_size(layout));
+        if self.slab.serves(class) {
+            // SAFETY: a layout of a served class was allocated by the slab,
+            // and every size up to the returned length maps to that class.
+            unsafe { self.slab.deallocate_in(class, ptr) }
+        } else {
+            // SAFETY: other layouts were allocated by the TLSF.
+            unsafe { self.tlsf_mut().deallocate(ptr, layout) }
+        }
+    }
+
+    /// Resizes in place: within a slab slot when both layouts map to its
+    /// class, within the TLSF when both are the TLSF's; `Err` (changing
+    /// nothing) when the block would have to change sides or move.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `old`; `grow` says whether
+    /// `new.size() >= old.size()` (else `new.size() <= old.size()`).
+    unsafe fn resize_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+        grow: bool,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        let old_class = class_of(padded_size(old));
+        let new_class = class_of(padded_size(new));
+        // SAFETY: `ptr` lives on the side `old` maps to; the other side is
+        // never asked about it.
+        unsafe {
+            if self.slab.serves(old_class) {
+                self.slab.resize_in_place(ptr, old, new)
+            } else if self.slab.serves(new_class) {
+                Err(AllocError)
+            } else if grow {
+                self.tlsf_mut().grow_in_place(ptr, old, new)
+            } else {
+                self.tlsf_mut().shrink_in_place(ptr, old, new)
+            }
+        }
+    }
+
+    /// A snapshot of the usage counters. Slab pages count as their live
+    /// objects' slots (`in_use`) and free slots (`free`), so `in_use` is the
+    /// bytes handed out by either side. `peak_in_use` is the TLSF's: the
+    /// most pool bytes held at once by large blocks and whole slab pages.
+    ///
+    /// # Time complexity
+    /// O(classes).
+    pub fn stats(&self) -> Stats {
+        let pages = self.slab.source();
+        let tlsf = self.tlsf().stats();
+        let slab = self.slab.stats();
+        let in_use = tlsf.in_use - pages.page_bytes + slab.in_use;
+        Stats {
+            capacity: tlsf.capacity,
+            in_use,
+            peak_in_use: tlsf.peak_in_use,
+            free: tlsf.capacity - in_use,
+            largest_free: tlsf.largest_free.max(slab.largest_free),
+            allocations: tlsf.allocations - pages.page_allocations + slab.allocations,
+            deallocations: tlsf.deallocations - pages.page_deallocations + slab.deallocations,
+            failures: tlsf.failures - pages.page_failures + slab.failures,
+        }
+    }
+
+    /// Verifies every invariant of both sides (see [`Tlsf::check`] and
+    /// [`Slab::check`]) and that the TLSF bytes held as pages match the
+    /// pages the slab holds.
+    ///
+    /// # Errors
+    /// The first violation found.
+    ///
+    /// # Time complexity
+    /// O(blocks + pages + free slots).
+    pub fn check(&self) -> Result<(), CheckError> {
+        self.tlsf().check()?;
+        self.slab.check()?;
+        let pages = self.slab.source();
+        let held = (pages.page_allocations - pages.page_deallocations) as usize;
+        if held * self.page_size() > pages.page_bytes
+            || held != self.slab.stats().capacity / self.page_size()
+        {
+            return Err(CheckError::new(
+                "slab pages and the TLSF disagree",
+                pages.page_bytes,
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl core::fmt::Debug for Heap<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Heap")
+            .field("page_size", &self.page_size())
+            .field("max_class", &self.max_class())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: each block comes from the slab or the TLSF, both `RawHeap`s over
+// the heap's pools, and slab pages are live TLSF blocks, so slots and large
+// blocks never overlap; deallocation and resizing go to the side that
+// allocated, chosen by a rule that maps every size from the request to the
+// returned length to the same side.
+unsafe impl RawHeap for Heap<'_> {
+    #[inline(always)]
+    fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        Heap::allocate(self, layout)
+    }
+
+    #[inline(always)]
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: same contract.
+        unsafe { Heap::deallocate(self, ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn grow_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: same contract.
+        unsafe { self.resize_in_place(ptr, old, new, true) }
+    }
+
+    #[inline]
+    unsafe fn shrink_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: same contract.
+        unsafe { self.resize_in_place(ptr, old, new, false) }
+    }
+
+    fn stats(&self) -> Stats {
+        Heap::stats(self)
+    }
+
+    fn check(&self) -> Result<(), CheckError> {
+        Heap::check(self)
+    }
+}

@@ -1,0 +1,716 @@
+//! The slab core: size classes over pages from a [`PageSource`].
+//!
+//! Each class keeps its pages in two doubly linked lists: pages with a free
+//! slot (`partial`, allocations take from the first) and full pages. A page
+//! moves between them when it fills or when a slot of a full page is freed,
+//! so a freed slot is reachable at once and no allocation ever scans.
+//! An object's page is its address rounded down to the page size, so an
+//! object needs no header.
+//!
+//! A page that empties goes back to the source, except that each class keeps
+//! one empty page (its `spare`): an alloc/free pair at a page boundary would
+//! otherwise take and give back a page every time.
+
+mod check;
+pub mod classes;
+mod page;
+
+#[cfg(test)]
+mod tests;
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+use self::classes::{CLASS_SIZES, CLASSES, class_of};
+use self::page::{HEADER_SIZE, Page};
+use crate::misuse::foreign_pointer;
+#[cfg(debug_assertions)]
+use crate::misuse::{double_free, wrong_layout};
+use crate::pages::PageSource;
+use crate::pages::check_page_size;
+use crate::raw_heap::dangling;
+use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
+
+/// Bytes at the start of each slab page that hold its header, not slots.
+pub const PAGE_HEADER: usize = HEADER_SIZE;
+
+/// A slab allocator: objects of up to [`max_class`](Self::max_class) bytes
+/// in size classes (see [`classes`]), on pages taken from `S`.
+///
+/// ```
+/// use core::alloc::Layout;
+/// use core::mem::MaybeUninit;
+/// use rtarena::pages::PoolPages;
+/// use rtarena::Slab;
+///
+/// let mut pool = [MaybeUninit::uninit(); 16 * 1024];
+/// let mut slab = Slab::new(PoolPages::new(&mut pool, 4096).unwrap()).unwrap();
+/// let layout = Layout::new::<[u64; 3]>();
+/// let object = slab.allocate(layout).unwrap();
+/// assert_eq!(object.len(), 24);
+/// // SAFETY: allocated just above with this layout.
+/// unsafe { slab.deallocate(object.cast(), layout) };
+/// assert_eq!(slab.stats().live(), 0);
+/// ```
+///
+/// # Time complexity
+///
+/// `allocate`, `deallocate`, `grow_in_place`, `shrink_in_place` are O(1):
+/// no loop runs over pages or objects. Taking a page from the source or
+/// giving one back happens inside them and is O(1) for every source in this
+/// crate; when the source is out of pages, an allocation gives back the
+/// other classes' spare pages (at most one per class, [`CLASSES`] in all)
+/// and tries once more. `stats` is O(CLASSES); `check`, `reset` and dropping
+/// the slab are O(pages + free slots).
+///
+/// # Memory cost
+///
+/// No per-object header: a slot is its class's size. Each page gives
+/// [`PAGE_HEADER`] bytes to its header, plus the remainder of dividing the
+/// rest by the class size. Each class holds at most one empty page.
+pub struct Slab<S: PageSource> {
+    classes: [Class; CLASSES],
+    /// Classes below this index are served; larger requests get `Err`.
+    served: usize,
+    page_size: usize,
+    source: S,
+    counters: Counters,
+}
+
+/// One size class's pages and counters.
+#[derive(Clone, Copy, Default)]
+struct Class {
+    /// Pages with at least one free slot; allocations take from the first.
+    partial: Option<Page>,
+    /// Pages with no free slot, listed so that `check`, `reset` and drop
+    /// reach every page.
+    full: Option<Page>,
+    /// The one empty page the class keeps instead of giving it back; it is
+    /// also on `partial`.
+    spare: Option<Page>,
+    live: usize,
+    pages: usize,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Counters {
+    pages: usize,
+    peak_pages: usize,
+    allocations: u64,
+    deallocations: u64,
+    failures: u64,
+}
+
+/// What one size class holds, from [`Slab::class_stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClassStats {
+    /// Size of the class's slots, in bytes.
+    pub size: usize,
+    /// Slots per page.
+    pub slots_per_page: usize,
+    /// Objects allocated and not freed.
+    pub live: usize,
+    /// Pages the class holds (full, partial, and its spare).
+    pub pages: usize,
+}
+
+// SAFETY: a `Slab` owns its pages exclusively (taken from the source, which
+// it owns); its raw pointers point only into those pages, so moving it to
+// another thread moves that ownership along.
+unsafe impl<S: PageSource + Send> Send for Slab<S> {}
+
+impl<S: PageSource> Slab<S> {
+    /// A slab over `source`, serving every class that fits at least two
+    /// slots in a page (up to 1792 bytes with 4 KiB pages, 224 bytes with
+    /// 512-byte pages, 4 KiB from 16 KiB pages up).
+    ///
+    /// # Errors
+    /// [`PoolError::PageSize`] if the source's page size is not a power of
+    /// two from [`MIN_PAGE`](crate::pages::MIN_PAGE) to
+    /// [`MAX_PAGE`](crate::pages::MAX_PAGE) (a contract violation of the
+    /// source, reported rather than trusted).
+    ///
+    /// # Time complexity
+    /// O(CLASSES).
+    pub fn new(source: S) -> Result<Self, PoolError> {
+        let page_size = source.page_size();
+        check_page_size(page_size)?;
+        Ok(Self::with_served(
+            source,
+            served_classes(page_size, 2, usize::MAX),
+        ))
+    }
+
+    /// A slab over `source` that serves the classes up to `max_size` bytes
+    /// which fit at least one slot in a page; see
+    /// [`max_class`](Self::max_class) for what that gives.
+    ///
+    /// # Errors
+    /// As for [`new`](Self::new).
+    ///
+    /// # Time complexity
+    /// O(CLASSES).
+    pub fn with_max_class(source: S, max_size: usize) -> Result<Self, PoolError> {
+        let page_size = source.page_size();
+        check_page_size(page_size)?;
+        Ok(Self::with_served(
+            source,
+            served_classes(page_size, 1, max_size),
+        ))
+    }
+
+    fn with_served(source: S, served: usize) -> Self {
+        Slab {
+            classes: [Class::default(); CLASSES],
+            served,
+            page_size: source.page_size(),
+            source,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The largest request (`Layout::size()` rounded up to its alignment)
+    /// this slab serves; 0 if the page is too small for any class.
+    pub fn max_class(&self) -> usize {
+        self.served
+            .checked_sub(1)
+            .map_or(0, |last| CLASS_SIZES[last])
+    }
+
+    /// The page source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The page source, for a core built on the slab (the hybrid heap's
+    /// large blocks come from the TLSF that is its page source).
+    pub(crate) fn source_mut(&mut self) -> &mut S {
+        &mut self.source
+    }
+
+    /// Whether `class` is served, so that `allocate_in` and `deallocate_in`
+    /// may be called with it.
+    #[inline(always)]
+    pub(crate) fn serves(&self, class: usize) -> bool {
+        class < self.served
+    }
+
+    /// Allocates a slot for `layout`; the returned slice is the whole slot,
+    /// its class's size.
+    ///
+    /// The class is chosen from the size rounded up to the alignment (a
+    /// 72-byte request aligned to 64 takes a 128-byte slot), which keeps every
+    /// slot aligned without a per-object header. A zero-size layout gets a
+    /// dangling pointer aligned to `layout.align()`.
+    ///
+    /// # Errors
+    /// [`AllocError`] when the request is larger than
+    /// [`max_class`](Self::max_class), or when the class has no free slot
+    /// and the source no page; the slab is unchanged.
+    ///
+    /// # Time complexity
+    /// O(1) (see the type's documentation).
+    #[inline(always)]
+    pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        let class = class_of(padded_size(layout));
+        if class >= self.served {
+            return self.allocate_unserved(layout);
+        }
+        // SAFETY: `class < served <= CLASSES`.
+        unsafe { self.allocate_in(class) }
+    }
+
+    #[cold]
+    fn allocate_unserved(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        if layout.size() == 0 {
+            return Ok(dangling(layout));
+        }
+        self.counters.failures += 1;
+        Err(AllocError)
+    }
+
+    /// Takes a slot of `class`.
+    ///
+    /// # Safety
+    /// `class < self.served`.
+    #[inline(always)]
+    pub(crate) unsafe fn allocate_in(&mut self, class: usize) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: `class < served <= CLASSES` (caller).
+        let (slots, size) = unsafe {
+            (
+                self.classes.get_unchecked_mut(class),
+                *CLASS_SIZES.get_unchecked(class),
+            )
+        };
+        let Some(page) = slots.partial else {
+            return self.allocate_from_new_page(class);
+        };
+        // SAFETY: pages on `partial` are owned, initialised pages of this
+        // class with a free slot.
+        let slot = unsafe {
+            let slot = page.pop(size);
+            let header = page.header();
+            let live = header.live() + 1;
+            header.set_live(live);
+            if live == 1 {
+                // Only the spare can be empty on `partial` (a new page is
+                // taken only when `partial` is empty, so there is no spare).
+                slots.spare = None;
+            }
+            if live == header.capacity() {
+                self.page_filled(class, page);
+            }
+            slot
+        };
+        // SAFETY: as above.
+        unsafe { self.classes.get_unchecked_mut(class).live += 1 };
+        self.counters.allocations += 1;
+        Ok(NonNull::slice_from_raw_parts(slot, size))
+    }
+
+    /// Moves `page`, the first of `class`'s partial pages, to its full pages.
+    #[cold]
+    fn page_filled(&mut self, class: usize, page: Page) {
+        let slots = &mut self.classes[class];
+        // SAFETY: `page` heads `partial`; list members are owned pages.
+        unsafe {
+            unlink(&mut slots.partial, page);
+            push_front(&mut slots.full, page);
+        }
+    }
+
+    /// Takes a page from the source for `class`, whose partial list is empty,
+    /// and allocates from it.
+    #[cold]
+    #[inline(never)]
+    fn allocate_from_new_page(&mut self, class: usize) -> Result<NonNull<[u8]>, AllocError> {
+        let start = match self.source.allocate_page() {
+            Ok(start) => start,
+            Err(AllocError) => {
+                if self.trim() == 0 {
+                    self.counters.failures += 1;
+                    return Err(AllocError);
+                }
+                let Ok(start) = self.source.allocate_page() else {
+                    self.counters.failures += 1;
+                    return Err(AllocError);
+                };
+                start
+            }
+        };
+        let capacity = slots_per_page(self.page_size, class);
+        // SAFETY: the source handed us this page, `page_size` bytes aligned
+        // to `page_size`; `class < served`, so at least one slot fits.
+        unsafe {
+            let page = Page::from_start(start);
+            page.init(class, capacity, self.page_size);
+            push_front(&mut self.classes[class].partial, page);
+        }
+        self.classes[class].pages += 1;
+        let c = &mut self.counters;
+        c.pages += 1;
+        c.peak_pages = c.peak_pages.max(c.pages);
+        // SAFETY: `class < served` (the caller checked it), and `partial`
+        // now holds a page with a free slot.
+        unsafe { self.allocate_in(class) }
+    }
+
+    /// Gives every class's empty spare page back to the source; returns how
+    /// many. Allocation does this by itself when the source runs dry; call
+    /// it to hand memory back early (say, at the end of a frame or request).
+    ///
+    /// # Time complexity
+    /// O(CLASSES).
+    #[cold]
+    pub fn trim(&mut self) -> usize {
+        let mut released = 0;
+        for class in 0..self.served {
+            if let Some(spare) = self.classes[class].spare.take() {
+                // SAFETY: the spare is an owned, empty page on `partial`.
+                unsafe { self.release_page(class, spare) };
+                released += 1;
+            }
+        }
+        released
+    }
+
+    /// Unlinks an empty page from `class`'s partial list and gives it back
+    /// to the source.
+    ///
+    /// # Safety
+    /// `page` is an empty page of `class`, on its partial list, and not its
+    /// spare.
+    unsafe fn release_page(&mut self, class: usize, page: Page) {
+        let slots = &mut self.classes[class];
+        // SAFETY: `page` is on `partial` (caller); nothing uses it any more,
+        // and it came from the source.
+        unsafe {
+            unlink(&mut slots.partial, page);
+            self.source.deallocate_page(page.start());
+        }
+        slots.pages -= 1;
+        self.counters.pages -= 1;
+    }
+
+    /// Frees an object.
+    ///
+    /// # Safety
+    /// `ptr` was returned by this slab's `allocate` (or resized in place) for
+    /// a layout with `layout.align()` and a size between the requested size
+    /// and the returned length, and it has not been freed since. A zero-size
+    /// `layout` makes this a no-op.
+    ///
+    /// Debug builds panic when the page of `ptr` is not the source's, when
+    /// the layout belongs to another class than the object's page, and on
+    /// most double frees.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline(always)]
+    pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        let class = class_of(padded_size(layout));
+        if class >= self.served {
+            // Only zero-size layouts get here from a caller that keeps the
+            // contract.
+            if layout.size() != 0 {
+                foreign_pointer(ptr);
+            }
+            return;
+        }
+        // SAFETY: `class < served`; `ptr` is live in this slab (caller).
+        unsafe { self.deallocate_in(class, ptr) }
+    }
+
+    /// Frees an object of `class`.
+    ///
+    /// # Safety
+    /// `class < self.served`, and `ptr` is a live object of that class.
+    #[inline(always)]
+    pub(crate) unsafe fn deallocate_in(&mut self, class: usize, ptr: NonNull<u8>) {
+        let addr = ptr.as_ptr() as usize;
+        let Some(start) = self.source.page_containing(addr) else {
+            return foreign_pointer(ptr);
+        };
+        // SAFETY: `addr` is in a page the source handed out, which the slab
+        // owns (caller's contract); `start` carries the page's provenance.
+        unsafe {
+            let page = Page::from_start(start);
+            #[cfg(debug_assertions)]
+            self.debug_check_live(page, class, ptr);
+            page.push(page.slot_at(addr));
+            let header = page.header();
+            let live = header.live();
+            header.set_live(live - 1);
+            if live == header.capacity() {
+                self.page_unfilled(class, page);
+            }
+            if live == 1 {
+                self.page_emptied(class, page);
+            }
+            self.classes.get_unchecked_mut(class).live -= 1;
+        }
+        self.counters.deallocations += 1;
+    }
+
+    /// Moves a full `page` that just got a free slot to the front of the
+    /// partial list, where the next allocation finds it.
+    #[cold]
+    fn page_unfilled(&mut self, class: usize, page: Page) {
+        let slots = &mut self.classes[class];
+        // SAFETY: a full page of `class` is on its `full` list.
+        unsafe {
+            unlink(&mut slots.full, page);
+            push_front(&mut slots.partial, page);
+        }
+    }
+
+    /// `page` just became empty: it becomes the class's spare, or goes back
+    /// to the source if the class already has one.
+    #[inline(always)]
+    fn page_emptied(&mut self, class: usize, page: Page) {
+        let slots = &mut self.classes[class];
+        if slots.spare.is_none() {
+            slots.spare = Some(page);
+        } else {
+            // SAFETY: `page` is empty, on `partial` (it has free slots), and
+            // not the spare (which was empty before this free).
+            unsafe { self.release_page_cold(class, page) };
+        }
+    }
+
+    /// # Safety
+    /// As for `release_page`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn release_page_cold(&mut self, class: usize, page: Page) {
+        // SAFETY: forwarded.
+        unsafe { self.release_page(class, page) }
+    }
+
+    #[cfg(debug_assertions)]
+    fn debug_check_live(&self, page: Page, class: usize, ptr: NonNull<u8>) {
+        // SAFETY: the source says the page is out; if the slab does not own
+        // it the caller broke the contract and these checks are best effort.
+        let header = unsafe { page.header() };
+        let size = CLASS_SIZES[class];
+        let offset = ptr.as_ptr() as usize - page.addr();
+        if header.class() != class || (self.page_size - offset) % size != 0 {
+            wrong_layout(
+                ptr,
+                Layout::from_size_align(size, 1).unwrap_or(Layout::new::<u8>()),
+            );
+        }
+        // SAFETY: as above.
+        if header.live() == 0 || offset < header.bump() || unsafe { page.recently_freed(ptr) } {
+            double_free(ptr);
+        }
+    }
+
+    /// Resizes an object in place: `Ok` when the new layout maps to the same
+    /// class (the slot already holds it), else `Err`, changing nothing.
+    ///
+    /// # Safety
+    /// `ptr` is live in this slab with layout `old` (as for `deallocate`).
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline]
+    pub unsafe fn resize_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        let class = class_of(padded_size(old));
+        if class >= self.served || class != class_of(padded_size(new)) {
+            return Err(AllocError);
+        }
+        let addr = ptr.as_ptr() as usize;
+        let Some(start) = self.source.page_containing(addr) else {
+            foreign_pointer(ptr);
+            return Err(AllocError);
+        };
+        // SAFETY: `ptr` is a live object, so `start` is its page, owned by
+        // the slab; the slot pointer takes the page's provenance, valid for
+        // the whole slot (the caller's pointer may cover less).
+        let slot = unsafe { Page::from_start(start).slot_at(addr) };
+        Ok(NonNull::slice_from_raw_parts(slot, CLASS_SIZES[class]))
+    }
+
+    /// A snapshot of the usage counters.
+    ///
+    /// `capacity` is the bytes of the pages the slab holds, `in_use` the
+    /// bytes of the live objects' slots, and `peak_in_use` the most page
+    /// bytes it has held at once: the memory it took from its source, which
+    /// bounds the peak of `in_use`. `largest_free` is the largest class with
+    /// a free slot.
+    ///
+    /// # Time complexity
+    /// O(CLASSES).
+    pub fn stats(&self) -> Stats {
+        let c = self.counters;
+        let mut in_use = 0;
+        let mut largest_free = 0;
+        for (class, slots) in self.classes[..self.served].iter().enumerate() {
+            in_use += slots.live * CLASS_SIZES[class];
+            if slots.partial.is_some() {
+                largest_free = CLASS_SIZES[class];
+            }
+        }
+        let capacity = c.pages * self.page_size;
+        Stats {
+            capacity,
+            in_use,
+            peak_in_use: c.peak_pages * self.page_size,
+            free: capacity - in_use,
+            largest_free,
+            allocations: c.allocations,
+            deallocations: c.deallocations,
+            failures: c.failures,
+        }
+    }
+
+    /// What each served class holds, smallest class first.
+    ///
+    /// # Time complexity
+    /// O(1) per class.
+    pub fn class_stats(&self) -> impl ExactSizeIterator<Item = ClassStats> + '_ {
+        self.classes[..self.served]
+            .iter()
+            .enumerate()
+            .map(|(class, slots)| ClassStats {
+                size: CLASS_SIZES[class],
+                slots_per_page: slots_per_page(self.page_size, class),
+                live: slots.live,
+                pages: slots.pages,
+            })
+    }
+
+    /// Walks every page of every class and verifies every invariant: each
+    /// page's header against its list and class, the list links, each free
+    /// list (slots inside the page, on slot boundaries, no cycle), that free
+    /// plus uncarved plus live slots make the page's capacity, that only the
+    /// spare is empty, and the counters.
+    ///
+    /// # Errors
+    /// The first violation found, with the address where it was found.
+    ///
+    /// # Time complexity
+    /// O(pages + free slots).
+    pub fn check(&self) -> Result<(), CheckError> {
+        check::check(self)
+    }
+
+    /// Frees every object at once and gives every page back to the source;
+    /// the counters restart.
+    ///
+    /// # Time complexity
+    /// O(pages).
+    pub fn reset(&mut self) {
+        for class in 0..self.served {
+            let slots = core::mem::take(&mut self.classes[class]);
+            for head in [slots.partial, slots.full] {
+                let mut next = head;
+                while let Some(page) = next {
+                    // SAFETY: list members are owned pages; reading the link
+                    // before giving the page back.
+                    unsafe {
+                        next = page.header().next();
+                        self.source.deallocate_page(page.start());
+                    }
+                }
+            }
+        }
+        self.counters = Counters::default();
+    }
+}
+
+impl<S: PageSource> Drop for Slab<S> {
+    /// Gives every page back to the source (O(pages)).
+    fn drop(&mut self) {
+        self.reset();
+    }
+}
+
+impl<S: PageSource> core::fmt::Debug for Slab<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Slab")
+            .field("page_size", &self.page_size)
+            .field("max_class", &self.max_class())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: slots are carved from pages the slab owns (see `PageSource`), each
+// slot belongs to one page and is handed out only while not on the page's
+// free list, so live objects never overlap; slots are aligned as asked (see
+// `class_of`); resizing never moves or touches a slot.
+unsafe impl<S: PageSource> RawHeap for Slab<S> {
+    #[inline(always)]
+    fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        Slab::allocate(self, layout)
+    }
+
+    #[inline(always)]
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: same contract.
+        unsafe { Slab::deallocate(self, ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn grow_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: same contract.
+        unsafe { self.resize_in_place(ptr, old, new) }
+    }
+
+    #[inline]
+    unsafe fn shrink_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: same contract.
+        unsafe { self.resize_in_place(ptr, old, new) }
+    }
+
+    fn stats(&self) -> Stats {
+        Slab::stats(self)
+    }
+
+    fn check(&self) -> Result<(), CheckError> {
+        Slab::check(self)
+    }
+}
+
+/// `layout.size()` rounded up to `layout.align()`: what picks the class. A
+/// `Layout` keeps this within `isize::MAX`, so it cannot overflow.
+#[inline(always)]
+pub(crate) const fn padded_size(layout: Layout) -> usize {
+    let mask = layout.align() - 1;
+    (layout.size() + mask) & !mask
+}
+
+/// Slots of `class` that fit in a page after its header.
+pub(crate) const fn slots_per_page(page_size: usize, class: usize) -> usize {
+    (page_size - HEADER_SIZE) / CLASS_SIZES[class]
+}
+
+/// How many classes, from the smallest, are at most `max_size` bytes and fit
+/// at least `min_slots` slots in a page.
+pub(crate) const fn served_classes(page_size: usize, min_slots: usize, max_size: usize) -> usize {
+    let mut served = 0;
+    while served < CLASSES
+        && CLASS_SIZES[served] <= max_size
+        && slots_per_page(page_size, served) >= min_slots
+    {
+        served += 1;
+    }
+    served
+}
+
+/// Puts `page` first on the list that starts at `head`.
+///
+/// # Safety
+/// `page` is an owned page on no list; the list's pages are owned.
+#[inline(always)]
+unsafe fn push_front(head: &mut Option<Page>, page: Page) {
+    // SAFETY: the pages are owned and initialised (caller); one header
+    // reference at a time.
+    unsafe {
+        let header = page.header();
+        header.set_next(*head);
+        header.set_prev(None);
+        if let Some(old) = *head {
+            old.header().set_prev(Some(page));
+        }
+    }
+    *head = Some(page);
+}
+
+/// Takes `page` off the list that starts at `head`.
+///
+/// # Safety
+/// `page` is on that list; the list's pages are owned.
+#[inline(always)]
+unsafe fn unlink(head: &mut Option<Page>, page: Page) {
+    // SAFETY: the pages are owned and initialised (caller); one header
+    // reference at a time.
+    unsafe {
+        let header = page.header();
+        let (next, prev) = (header.next(), header.prev());
+        match prev {
+            Some(prev) => prev.header().set_next(next),
+            None => *head = next,
+        }
+        if let Some(next) = next {
+            next.header().set_prev(prev);
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! `OsPages`: pages mapped from the OS, base and huge, their reserve, the
+//! page cap and `page_containing`.
+#![cfg(all(feature = "std", unix, not(miri)))]
+
+use std::ptr::NonNull;
+
+use rtarena::AllocError;
+use rtarena::pages::{MAX_PAGE, OsPages, PageKind, PageSource};
+
+/// Writes a pattern over the whole page and reads it back.
+fn fill_and_check(page: NonNull<u8>, size: usize, seed: u8) {
+    let pattern = |i: usize| (i % 251) as u8 ^ seed;
+    // SAFETY: the page is `size` bytes the caller holds out of its source.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(page.as_ptr(), size) };
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = pattern(i);
+    }
+    assert!(bytes.iter().enumerate().all(|(i, &b)| b == pattern(i)));
+}
+
+/// Takes `n` pages and checks each is aligned, whole and disjoint from the
+/// others (distinct, aligned starts of equal size).
+fn take(pages: &mut OsPages, n: usize) -> Vec<NonNull<u8>> {
+    let size = pages.page_size();
+    let taken: Vec<_> = (0..n).map(|_| pages.allocate_page().unwrap()).collect();
+    for (i, &page) in taken.iter().enumerate() {
+        assert_eq!(page.as_ptr() as usize % size, 0, "page {page:p} misaligned");
+        fill_and_check(page, size, i as u8);
+    }
+    let mut starts: Vec<_> = taken.iter().map(|p| p.as_ptr() as usize).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    assert_eq!(starts.len(), n, "a page was handed out twice");
+    taken
+}
+
+fn give_back(pages: &mut OsPages, taken: impl IntoIterator<Item = NonNull<u8>>) {
+    for page in taken {
+        // SAFETY: every page came from `pages` and is given back once.
+        unsafe { pages.deallocate_page(page) };
+    }
+}
+
+#[test]
+fn base_pages_are_os_pages() {
+    let mut pages = OsPages::new().unwrap();
+    assert_eq!(pages.page_size(), rustix::param::page_size());
+    let taken = take(&mut pages, 8);
+    assert_eq!(pages.pages_in_use(), 8);
+    assert_eq!(pages.total_mapped(PageKind::Base), 8);
+    assert_eq!(pages.total_mapped(PageKind::HugeTlb), 0);
+    assert_eq!(pages.total_mapped(PageKind::TransparentHuge), 0);
+    give_back(&mut pages, taken);
+    assert_eq!(pages.pages_in_use(), 0);
+}
+
+#[test]
+fn reserve_keeps_up_to_its_bound() {
+    for reserve in [0, 1, 3] {
+        let mut pages = OsPages::new().unwrap().with_reserve(reserve);
+        let mut taken = take(&mut pages, 6);
+        for freed in 1..=4 {
+            give_back(&mut pages, taken.pop());
+            assert_eq!(pages.pages_in_use(), 6 - freed);
+            assert_eq!(pages.pages_mapped(), 6 - freed + freed.min(reserve));
+        }
+        // The reserve is used before anything new is mapped.
+        let mapped = pages.total_mapped(PageKind::Base);
+        taken.extend(take(&mut pages, reserve.min(4)));
+        assert_eq!(pages.total_mapped(PageKind::Base), mapped);
+        assert_eq!(pages.pages_mapped(), pages.pages_in_use());
+        give_back(&mut pages, taken);
+    }
+}
+
+#[test]
+fn reserve_default_and_shrinking() {
+    let mut pages = OsPages::new().unwrap();
+    let taken = take(&mut pages, 4);
+    give_back(&mut pages, taken);
+    assert_eq!(pages.pages_mapped(), OsPages::DEFAULT_RESERVE);
+
+    let mut pages = pages.with_reserve(4);
+    let taken = take(&mut pages, 4);
+    give_back(&mut pages, taken);
+    assert_eq!(pages.pages_mapped(), 4);
+    let pages = pages.with_reserve(1);
+    assert_eq!(pages.pages_mapped(), 1);
+}
+
+#[test]
+fn page_cap_fails_and_recovers() {
+    let mut pages = OsPages::new().unwrap().with_max_pages(3);
+    let mut taken = take(&mut pages, 3);
+    assert_eq!(pages.allocate_page(), Err(AllocError));
+    assert_eq!(pages.pages_in_use(), 3);
+
+    give_back(&mut pages, taken.pop());
+    taken.extend(take(&mut pages, 1));
+    assert_eq!(pages.allocate_page(), Err(AllocError));
+    give_back(&mut pages, taken);
+}
+
+#[test]
+fn page_containing_gives_the_page_start() {
+    for mut pages in [OsPages::new().unwrap(), OsPages::huge().unwrap()] {
+        let size = pages.page_size();
+        let taken = take(&mut pages, 2);
+        for &page in &taken {
+            for offset in [0, 1, 8, size / 2, size - 1] {
+                let addr = page.as_ptr() as usize + offset;
+                let found = pages.page_containing(addr).unwrap();
+                assert_eq!(found, page);
+                // The pointer covers the whole page.
+                fill_and_check(found, size, offset as u8);
+            }
+        }
+        give_back(&mut pages, taken);
+    }
+}
+
+/// Huge pages whether or not the machine has a hugetlb pool: a page that
+/// the pool cannot give falls back to an aligned mapping, and the counters
+/// say which kind each page was.
+#[test]
+fn huge_pages_fall_back_and_report_their_kind() {
+    let mut pages = OsPages::huge().unwrap().with_reserve(0);
+    assert_eq!(pages.page_size(), MAX_PAGE);
+    let taken = take(&mut pages, 3);
+    let kinds = [PageKind::Base, PageKind::HugeTlb, PageKind::TransparentHuge];
+    let total: usize = kinds.iter().map(|&k| pages.total_mapped(k)).sum();
+    assert_eq!(total, 3);
+    eprintln!(
+        "huge pages: {:?}",
+        kinds.map(|k| (k, pages.total_mapped(k)))
+    );
+    if !cfg!(target_os = "linux") {
+        assert_eq!(pages.total_mapped(PageKind::Base), 3);
+    }
+    if cfg!(target_os = "linux") && !hugetlb_configured() {
+        // No hugetlb page to be had: every page fell back.
+        assert_eq!(pages.total_mapped(PageKind::HugeTlb), 0);
+    }
+    give_back(&mut pages, taken);
+    assert_eq!(pages.pages_mapped(), 0);
+}
+
+/// Whether Linux may hand out 2 MiB hugetlb pages at all: its pool or its
+/// overcommit is not zero. (How many are free now would race with the other
+/// tests.)
+fn hugetlb_configured() -> bool {
+    let dir = "/sys/kernel/mm/hugepages/hugepages-2048kB";
+    ["nr_hugepages", "nr_overcommit_hugepages"]
+        .iter()
+        .any(|f| std::fs::read_to_string(format!("{dir}/{f}")).is_ok_and(|n| n.trim() != "0"))
+}
+
+#[test]
+fn dropping_with_a_reserve_and_sending() {
+    fn is_send<T: Send>(_: &T) {}
+    let mut pages = OsPages::huge().unwrap().with_reserve(2);
+    is_send(&pages);
+    let taken = take(&mut pages, 3);
+    give_back(&mut pages, taken);
+    assert_eq!(pages.pages_mapped(), 2);
+    std::thread::spawn(move || drop(pages)).join().unwrap();
+}
