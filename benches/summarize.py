@@ -27,6 +27,8 @@ PEER_ORDER = [
     "rlsf",
     "talc",
     "linked_list",
+    "slabmalloc",
+    "buddy",
     "system",
     "mimalloc",
     "bumpalo",

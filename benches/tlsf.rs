@@ -10,14 +10,18 @@
 //! | `rlsf`          | `rlsf::Tlsf<'_, u32, u16, 27, 16>`: `allocate` / `deallocate` / `reallocate` |
 //! | `talc`          | `talc::base::Talc<Manual, DefaultBinning>`: `claim` / `allocate` / `deallocate` / `try_grow_in_place` |
 //! | `linked_list`   | `linked_list_allocator::Heap`: `init` / `allocate_first_fit` / `deallocate` |
+//! | `slabmalloc`    | `slabmalloc::ZoneAllocator`: `allocate` / `deallocate`, fed pages with `refill` / `refill_large` |
+//! | `buddy`         | `buddy_system_allocator::Heap<32>`: `init` / `alloc` / `dealloc` |
 //! | `system`        | glibc through `std::alloc::System` (`GlobalAlloc`)           |
 //! | `mimalloc`      | `mimalloc::MiMalloc` (`GlobalAlloc`)                         |
 //! | `bumpalo`       | `bumpalo::Bump::alloc_layout`: never frees, the speed limit  |
 //!
-//! The heaps over user memory (rtarena, rlsf, talc, linked_list) each get a
-//! pool of [`POOL`] bytes; bumpalo gets one chunk of the same size
-//! (`Bump::with_capacity`). Pools are made once per peer and group, outside
-//! the timed loop. System and mimalloc use their own process heaps.
+//! The heaps over user memory (rtarena, rlsf, talc, linked_list, buddy) each
+//! get a pool of [`POOL`] bytes; slabmalloc gets [`POOL`] bytes aligned to
+//! 2 MiB, which it is fed from page by page ([`Pager`]); bumpalo gets one
+//! chunk of the same size (`Bump::with_capacity`). Pools are made once per
+//! peer and group, outside the timed loop. System and mimalloc use their own
+//! process heaps.
 //!
 //! The workload drivers below are generic over the heap and take the
 //! peer's native calls as closures, so after monomorphisation every peer runs
@@ -27,7 +31,7 @@
 
 use std::alloc::{GlobalAlloc, System};
 use std::hint::black_box;
-use std::mem::MaybeUninit;
+use std::mem::{self, MaybeUninit};
 use std::ptr::NonNull;
 use std::time::Duration;
 
@@ -39,6 +43,9 @@ use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rtarena::{Arena, Tlsf};
+// slabmalloc's `Allocator` trait, for its methods only: the name is
+// allocator-api2's here.
+use slabmalloc::{AllocationError, Allocator as _, LargeObjectPage, ObjectPage, ZoneAllocator};
 
 /// Bytes of every peer's pool: enough for the churn workload's live set
 /// (≈ 5 MiB) and for everything bumpalo hands out in one churn iteration
@@ -57,12 +64,123 @@ type Rlsf<'p> = rlsf::Tlsf<'p, u32, u16, 27, 16>;
 /// what was `claim`ed, as the other pool heaps do.
 type Talc = talc::base::Talc<talc::source::Manual, talc::DefaultBinning>;
 
+/// buddy_system_allocator's heap with free lists for blocks up to 2 GiB, the
+/// order its documentation uses; orders above the pool's (64 MiB, order 26)
+/// stay empty and are only scanned when nothing smaller is free.
+type Buddy = buddy_system_allocator::Heap<32>;
+
+/// slabmalloc finds a block's page by masking the block's address, so every
+/// page must be aligned to its size: 4 KiB for an `ObjectPage`, 2 MiB for a
+/// `LargeObjectPage`. Its pool is made of these 2 MiB frames.
+#[repr(C, align(2097152))]
+struct Frame([u8; size_of::<LargeObjectPage<'static>>()]);
+
+// `align` takes only a literal, so check that it is the large page's size;
+// base pages are cut from frames, so they must tile one.
+const _: () = assert!(align_of::<Frame>() == size_of::<Frame>());
+const _: () = assert!(size_of::<Frame>() % size_of::<ObjectPage<'static>>() == 0);
+
 fn pool() -> Vec<MaybeUninit<u8>> {
     vec![MaybeUninit::uninit(); POOL]
 }
 
 fn nonnull(p: *mut u8) -> NonNull<u8> {
     NonNull::new(p).expect("allocation failed")
+}
+
+/// slabmalloc's pool: [`POOL`] bytes of zeroed 2 MiB frames.
+fn frames() -> Box<[Frame]> {
+    let n = POOL / size_of::<Frame>();
+    let layout = Layout::array::<Frame>(n).unwrap();
+    // SAFETY: the layout's size is nonzero.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<Frame>();
+    if p.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    // SAFETY: `p` is a global-allocator block with the layout of `n` frames,
+    // as a `Box<[Frame]>` of that length needs; all zeros is a valid
+    // `Frame` (bytes).
+    unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, n)) }
+}
+
+/// Hands slabmalloc's zone its pages from a pool of frames, as its examples'
+/// pagers do from the system allocator: whole frames as large pages from the
+/// front, and frames from the back cut into base pages, so both kinds stay
+/// aligned with no gaps. Pages are never given back: the zone keeps its empty
+/// pages for reuse.
+struct Pager<'p> {
+    frames: &'p mut [Frame],
+    /// The rest of the frame being cut into base pages.
+    base: &'p mut [u8],
+}
+
+impl<'p> Pager<'p> {
+    fn large_page(&mut self) -> &'p mut LargeObjectPage<'p> {
+        let (frame, rest) = mem::take(&mut self.frames)
+            .split_first_mut()
+            .expect("slabmalloc's pool is exhausted");
+        self.frames = rest;
+        // SAFETY: the frame is exclusively ours for 'p, 2 MiB long and
+        // aligned, and all zeros, which is a valid `LargeObjectPage` (its
+        // `Default`).
+        unsafe { &mut *(frame as *mut Frame).cast::<LargeObjectPage<'p>>() }
+    }
+
+    fn page(&mut self) -> &'p mut ObjectPage<'p> {
+        if self.base.is_empty() {
+            let (frame, rest) = mem::take(&mut self.frames)
+                .split_last_mut()
+                .expect("slabmalloc's pool is exhausted");
+            self.frames = rest;
+            self.base = &mut frame.0;
+        }
+        let (page, rest) = mem::take(&mut self.base).split_at_mut(size_of::<ObjectPage<'p>>());
+        self.base = rest;
+        // SAFETY: the bytes are exclusively ours for 'p, 4 KiB long, aligned
+        // to 4 KiB (cut at 4 KiB steps from a 2 MiB-aligned frame) and all
+        // zeros, which is a valid `ObjectPage` (its `Default`).
+        unsafe { &mut *page.as_mut_ptr().cast::<ObjectPage<'p>>() }
+    }
+}
+
+/// slabmalloc's zone and the pager it is refilled from.
+struct SlabMalloc<'p> {
+    zone: ZoneAllocator<'p>,
+    pager: Pager<'p>,
+}
+
+impl<'p> SlabMalloc<'p> {
+    fn new(frames: &'p mut [Frame]) -> Self {
+        SlabMalloc {
+            zone: ZoneAllocator::new(),
+            pager: Pager {
+                frames,
+                base: &mut [],
+            },
+        }
+    }
+
+    /// slabmalloc's own way to allocate (its `GlobalAlloc` example): when
+    /// the size class has no room, refill it with a page of its kind and
+    /// retry, which cannot fail then: an empty page serves any layout of its
+    /// class at its start.
+    fn allocate(&mut self, l: Layout) -> NonNull<u8> {
+        match self.zone.allocate(l) {
+            Ok(p) => return p,
+            Err(AllocationError::OutOfMemory) => {}
+            Err(e) => panic!("slabmalloc cannot allocate {l:?}: {e:?}"),
+        }
+        if l.size() <= ZoneAllocator::MAX_BASE_ALLOC_SIZE {
+            let page = self.pager.page();
+            // SAFETY: a fresh page, aligned and handed to nothing else.
+            unsafe { self.zone.refill(l, page) }.unwrap();
+        } else {
+            let page = self.pager.large_page();
+            // SAFETY: as above, a fresh large page.
+            unsafe { self.zone.refill_large(l, page) }.unwrap();
+        }
+        self.zone.allocate(l).unwrap()
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -161,6 +279,34 @@ fn each_peer(w: &mut impl Workload) {
             |h, p, l| unsafe { h.deallocate(p, l) },
             no_end,
         );
+    }
+    // Every size of pair, batch_shuffled and churn (at most 64 KiB) is within
+    // `ZoneAllocator::MAX_ALLOC_SIZE` (128 KiB), so slabmalloc runs them all.
+    {
+        let mut frames = frames();
+        let mut slab = SlabMalloc::new(&mut frames);
+        w.run(
+            "slabmalloc",
+            &mut slab,
+            SlabMalloc::allocate,
+            |s, p, l| s.zone.deallocate(p, l).unwrap(),
+            no_end,
+        );
+    }
+    {
+        let mut pool = pool();
+        let mut buddy = Buddy::new();
+        // SAFETY: `pool` is valid for `POOL` bytes, outlives `buddy` and is
+        // used by nothing else meanwhile.
+        unsafe { buddy.init(pool.as_mut_ptr() as usize, pool.len()) };
+        w.run(
+            "buddy",
+            &mut buddy,
+            |b, l| b.alloc(l).unwrap(),
+            |b, p, l| b.dealloc(p, l),
+            no_end,
+        );
+        assert_eq!(buddy.stats_alloc_actual(), 0);
     }
     w.run(
         "system",
@@ -581,8 +727,9 @@ fn vec_push(c: &mut Criterion) {
     // through their native calls (`push_native`). `rtarena-core` is here too
     // to show what `Arena` plus `Vec` cost over the core; its grow is what
     // `Arena::grow` does: in place if it can, else allocate, copy, free.
-    // linked_list_allocator 0.10 has no reallocation call at all, so it sits
-    // this group out.
+    // linked_list_allocator 0.10, buddy_system_allocator 0.11's `Heap` and
+    // slabmalloc 0.11's `ZoneAllocator` have no reallocation call at all, so
+    // they sit this group out.
     {
         let mut pool = pool();
         let mut core: Tlsf = Tlsf::new(&mut pool).unwrap();
