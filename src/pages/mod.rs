@@ -4,9 +4,17 @@
 //! that size, and takes them back one at a time. The slab finds the page of
 //! any object by masking its address, so it asks the source for nothing but
 //! whole pages, and hands them back when they empty.
+//!
+//! Two sources come with the crate: `PoolPages` cuts a pool of your memory
+//! into pages, and `OsPages` (feature `std`, unix) maps pages from the
+//! operating system, huge pages where the kernel has them.
 
+#[cfg(all(feature = "std", unix))]
+mod os;
 mod pool;
 
+#[cfg(all(feature = "std", unix))]
+pub use self::os::{OsPages, PageKind};
 pub use self::pool::PoolPages;
 pub(crate) use self::pool::check_page_size;
 
