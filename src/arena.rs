@@ -4,7 +4,7 @@ use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 
-use crate::{AllocError, CheckError, RawHeap, Stats};
+use crate::{AllocError, CheckError, ClassStats, RawHeap, Stats};
 
 /// A heap usable through a shared reference, by one thread.
 ///
@@ -103,13 +103,36 @@ impl<C: RawHeap> Arena<C> {
         self.with(|c| c.stats())
     }
 
+    /// What size class `class` of the core holds (see
+    /// [`Slab::class_stats`](crate::Slab::class_stats)); `None` past the
+    /// last class and for cores without classes.
+    ///
+    /// ```
+    /// # use core::mem::MaybeUninit;
+    /// use rtarena::allocator_api2::boxed::Box;
+    /// use rtarena::{Arena, Heap};
+    ///
+    /// let mut pool = [MaybeUninit::uninit(); 64 * 1024];
+    /// let arena = Arena::new(Heap::new(&mut pool).unwrap());
+    /// let boxes: Vec<_> = (0..10u64).map(|i| Box::new_in(i, &arena)).collect();
+    /// let eight = arena.class_stats(0).unwrap();
+    /// assert_eq!((eight.size, eight.live, eight.pages), (8, 10, 1));
+    /// # drop(boxes);
+    /// ```
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub fn class_stats(&self, class: usize) -> Option<ClassStats> {
+        self.with(|c| c.class_stats(class))
+    }
+
     /// The core's full integrity check (see [`RawHeap::check`]).
     ///
     /// # Errors
     /// The first broken invariant.
     ///
     /// # Time complexity
-    /// O(blocks) for the TLSF.
+    /// O(blocks) for the TLSF, O(pages + free slots) for the slab.
     pub fn check(&self) -> Result<(), CheckError> {
         self.with(|c| c.check())
     }

@@ -13,15 +13,22 @@ use core::ptr::NonNull;
 
 use crate::pages::{MAX_PAGE, MIN_PAGE, PageSource, check_page_size};
 use crate::slab::classes::class_of;
-use crate::slab::{ClassStats, Slab, padded_size};
-use crate::{AllocError, CheckError, HEADER, PoolError, RawHeap, Stats, Tlsf};
+use crate::slab::{Slab, padded_size};
+use crate::{AllocError, CheckError, ClassStats, GRANULE, HEADER, PoolError, RawHeap, Stats, Tlsf};
+
+/// Largest alignment the slab serves: slots end one granule before their
+/// page's end (the TLSF keeps the next block's header in the page's last
+/// word), so they are aligned to the granule at most. Layouts aligned more
+/// go to the TLSF, which aligns anything.
+const SLAB_ALIGN: usize = GRANULE;
 
 /// Slab classes in front of a TLSF, in one pool: the type to reach for when
 /// a heap serves both small objects and large buffers.
 ///
 /// Requests whose size, rounded up to their alignment, is at most
-/// [`max_class`](Self::max_class) take a slot of a size class (no header,
-/// no search); larger ones take a TLSF block. Slab pages are page-aligned
+/// [`max_class`](Self::max_class), and whose alignment is at most
+/// [`GRANULE`], take a slot of a size class (no header, no search); the
+/// others take a TLSF block. Slab pages are page-aligned
 /// TLSF blocks, taken when a class needs one and given back when they empty
 /// (each class keeps one empty page), so the two sides share the pool's
 /// memory as the load shifts.
@@ -79,7 +86,7 @@ impl TlsfPages<'_> {
 unsafe impl PageSource for TlsfPages<'_> {
     #[inline]
     fn page_size(&self) -> usize {
-        self.page.size()
+        self.page.align()
     }
 
     fn allocate_page(&mut self) -> Result<NonNull<u8>, AllocError> {
@@ -106,7 +113,7 @@ unsafe impl PageSource for TlsfPages<'_> {
 
     #[inline(always)]
     fn page_containing(&self, addr: usize) -> Option<NonNull<u8>> {
-        self.tlsf.pointer_to(addr & !(self.page.size() - 1))
+        self.tlsf.pointer_to(addr & !(self.page.align() - 1))
     }
 }
 
@@ -154,12 +161,16 @@ impl<'p> Heap<'p> {
         page_size: usize,
     ) -> Result<Self, PoolError> {
         check_page_size(page_size)?;
-        let page =
-            Layout::from_size_align(page_size, page_size).map_err(|_| PoolError::PageSize {
+        // A page's TLSF block is `page_size` bytes from its header word, one
+        // word before the page: pages then tile the pool with no gap, and
+        // the next block's header takes the page's last word.
+        let page = Layout::from_size_align(page_size - HEADER, page_size).map_err(|_| {
+            PoolError::PageSize {
                 size: page_size,
                 min: MIN_PAGE,
                 max: MAX_PAGE,
-            })?;
+            }
+        })?;
         let source = TlsfPages {
             tlsf: Tlsf::new(pool)?,
             page,
@@ -169,7 +180,7 @@ impl<'p> Heap<'p> {
             page_failures: 0,
         };
         Ok(Heap {
-            slab: Slab::new(source)?,
+            slab: Slab::with_tail(source, SLAB_ALIGN)?,
         })
     }
 
@@ -187,7 +198,7 @@ impl<'p> Heap<'p> {
 
     /// Size of the slab's pages.
     pub fn page_size(&self) -> usize {
-        self.slab.source().page.size()
+        self.slab.source().page.align()
     }
 
     /// The largest request (`Layout::size()` rounded up to its alignment)
@@ -205,12 +216,12 @@ impl<'p> Heap<'p> {
         self.slab.trim()
     }
 
-    /// What each slab class holds, smallest class first.
+    /// What slab class `class` holds; see [`Slab::class_stats`].
     ///
     /// # Time complexity
-    /// O(1) per class.
-    pub fn class_stats(&self) -> impl ExactSizeIterator<Item = ClassStats> + '_ {
-        self.slab.class_stats()
+    /// O(1).
+    pub fn class_stats(&self, class: usize) -> Option<ClassStats> {
+        self.slab.class_stats(class)
     }
 
     fn tlsf(&self) -> &Tlsf<'p> {
@@ -234,7 +245,7 @@ impl<'p> Heap<'p> {
     #[inline(always)]
     pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         let class = class_of(padded_size(layout));
-        if self.slab.serves(class) {
+        if layout.align() <= SLAB_ALIGN && self.slab.serves(class) {
             // SAFETY: the slab serves `class`.
             unsafe { self.slab.allocate_in(class) }
         } else {
@@ -254,7 +265,7 @@ impl<'p> Heap<'p> {
     #[inline(always)]
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         let class = class_of(padded_size(layout));
-        if self.slab.serves(class) {
+        if layout.align() <= SLAB_ALIGN && self.slab.serves(class) {
             // SAFETY: a layout of a served class was allocated by the slab,
             // and every size up to the returned length maps to that class.
             unsafe { self.slab.deallocate_in(class, ptr) }
@@ -262,6 +273,12 @@ impl<'p> Heap<'p> {
             // SAFETY: other layouts were allocated by the TLSF.
             unsafe { self.tlsf_mut().deallocate(ptr, layout) }
         }
+    }
+
+    /// Whether `layout` is the slab's.
+    #[inline(always)]
+    fn in_slab(&self, layout: Layout) -> bool {
+        layout.align() <= SLAB_ALIGN && self.slab.serves(class_of(padded_size(layout)))
     }
 
     /// Resizes in place: within a slab slot when both layouts map to its
@@ -278,19 +295,14 @@ impl<'p> Heap<'p> {
         new: Layout,
         grow: bool,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let old_class = class_of(padded_size(old));
-        let new_class = class_of(padded_size(new));
         // SAFETY: `ptr` lives on the side `old` maps to; the other side is
         // never asked about it.
         unsafe {
-            if self.slab.serves(old_class) {
-                self.slab.resize_in_place(ptr, old, new)
-            } else if self.slab.serves(new_class) {
-                Err(AllocError)
-            } else if grow {
-                self.tlsf_mut().grow_in_place(ptr, old, new)
-            } else {
-                self.tlsf_mut().shrink_in_place(ptr, old, new)
+            match (self.in_slab(old), self.in_slab(new)) {
+                (true, true) => self.slab.resize_in_place(ptr, old, new),
+                (false, false) if grow => self.tlsf_mut().grow_in_place(ptr, old, new),
+                (false, false) => self.tlsf_mut().shrink_in_place(ptr, old, new),
+                _ => Err(AllocError),
             }
         }
     }
@@ -400,5 +412,9 @@ unsafe impl RawHeap for Heap<'_> {
 
     fn check(&self) -> Result<(), CheckError> {
         Heap::check(self)
+    }
+
+    fn class_stats(&self, class: usize) -> Option<ClassStats> {
+        Heap::class_stats(self, class)
     }
 }

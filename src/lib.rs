@@ -28,7 +28,7 @@ pub use crate::error::{AllocError, CheckError, PoolError};
 pub use crate::heap::Heap;
 pub use crate::raw_heap::RawHeap;
 pub use crate::slab::Slab;
-pub use crate::stats::Stats;
+pub use crate::stats::{ClassStats, Stats};
 pub use crate::tlsf::config::{GRANULE, HEADER, MIN_BLOCK, POOL_OVERHEAD};
 pub use crate::tlsf::{GenericTlsf, LargeTlsf, SmallTlsf, Tlsf};
 

@@ -4,7 +4,7 @@
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 
-use crate::{AllocError, CheckError, Stats};
+use crate::{AllocError, CheckError, ClassStats, Stats};
 
 /// A heap algorithm working on `&mut self`: no locks, no foreign traits.
 ///
@@ -75,6 +75,13 @@ pub unsafe trait RawHeap {
 
     /// Walks the whole heap and verifies every invariant.
     fn check(&self) -> Result<(), CheckError>;
+
+    /// What size class `class` holds, for a core with size classes; `None`
+    /// past the last class, and for cores without classes.
+    fn class_stats(&self, class: usize) -> Option<ClassStats> {
+        let _ = class;
+        None
+    }
 }
 
 /// A non-null pointer aligned to `layout.align()` with no provenance: the

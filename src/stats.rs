@@ -30,3 +30,16 @@ impl Stats {
         self.allocations - self.deallocations
     }
 }
+
+/// What one size class holds, from `class_stats` of a core with size classes ([`Slab`](crate::Slab), [`Heap`](crate::Heap)) or of its [`Arena`](crate::Arena).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClassStats {
+    /// Size of the class's slots, in bytes.
+    pub size: usize,
+    /// Slots per page.
+    pub slots_per_page: usize,
+    /// Objects allocated and not freed.
+    pub live: usize,
+    /// Pages the class holds (full, partial, and its spare).
+    pub pages: usize,
+}

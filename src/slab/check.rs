@@ -101,7 +101,7 @@ impl<S: PageSource> ClassWalk<'_, S> {
     }
 
     fn page(&mut self, page: Page, full: bool) -> Result<(), CheckError> {
-        let page_size = self.slab.page_size;
+        let end = self.slab.slot_end;
         let addr = page.addr();
         if self.slab.source.page_containing(addr) != Some(page.start()) {
             return Err(CheckError::new("page is not one of the source's", addr));
@@ -110,7 +110,7 @@ impl<S: PageSource> ClassWalk<'_, S> {
         // only its own pages.
         let header = unsafe { page.header() };
         let size = CLASS_SIZES[self.class];
-        let capacity = slots_per_page(page_size, self.class);
+        let capacity = slots_per_page(end, self.class);
         if header.class() != self.class || header.capacity() != capacity {
             return Err(CheckError::new(
                 "page header belongs to another class",
@@ -124,9 +124,9 @@ impl<S: PageSource> ClassWalk<'_, S> {
                 addr,
             ));
         }
-        let lowest = page_size - capacity * size;
+        let lowest = end - capacity * size;
         let bump = header.bump();
-        if bump < lowest || bump > page_size || (page_size - bump) % size != 0 {
+        if bump < lowest || bump > end || (end - bump) % size != 0 {
             return Err(CheckError::new("page bump is off the slot grid", addr));
         }
         let uncarved = (bump - lowest) / size;
@@ -134,13 +134,13 @@ impl<S: PageSource> ClassWalk<'_, S> {
         let mut next = header.free();
         while let Some(slot) = next {
             let offset = (slot.as_ptr() as usize).wrapping_sub(addr);
-            if free == capacity || offset < bump || offset >= page_size {
+            if free == capacity || offset < bump || offset >= end {
                 return Err(CheckError::new(
                     "free slot outside the carved slots",
                     slot.as_ptr() as usize,
                 ));
             }
-            if (page_size - offset) % size != 0 || offset < HEADER_SIZE {
+            if (end - offset) % size != 0 || offset < HEADER_SIZE {
                 return Err(CheckError::new(
                     "free slot off the slot grid",
                     slot.as_ptr() as usize,

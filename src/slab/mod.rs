@@ -29,7 +29,7 @@ use crate::misuse::{double_free, wrong_layout};
 use crate::pages::PageSource;
 use crate::pages::check_page_size;
 use crate::raw_heap::dangling;
-use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
+use crate::{AllocError, CheckError, ClassStats, PoolError, RawHeap, Stats};
 
 /// Bytes at the start of each slab page that hold its header, not slots.
 pub const PAGE_HEADER: usize = HEADER_SIZE;
@@ -73,6 +73,9 @@ pub struct Slab<S: PageSource> {
     /// Classes below this index are served; larger requests get `Err`.
     served: usize,
     page_size: usize,
+    /// Offset in a page where its slots end: the page size, less a tail that
+    /// the source keeps (see `with_tail`).
+    slot_end: usize,
     source: S,
     counters: Counters,
 }
@@ -101,19 +104,6 @@ struct Counters {
     failures: u64,
 }
 
-/// What one size class holds, from [`Slab::class_stats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ClassStats {
-    /// Size of the class's slots, in bytes.
-    pub size: usize,
-    /// Slots per page.
-    pub slots_per_page: usize,
-    /// Objects allocated and not freed.
-    pub live: usize,
-    /// Pages the class holds (full, partial, and its spare).
-    pub pages: usize,
-}
-
 // SAFETY: a `Slab` owns its pages exclusively (taken from the source, which
 // it owns); its raw pointers point only into those pages, so moving it to
 // another thread moves that ownership along.
@@ -133,11 +123,21 @@ impl<S: PageSource> Slab<S> {
     /// # Time complexity
     /// O(CLASSES).
     pub fn new(source: S) -> Result<Self, PoolError> {
+        Self::with_tail(source, 0)
+    }
+
+    /// A slab whose slots end `tail` bytes before each page's end: for a
+    /// source that keeps the last bytes of its pages (the hybrid heap's
+    /// TLSF keeps the next block's header there). Slots are then aligned to
+    /// at most the largest power of two dividing `page_size - tail`.
+    pub(crate) fn with_tail(source: S, tail: usize) -> Result<Self, PoolError> {
         let page_size = source.page_size();
         check_page_size(page_size)?;
+        let slot_end = page_size - tail;
         Ok(Self::with_served(
             source,
-            served_classes(page_size, 2, usize::MAX),
+            slot_end,
+            served_classes(slot_end, 2, usize::MAX),
         ))
     }
 
@@ -155,15 +155,17 @@ impl<S: PageSource> Slab<S> {
         check_page_size(page_size)?;
         Ok(Self::with_served(
             source,
+            page_size,
             served_classes(page_size, 1, max_size),
         ))
     }
 
-    fn with_served(source: S, served: usize) -> Self {
+    fn with_served(source: S, slot_end: usize, served: usize) -> Self {
         Slab {
             classes: [Class::default(); CLASSES],
             served,
             page_size: source.page_size(),
+            slot_end,
             source,
             counters: Counters::default(),
         }
@@ -298,12 +300,12 @@ impl<S: PageSource> Slab<S> {
                 start
             }
         };
-        let capacity = slots_per_page(self.page_size, class);
+        let capacity = slots_per_page(self.slot_end, class);
         // SAFETY: the source handed us this page, `page_size` bytes aligned
         // to `page_size`; `class < served`, so at least one slot fits.
         unsafe {
             let page = Page::from_start(start);
-            page.init(class, capacity, self.page_size);
+            page.init(class, capacity, self.slot_end);
             push_front(&mut self.classes[class].partial, page);
         }
         self.classes[class].pages += 1;
@@ -454,7 +456,7 @@ impl<S: PageSource> Slab<S> {
         let header = unsafe { page.header() };
         let size = CLASS_SIZES[class];
         let offset = ptr.as_ptr() as usize - page.addr();
-        if header.class() != class || (self.page_size - offset) % size != 0 {
+        if header.class() != class || (self.slot_end - offset) % size != 0 {
             wrong_layout(
                 ptr,
                 Layout::from_size_align(size, 1).unwrap_or(Layout::new::<u8>()),
@@ -530,20 +532,20 @@ impl<S: PageSource> Slab<S> {
         }
     }
 
-    /// What each served class holds, smallest class first.
+    /// What size class `class` holds (0 is the smallest), or `None` past
+    /// the last class served: `(0..).map_while(|c| slab.class_stats(c))`
+    /// lists them all.
     ///
     /// # Time complexity
-    /// O(1) per class.
-    pub fn class_stats(&self) -> impl ExactSizeIterator<Item = ClassStats> + '_ {
-        self.classes[..self.served]
-            .iter()
-            .enumerate()
-            .map(|(class, slots)| ClassStats {
-                size: CLASS_SIZES[class],
-                slots_per_page: slots_per_page(self.page_size, class),
-                live: slots.live,
-                pages: slots.pages,
-            })
+    /// O(1).
+    pub fn class_stats(&self, class: usize) -> Option<ClassStats> {
+        let slots = self.classes[..self.served].get(class)?;
+        Some(ClassStats {
+            size: CLASS_SIZES[class],
+            slots_per_page: slots_per_page(self.slot_end, class),
+            live: slots.live,
+            pages: slots.pages,
+        })
     }
 
     /// Walks every page of every class and verifies every invariant: each
@@ -647,6 +649,10 @@ unsafe impl<S: PageSource> RawHeap for Slab<S> {
     fn check(&self) -> Result<(), CheckError> {
         Slab::check(self)
     }
+
+    fn class_stats(&self, class: usize) -> Option<ClassStats> {
+        Slab::class_stats(self, class)
+    }
 }
 
 /// `layout.size()` rounded up to `layout.align()`: what picks the class. A
@@ -657,18 +663,18 @@ pub(crate) const fn padded_size(layout: Layout) -> usize {
     (layout.size() + mask) & !mask
 }
 
-/// Slots of `class` that fit in a page after its header.
-pub(crate) const fn slots_per_page(page_size: usize, class: usize) -> usize {
-    (page_size - HEADER_SIZE) / CLASS_SIZES[class]
+/// Slots of `class` that fit between a page's header and `slot_end`.
+pub(crate) const fn slots_per_page(slot_end: usize, class: usize) -> usize {
+    (slot_end - HEADER_SIZE) / CLASS_SIZES[class]
 }
 
 /// How many classes, from the smallest, are at most `max_size` bytes and fit
-/// at least `min_slots` slots in a page.
-pub(crate) const fn served_classes(page_size: usize, min_slots: usize, max_size: usize) -> usize {
+/// at least `min_slots` slots below `slot_end`.
+pub(crate) const fn served_classes(slot_end: usize, min_slots: usize, max_size: usize) -> usize {
     let mut served = 0;
     while served < CLASSES
         && CLASS_SIZES[served] <= max_size
-        && slots_per_page(page_size, served) >= min_slots
+        && slots_per_page(slot_end, served) >= min_slots
     {
         served += 1;
     }

@@ -1,8 +1,9 @@
 //! A slab page: a header at its start, slots packed against its end.
 //!
 //! Slots are carved from the page's end downwards (slot `i` is at
-//! `page_size - (i + 1) * size`), so a slot is aligned to every power of two
-//! that divides its class size, whatever the header's size. A fresh page is
+//! `slot_end - (i + 1) * size`, where `slot_end` is the page size unless the
+//! source keeps a tail), so a slot is aligned to every power of two that
+//! divides both its class size and `slot_end`, whatever the header's size. A fresh page is
 //! carved lazily: `bump` marks the lowest slot handed out so far, and freed
 //! slots go on the page's free list, linked through their first word.
 
@@ -58,10 +59,11 @@ impl Page {
     /// Writes the header of a fresh, empty page of `capacity` slots.
     ///
     /// # Safety
-    /// The page is owned by the slab, at least `page_size` bytes, and no slot
-    /// of it is live.
+    /// The page is owned by the slab, at least `slot_end` bytes, and no slot
+    /// of it is live; `capacity` slots fit between the header and
+    /// `slot_end`.
     #[inline]
-    pub(crate) unsafe fn init(self, class: usize, capacity: usize, page_size: usize) {
+    pub(crate) unsafe fn init(self, class: usize, capacity: usize, slot_end: usize) {
         // SAFETY: the header is at the start of the page, which is aligned to
         // its size (at least `MIN_PAGE`, more than the header's alignment).
         unsafe {
@@ -69,7 +71,7 @@ impl Page {
                 free: None,
                 live: 0,
                 capacity: capacity as u32,
-                bump: page_size as u32,
+                bump: slot_end as u32,
                 class: class as u32,
                 next: None,
                 prev: None,

@@ -1,0 +1,386 @@
+//! Targeted tests of the slab and the hybrid heap: page-source exhaustion,
+//! pages going back, the spare page, class routing and resizing across the
+//! slab/TLSF boundary, collections, and debug-build misuse checks.
+
+#![cfg(feature = "allocator-api2")]
+
+mod common;
+
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+use allocator_api2::boxed::Box;
+use allocator_api2::vec::Vec;
+use rtarena::pages::{PageSource, PoolPages};
+use rtarena::slab::classes::CLASS_SIZES;
+use rtarena::{AllocError, Arena, Heap, PoolError, Slab, Stats};
+
+use common::{MIRI, PoolBuf, fill, verify};
+
+const PAGE: usize = 4096;
+
+fn layout(size: usize, align: usize) -> Layout {
+    Layout::from_size_align(size, align).unwrap()
+}
+
+/// Fills `slab` with objects of `layout` until the source runs dry.
+fn fill_up<S: PageSource>(slab: &mut Slab<S>, layout: Layout) -> std::vec::Vec<NonNull<u8>> {
+    let mut objects = std::vec::Vec::new();
+    while let Ok(object) = slab.allocate(layout) {
+        // SAFETY: a fresh object of at least `layout.size()` bytes.
+        unsafe { fill(object.cast(), layout.size(), objects.len() as u64) };
+        objects.push(object.cast());
+    }
+    objects
+}
+
+#[test]
+fn page_source_exhaustion_is_an_error_that_changes_nothing() {
+    let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
+    let pages = PoolPages::new(buf.slice(), PAGE).unwrap();
+    assert_eq!(pages.pages(), 8);
+    let mut slab = Slab::new(pages).unwrap();
+    let small = layout(48, 8);
+    let objects = fill_up(&mut slab, small);
+    assert_eq!(
+        objects.len(),
+        8 * ((PAGE - rtarena::slab::PAGE_HEADER) / 48)
+    );
+    assert_eq!(slab.source().pages_in_use(), 8);
+
+    let before = slab.stats();
+    assert_eq!(slab.allocate(small), Err(AllocError));
+    // Another class has no page either, and nothing live changed.
+    assert_eq!(slab.allocate(layout(200, 8)), Err(AllocError));
+    let after = slab.stats();
+    assert_eq!(
+        after,
+        Stats {
+            failures: before.failures + 2,
+            ..before
+        }
+    );
+    slab.check().unwrap();
+    for (id, object) in objects.iter().enumerate() {
+        // SAFETY: each object holds its pattern over 48 bytes.
+        unsafe { verify(*object, 48, id as u64, "after exhaustion") };
+    }
+
+    // One free makes exactly that slot available again, without scanning.
+    // SAFETY: live, allocated with `small`.
+    unsafe { slab.deallocate(objects[100], small) };
+    let again = slab.allocate(small).unwrap();
+    assert_eq!(again.cast(), objects[100]);
+    assert_eq!(slab.allocate(small), Err(AllocError));
+
+    for object in objects {
+        // SAFETY: live, allocated with `small` (`again` is `objects[100]`).
+        unsafe { slab.deallocate(object, small) };
+    }
+    slab.check().unwrap();
+    // Everything went back but the class's one spare page.
+    assert_eq!(slab.source().pages_in_use(), 1);
+    assert_eq!(slab.trim(), 1);
+    assert_eq!(slab.source().pages_in_use(), 0);
+    assert_eq!(slab.stats().live(), 0);
+}
+
+#[test]
+fn a_class_out_of_pages_takes_the_other_classes_spares() {
+    let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
+    let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+    // Three classes each take a page, then give their objects back: three
+    // spare pages, one page still free in the pool.
+    let layouts = [layout(16, 8), layout(64, 8), layout(256, 8)];
+    for l in layouts {
+        let object = slab.allocate(l).unwrap();
+        // SAFETY: allocated just above.
+        unsafe { slab.deallocate(object.cast(), l) };
+    }
+    assert_eq!(slab.source().pages_in_use(), 3);
+    // A fourth class fills the last page and then needs the spares.
+    let big = layout(1024, 8);
+    let objects = fill_up(&mut slab, big);
+    let per_page = (PAGE - rtarena::slab::PAGE_HEADER) / 1024;
+    assert_eq!(objects.len(), 4 * per_page);
+    assert_eq!(slab.source().pages_in_use(), 4);
+    slab.check().unwrap();
+    for object in objects {
+        // SAFETY: live, allocated with `big`.
+        unsafe { slab.deallocate(object, big) };
+    }
+    slab.check().unwrap();
+}
+
+#[test]
+fn a_page_boundary_alloc_free_loop_keeps_the_spare() {
+    let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
+    let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+    let l = layout(512, 8);
+    let per_page = (PAGE - rtarena::slab::PAGE_HEADER) / 512;
+    let first: std::vec::Vec<_> = (0..per_page).map(|_| slab.allocate(l).unwrap()).collect();
+    assert_eq!(slab.source().pages_in_use(), 1);
+    for _ in 0..100 {
+        let object = slab.allocate(l).unwrap();
+        assert_eq!(slab.source().pages_in_use(), 2);
+        // SAFETY: allocated just above.
+        unsafe { slab.deallocate(object.cast(), l) };
+        assert_eq!(slab.source().pages_in_use(), 2, "the emptied page is kept");
+    }
+    let stats = slab.stats();
+    assert_eq!(stats.peak_in_use, 2 * PAGE);
+    for object in first {
+        // SAFETY: live, allocated with `l`.
+        unsafe { slab.deallocate(object.cast(), l) };
+    }
+    // The first page empties too: only one spare per class stays.
+    assert_eq!(slab.source().pages_in_use(), 1);
+    slab.check().unwrap();
+}
+
+#[test]
+fn slots_are_aligned_to_any_alignment_their_layout_asks() {
+    let mut buf = PoolBuf::with_align(64 * PAGE, PAGE);
+    let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+    let sizes = if MIRI { 1..=80 } else { 1..=1792 };
+    for size in sizes.step_by(7) {
+        for align in [1, 2, 8, 16, 32, 64, 128, 256, 512, 1024] {
+            let l = layout(size, align);
+            let Ok(object) = slab.allocate(l) else {
+                assert!(l.pad_to_align().size() > slab.max_class(), "{l:?}");
+                continue;
+            };
+            assert_eq!(object.cast::<u8>().as_ptr().addr() % align, 0, "{l:?}");
+            assert!(object.len() >= size);
+            // SAFETY: allocated just above with `l`.
+            unsafe { slab.deallocate(object.cast(), l) };
+        }
+    }
+    slab.check().unwrap();
+    assert_eq!(slab.stats().live(), 0);
+}
+
+#[test]
+fn requests_above_the_largest_class_are_refused() {
+    let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
+    let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+    assert_eq!(slab.max_class(), 1792);
+    assert!(slab.allocate(layout(1792, 8)).is_ok());
+    assert_eq!(slab.allocate(layout(1793, 8)), Err(AllocError));
+    assert_eq!(slab.allocate(layout(8, 4096)), Err(AllocError));
+    assert_eq!(
+        slab.allocate(layout(isize::MAX as usize - 7, 8)),
+        Err(AllocError)
+    );
+    let zero = slab.allocate(layout(0, 64)).unwrap();
+    assert_eq!(zero.len(), 0);
+    assert_eq!(zero.cast::<u8>().as_ptr().addr() % 64, 0);
+    assert_eq!(slab.stats().failures, 3);
+}
+
+#[test]
+fn with_max_class_limits_the_classes() {
+    let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
+    let pages = PoolPages::new(buf.slice(), PAGE).unwrap();
+    let slab = Slab::with_max_class(pages, 100).unwrap();
+    assert_eq!(slab.max_class(), 96);
+    let sizes: std::vec::Vec<usize> = (0..)
+        .map_while(|c| slab.class_stats(c))
+        .map(|c| c.size)
+        .collect();
+    assert_eq!(sizes, CLASS_SIZES[..10]);
+}
+
+#[test]
+fn bad_page_sizes_are_pool_errors() {
+    let mut buf = PoolBuf::new(8 * PAGE);
+    for size in [0, 256, 1000, 3 << 20, 4 << 20] {
+        assert!(matches!(
+            PoolPages::new(buf.slice(), size),
+            Err(PoolError::PageSize { .. })
+        ));
+        assert!(matches!(
+            Heap::with_page_size(buf.slice(), size),
+            Err(PoolError::PageSize { .. })
+        ));
+    }
+    let mut tiny = PoolBuf::new(PAGE);
+    assert!(matches!(
+        PoolPages::new(&mut tiny.slice()[1..], PAGE),
+        Err(PoolError::TooSmall { .. })
+    ));
+}
+
+#[test]
+fn class_stats_follow_the_objects() {
+    let mut buf = PoolBuf::with_align(16 * PAGE, PAGE);
+    let arena = Arena::new(Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap());
+    let boxes: std::vec::Vec<_> = (0..200u64).map(|i| Box::new_in(i, &arena)).collect();
+    let strings: std::vec::Vec<_> = (0..10).map(|_| Box::new_in([0u8; 100], &arena)).collect();
+    let stats = arena.stats();
+    assert_eq!(stats.live(), 210);
+    assert_eq!(stats.in_use, 200 * 8 + 10 * 112);
+    let classes: std::vec::Vec<_> = (0..).map_while(|c| arena.class_stats(c)).collect();
+    assert_eq!(classes.len(), 27);
+    let eight = classes.iter().find(|c| c.size == 8).unwrap();
+    assert_eq!((eight.live, eight.pages), (200, 1));
+    let hundred = classes.iter().find(|c| c.size == 112).unwrap();
+    assert_eq!((hundred.live, hundred.pages), (10, 1));
+    drop((boxes, strings));
+    assert_eq!(arena.stats().live(), 0);
+    arena.check().unwrap();
+}
+
+#[test]
+fn collections_on_a_slab_arena() {
+    let mut buf = PoolBuf::with_align(64 * PAGE, PAGE);
+    let arena = Arena::new(Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap());
+    let mut map = hashbrown::HashMap::new_in(&arena);
+    // A table of 32 buckets still fits the largest class (1792 bytes).
+    let n = 20;
+    for i in 0..n {
+        map.insert(i, Box::new_in([i; 4], &arena));
+    }
+    for i in 0..n {
+        assert_eq!(*map[&i], [i; 4]);
+    }
+    let mut v: Vec<u32, _> = Vec::new_in(&arena);
+    v.extend(0..200);
+    assert!(v.try_reserve(100_000).is_err(), "beyond the largest class");
+    assert_eq!(v.iter().sum::<u32>(), 199 * 200 / 2);
+    drop((map, v));
+    assert_eq!(arena.stats().live(), 0);
+    arena.check().unwrap();
+}
+
+#[test]
+fn heap_routes_by_size_and_resizes_across_the_boundary() {
+    let mut buf = PoolBuf::new(if MIRI { 64 << 10 } else { 1 << 20 });
+    let mut arena = Arena::new(Heap::new(buf.slice()).unwrap());
+    let max = arena.get_mut().max_class();
+    assert!(max >= 1024, "{max}");
+    let mut v: Vec<u8, _> = Vec::new_in(&arena);
+    // Grows through every slab class into the TLSF and back down.
+    for i in 0..(4 * max) {
+        v.push(i as u8);
+    }
+    assert!(v.capacity() > max);
+    v.truncate(10);
+    v.shrink_to_fit();
+    assert!(v.capacity() < max);
+    assert_eq!(v[..], (0..10).collect::<std::vec::Vec<u8>>()[..]);
+    let big = Box::new_in([7u8; 5000], &arena);
+    let small = Box::new_in(3u16, &arena);
+    assert_eq!((big[4999], *small), (7, 3));
+    drop((v, big, small));
+    let stats = arena.stats();
+    assert_eq!((stats.live(), stats.in_use), (0, 0), "{stats:?}");
+    arena.check().unwrap();
+}
+
+#[test]
+fn heap_slab_and_tlsf_share_the_pool() {
+    let len = if MIRI { 32 << 10 } else { 256 << 10 };
+    let mut buf = PoolBuf::new(len);
+    let arena = Arena::new(Heap::new(buf.slice()).unwrap());
+    // Fill the pool with small objects, free them: the pages go back to the
+    // TLSF (but the spare), and one large block can take nearly all of it.
+    let small = layout(32, 8);
+    let mut objects = std::vec::Vec::new();
+    while let Ok(object) = arena.allocate(small) {
+        objects.push(object.cast::<u8>());
+    }
+    assert!(objects.len() * 32 > len / 2, "{}", objects.len());
+    for object in objects {
+        // SAFETY: live, allocated with `small`.
+        unsafe { arena.deallocate(object, small) };
+    }
+    let stats = arena.stats();
+    assert_eq!(stats.in_use, 0);
+    let large = layout(stats.largest_free - 64, 8);
+    let block = arena
+        .allocate(large)
+        .expect("the pages came back to the TLSF");
+    // SAFETY: allocated just above.
+    unsafe { arena.deallocate(block.cast(), large) };
+    arena.check().unwrap();
+}
+
+#[test]
+fn heap_exhaustion_keeps_everything() {
+    let mut buf = PoolBuf::new(if MIRI { 16 << 10 } else { 64 << 10 });
+    let arena = Arena::new(Heap::new(buf.slice()).unwrap());
+    let mut live = std::vec::Vec::new();
+    let mut failed = std::vec::Vec::new();
+    for (id, size) in [24usize, 2000, 100, 9000].iter().cycle().enumerate() {
+        let l = layout(*size, 8);
+        match arena.allocate(l) {
+            Ok(block) => {
+                // SAFETY: fresh block of `size` bytes.
+                unsafe { fill(block.cast(), *size, id as u64) };
+                live.push((block.cast::<u8>(), l, id as u64));
+            }
+            Err(AllocError) if failed.len() < 3 => failed.push(l),
+            Err(AllocError) => break,
+        }
+    }
+    // Asking again for what failed fails again and changes nothing live.
+    let before = arena.stats();
+    for l in &failed {
+        assert_eq!(arena.allocate(*l), Err(AllocError));
+    }
+    let after = arena.stats();
+    assert_eq!(after.live(), before.live());
+    assert_eq!(after.in_use, before.in_use);
+    assert_eq!(after.failures, before.failures + failed.len() as u64);
+    arena.check().unwrap();
+    for (ptr, l, id) in live {
+        // SAFETY: still live with its pattern.
+        unsafe {
+            verify(ptr, l.size(), id, "after exhaustion");
+            arena.deallocate(ptr, l);
+        }
+    }
+    assert_eq!(arena.stats().live(), 0);
+    arena.check().unwrap();
+}
+
+#[cfg(debug_assertions)]
+mod misuse {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "double free")]
+    fn double_free_panics() {
+        let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
+        let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+        let l = layout(32, 8);
+        let _keep = slab.allocate(l).unwrap();
+        let object = slab.allocate(l).unwrap();
+        // SAFETY: deliberately freed twice: the second free must panic.
+        unsafe {
+            slab.deallocate(object.cast(), l);
+            slab.deallocate(object.cast(), l);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "wrong layout")]
+    fn wrong_class_panics() {
+        let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
+        let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+        let object = slab.allocate(layout(32, 8)).unwrap();
+        // SAFETY: deliberately the wrong layout: must panic.
+        unsafe { slab.deallocate(object.cast(), layout(200, 8)) };
+    }
+
+    #[test]
+    #[should_panic(expected = "foreign pointer")]
+    fn foreign_pointer_panics() {
+        let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
+        let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+        let mut other = [0u64; 4];
+        // SAFETY: deliberately foreign: must panic.
+        unsafe { slab.deallocate(NonNull::from(&mut other).cast(), layout(32, 8)) };
+    }
+}
