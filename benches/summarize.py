@@ -24,6 +24,8 @@ import sys
 PEER_ORDER = [
     "rtarena",
     "rtarena-core",
+    "rtarena-heap",
+    "rtarena-slab",
     "rlsf",
     "talc",
     "linked_list",

@@ -7,6 +7,8 @@
 //! |-----------------|-------------------------------------------------------------|
 //! | `rtarena`       | `Arena<Tlsf>` through `allocator_api2::alloc::Allocator` on `&Arena` (the headline) |
 //! | `rtarena-core`  | the raw `Tlsf` core: `Tlsf::allocate` / `Tlsf::deallocate` (shows the wrapper's cost) |
+//! | `rtarena-heap`  | `Arena<Heap>` (slab classes in front of the TLSF, one pool), through `Allocator` on `&Arena` |
+//! | `rtarena-slab`  | `Arena<Slab<PoolPages>>` with 16 KiB pages (classes up to 4 KiB), through `Allocator` on `&Arena`; only in workloads whose requests all fit a class |
 //! | `rlsf`          | `rlsf::Tlsf<'_, u32, u16, 27, 16>`: `allocate` / `deallocate` / `reallocate` |
 //! | `talc`          | `talc::base::Talc<Manual, DefaultBinning>`: `claim` / `allocate` / `deallocate` / `try_grow_in_place` |
 //! | `linked_list`   | `linked_list_allocator::Heap`: `init` / `allocate_first_fit` / `deallocate` |
@@ -16,7 +18,7 @@
 //! | `mimalloc`      | `mimalloc::MiMalloc` (`GlobalAlloc`)                         |
 //! | `bumpalo`       | `bumpalo::Bump::alloc_layout`: never frees, the speed limit  |
 //!
-//! The heaps over user memory (rtarena, rlsf, talc, linked_list, buddy) each
+//! The heaps over user memory (every rtarena core, rlsf, talc, linked_list, buddy) each
 //! get a pool of [`POOL`] bytes; slabmalloc gets [`POOL`] bytes aligned to
 //! 2 MiB, which it is fed from page by page ([`Pager`]); bumpalo gets one
 //! chunk of the same size (`Bump::with_capacity`). Pools are made once per
@@ -42,7 +44,8 @@ use mimalloc::MiMalloc;
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use rtarena::{Arena, Tlsf};
+use rtarena::pages::PoolPages;
+use rtarena::{Arena, Heap, Slab, Tlsf};
 // slabmalloc's `Allocator` trait, for its methods only: the name is
 // allocator-api2's here.
 use slabmalloc::{AllocationError, Allocator as _, LargeObjectPage, ObjectPage, ZoneAllocator};
@@ -51,6 +54,11 @@ use slabmalloc::{AllocationError, Allocator as _, LargeObjectPage, ObjectPage, Z
 /// (≈ 5 MiB) and for everything bumpalo hands out in one churn iteration
 /// (≈ 28 MiB, checked in [`churn_trace`]).
 const POOL: usize = 64 << 20;
+
+/// Page size of the standalone slab: a 16 KiB page (a hardware page on
+/// some AArch64 systems) holds at least two slots of every class up to 4 KiB,
+/// the largest size of the pair workload.
+const SLAB_PAGE: usize = 16 << 10;
 
 /// rlsf's configuration: the same coverage and second-level split as
 /// rtarena's default `Tlsf` (pools up to 4 GiB, 16 second-level lists), so the
@@ -193,6 +201,10 @@ impl<'p> SlabMalloc<'p> {
 /// for the same layout, once; `end` runs at the end of every iteration (only
 /// bumpalo does something there: `reset`).
 trait Workload {
+    /// The largest `Layout::size()` the workload asks for: the slab, which
+    /// refuses requests above its largest class, runs only when it fits.
+    fn largest_request(&self) -> usize;
+
     fn run<H>(
         &mut self,
         id: &str,
@@ -235,6 +247,37 @@ fn each_peer(w: &mut impl Workload) {
         );
         assert_eq!(core.stats().live(), 0);
         core.check().unwrap();
+    }
+    {
+        let mut pool = pool();
+        let mut arena = Arena::new(Heap::new(&mut pool).unwrap());
+        w.run(
+            "rtarena-heap",
+            &mut &arena,
+            |a, l| Allocator::allocate(&*a, l).unwrap().cast(),
+            // SAFETY: as above, a live block of this arena with its layout.
+            |a, p, l| unsafe { Allocator::deallocate(&*a, p, l) },
+            no_end,
+        );
+        assert_eq!(arena.get_mut().stats().live(), 0);
+        arena.check().unwrap();
+    }
+    {
+        let mut pool = pool();
+        let pages = PoolPages::new(&mut pool, SLAB_PAGE).unwrap();
+        let mut arena = Arena::new(Slab::new(pages).unwrap());
+        if w.largest_request() <= arena.get_mut().max_class() {
+            w.run(
+                "rtarena-slab",
+                &mut &arena,
+                |a, l| Allocator::allocate(&*a, l).unwrap().cast(),
+                // SAFETY: as above, a live block of this arena with its layout.
+                |a, p, l| unsafe { Allocator::deallocate(&*a, p, l) },
+                no_end,
+            );
+            assert_eq!(arena.get_mut().stats().live(), 0);
+            arena.check().unwrap();
+        }
     }
     {
         let mut pool = pool();
@@ -357,6 +400,10 @@ struct Pair<'a> {
 }
 
 impl Workload for Pair<'_> {
+    fn largest_request(&self) -> usize {
+        PAIR_SIZES[PAIR_SIZES.len() - 1]
+    }
+
     fn run<H>(
         &mut self,
         id: &str,
@@ -404,6 +451,10 @@ struct BatchShuffled<'a> {
 }
 
 impl Workload for BatchShuffled<'_> {
+    fn largest_request(&self) -> usize {
+        64
+    }
+
     fn run<H>(
         &mut self,
         id: &str,
@@ -536,6 +587,17 @@ struct Churn<'a> {
 }
 
 impl Workload for Churn<'_> {
+    fn largest_request(&self) -> usize {
+        self.trace
+            .iter()
+            .map(|op| match op {
+                Op::Alloc(l) => l.size(),
+                Op::Free(_) => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     fn run<H>(
         &mut self,
         id: &str,
@@ -678,6 +740,19 @@ fn vec_push(c: &mut Criterion) {
         let mut pool = pool();
         let arena: Arena<Tlsf> = Arena::new(Tlsf::new(&mut pool).unwrap());
         group.bench_function(id("rtarena"), |b| {
+            b.iter(|| {
+                let mut v = allocator_api2::vec::Vec::new_in(&arena);
+                for i in 0..PUSHES as u64 {
+                    v.push(i);
+                }
+                black_box(&v);
+            });
+        });
+    }
+    {
+        let mut pool = pool();
+        let arena = Arena::new(Heap::new(&mut pool).unwrap());
+        group.bench_function(id("rtarena-heap"), |b| {
             b.iter(|| {
                 let mut v = allocator_api2::vec::Vec::new_in(&arena);
                 for i in 0..PUSHES as u64 {

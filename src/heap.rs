@@ -12,8 +12,8 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use crate::pages::{MAX_PAGE, MIN_PAGE, PageSource, check_page_size};
-use crate::slab::classes::class_of;
-use crate::slab::{Slab, padded_size};
+use crate::slab::Slab;
+use crate::slab::classes::{class_of_last, last_byte};
 use crate::{AllocError, CheckError, ClassStats, GRANULE, HEADER, PoolError, RawHeap, Stats, Tlsf};
 
 /// Largest alignment the slab serves: slots end one granule before their
@@ -244,10 +244,10 @@ impl<'p> Heap<'p> {
     /// O(1).
     #[inline(always)]
     pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        let class = class_of(padded_size(layout));
-        if layout.align() <= SLAB_ALIGN && self.slab.serves(class) {
-            // SAFETY: the slab serves `class`.
-            unsafe { self.slab.allocate_in(class) }
+        let last = last_byte(layout);
+        if layout.align() <= SLAB_ALIGN && self.slab.serves(last) {
+            // SAFETY: the slab serves `last`, so its class.
+            unsafe { self.slab.allocate_in(class_of_last(last)) }
         } else {
             self.tlsf_mut().allocate(layout)
         }
@@ -264,11 +264,10 @@ impl<'p> Heap<'p> {
     /// O(1).
     #[inline(always)]
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
-        let class = class_of(padded_size(layout));
-        if layout.align() <= SLAB_ALIGN && self.slab.serves(class) {
-            // SAFETY: a layout of a served class was allocated by the slab,
-            // and every size up to the returned length maps to that class.
-            unsafe { self.slab.deallocate_in(class, ptr) }
+        if self.in_slab(layout) {
+            // SAFETY: a layout the slab serves was allocated by the slab (every
+            // size up to the returned length maps to the same class).
+            unsafe { self.slab.deallocate_slot(ptr, layout) }
         } else {
             // SAFETY: other layouts were allocated by the TLSF.
             unsafe { self.tlsf_mut().deallocate(ptr, layout) }
@@ -278,7 +277,7 @@ impl<'p> Heap<'p> {
     /// Whether `layout` is the slab's.
     #[inline(always)]
     fn in_slab(&self, layout: Layout) -> bool {
-        layout.align() <= SLAB_ALIGN && self.slab.serves(class_of(padded_size(layout)))
+        layout.align() <= SLAB_ALIGN && self.slab.serves(last_byte(layout))
     }
 
     /// Resizes in place: within a slab slot when both layouts map to its

@@ -36,6 +36,8 @@ pub struct PoolPages<'p> {
     base: NonNull<u8>,
     page_size: usize,
     pages: usize,
+    /// `pages * page_size`, for `page_containing`.
+    span: usize,
     /// Pages below this index have been handed out at least once.
     fresh: usize,
     /// Pages given back, linked through their first word.
@@ -74,6 +76,7 @@ impl<'p> PoolPages<'p> {
             base,
             page_size,
             pages,
+            span: pages * page_size,
             fresh: 0,
             free: None,
             in_use: 0,
@@ -154,7 +157,7 @@ unsafe impl PageSource for PoolPages<'_> {
     #[inline]
     fn page_containing(&self, addr: usize) -> Option<NonNull<u8>> {
         let offset = addr.wrapping_sub(self.base.as_ptr() as usize);
-        if offset < self.pages * self.page_size {
+        if offset < self.span {
             // SAFETY: `offset` is inside the pool's pages, and so is its
             // page's start.
             Some(unsafe { self.base.add(offset & !(self.page_size - 1)) })

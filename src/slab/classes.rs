@@ -16,8 +16,11 @@
 //! request wastes less than 20% of its slot; up to 64 bytes requests that
 //! are multiples of 8 (most Rust types of 8 bytes or more) waste nothing.
 //! Every class is a multiple of every power of two up to a quarter of its
-//! octave, which is what makes the alignment rounding enough (see
-//! [`class_of`]).
+//! octave, which is what makes the alignment rounding enough: a size that
+//! is a multiple of `2^p` either is a class size or falls in a class whose
+//! step is a multiple of `2^p`.
+
+use core::alloc::Layout;
 
 /// Number of size classes.
 pub const CLASSES: usize = 32;
@@ -40,23 +43,51 @@ pub const CLASS_SIZES: [usize; CLASSES] = {
     sizes
 };
 
-/// The class whose slots hold `size` bytes (`size` already rounded up to the
-/// alignment); `CLASSES` or more when no class does, including for `size ==
-/// 0`.
-///
-/// Branch-free: with `x = size - 1` and `k = max(log2 x, 5)`, the class is
-/// `4k - 20 + (x >> (k - 2))`, whose last term is `x`'s top three bits
-/// (4..=7) above 64 and `x / 8` below.
-///
-/// The alignment rounding is enough: a size that is a multiple of `2^p`
-/// either is a class size (when `2^p` is at least a quarter of its octave,
-/// all multiples of it in the octave are classes) or falls in a class whose
-/// step is a multiple of `2^p`; slots sit at multiples of their size from a
-/// page-aligned end, so they are aligned to any power of two that divides
-/// the class size.
+/// The largest class size: requests above it are never a slab's.
+pub const MAX_CLASS: usize = CLASS_SIZES[CLASSES - 1];
+
+/// The last byte index of a layout's slot: its size rounded up to its
+/// alignment, less one, which is `(size - 1) | (align - 1)`. A zero size
+/// wraps to `usize::MAX`, past every class.
 #[inline(always)]
-pub(crate) const fn class_of(size: usize) -> usize {
-    let x = size.wrapping_sub(1);
-    let k = (usize::BITS - 1 - (x | 32).leading_zeros()) as usize;
-    4 * k - 20 + (x >> (k - 2))
+pub(crate) const fn last_byte(layout: Layout) -> usize {
+    layout.size().wrapping_sub(1) | (layout.align() - 1)
+}
+
+/// The class whose slots hold `last + 1` bytes, for `last < MAX_CLASS`
+/// (larger values wrap around the table: callers check first).
+///
+/// One table load: class sizes are multiples of 8, so `last >> 3` never
+/// straddles two classes.
+#[inline(always)]
+pub(crate) const fn class_of_last(last: usize) -> usize {
+    CLASS_OF_EIGHTH[(last >> 3) % CLASS_OF_EIGHTH.len()] as usize
+}
+
+/// `CLASS_OF_EIGHTH[i]`: the class of slots of `8 * i + 1` to `8 * i + 8`
+/// bytes.
+const CLASS_OF_EIGHTH: [u8; MAX_CLASS / 8] = {
+    let mut table = [0; MAX_CLASS / 8];
+    let mut i = 0;
+    while i < table.len() {
+        table[i] = class_by_formula(8 * i) as u8;
+        i += 1;
+    }
+    table
+};
+
+/// The class whose slots hold `last + 1` bytes, computed: with `k =
+/// max(log2 last, 5)`, the class is `4k - 20 + (last >> (k - 2))`, whose
+/// last term is `last`'s top three bits (4..=7) above 64 and `last / 8`
+/// below. `CLASSES` or more when no class is large enough.
+///
+/// The alignment rounding in `last_byte` is enough for alignment: a size
+/// that is a multiple of `2^p` either is a class size (when `2^p` is at
+/// least a quarter of its octave, all multiples of it in the octave are
+/// classes) or falls in a class whose step is a multiple of `2^p`; slots
+/// sit at multiples of their size from a page-aligned end, so they are
+/// aligned to any power of two that divides the class size.
+pub(crate) const fn class_by_formula(last: usize) -> usize {
+    let k = (usize::BITS - 1 - (last | 32).leading_zeros()) as usize;
+    4 * k - 20 + (last >> (k - 2))
 }

@@ -21,7 +21,7 @@ mod tests;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use self::classes::{CLASS_SIZES, CLASSES, class_of};
+use self::classes::{CLASS_SIZES, CLASSES, class_of_last, last_byte};
 use self::page::{HEADER_SIZE, Page};
 use crate::misuse::foreign_pointer;
 #[cfg(debug_assertions)]
@@ -72,6 +72,9 @@ pub struct Slab<S: PageSource> {
     classes: [Class; CLASSES],
     /// Classes below this index are served; larger requests get `Err`.
     served: usize,
+    /// The largest served class's size: a layout is served when its
+    /// `last_byte` is below this (one comparison on the hot paths).
+    limit: usize,
     page_size: usize,
     /// Offset in a page where its slots end: the page size, less a tail that
     /// the source keeps (see `with_tail`).
@@ -99,8 +102,9 @@ struct Class {
 struct Counters {
     pages: usize,
     peak_pages: usize,
+    /// Allocations; deallocations are this less the classes' live objects,
+    /// which saves the free path a counter.
     allocations: u64,
-    deallocations: u64,
     failures: u64,
 }
 
@@ -164,6 +168,7 @@ impl<S: PageSource> Slab<S> {
         Slab {
             classes: [Class::default(); CLASSES],
             served,
+            limit: served.checked_sub(1).map_or(0, |last| CLASS_SIZES[last]),
             page_size: source.page_size(),
             slot_end,
             source,
@@ -174,9 +179,7 @@ impl<S: PageSource> Slab<S> {
     /// The largest request (`Layout::size()` rounded up to its alignment)
     /// this slab serves; 0 if the page is too small for any class.
     pub fn max_class(&self) -> usize {
-        self.served
-            .checked_sub(1)
-            .map_or(0, |last| CLASS_SIZES[last])
+        self.limit
     }
 
     /// The page source.
@@ -190,11 +193,12 @@ impl<S: PageSource> Slab<S> {
         &mut self.source
     }
 
-    /// Whether `class` is served, so that `allocate_in` and `deallocate_in`
-    /// may be called with it.
+    /// Whether a layout with this `last_byte` is served, so that
+    /// `allocate_in(class_of_last(last))` and `deallocate_slot` may be
+    /// called for it.
     #[inline(always)]
-    pub(crate) fn serves(&self, class: usize) -> bool {
-        class < self.served
+    pub(crate) fn serves(&self, last: usize) -> bool {
+        last < self.limit
     }
 
     /// Allocates a slot for `layout`; the returned slice is the whole slot,
@@ -214,12 +218,12 @@ impl<S: PageSource> Slab<S> {
     /// O(1) (see the type's documentation).
     #[inline(always)]
     pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        let class = class_of(padded_size(layout));
-        if class >= self.served {
+        let last = last_byte(layout);
+        if !self.serves(last) {
             return self.allocate_unserved(layout);
         }
-        // SAFETY: `class < served <= CLASSES`.
-        unsafe { self.allocate_in(class) }
+        // SAFETY: a served `last` maps to a served class.
+        unsafe { self.allocate_in(class_of_last(last)) }
     }
 
     #[cold]
@@ -370,8 +374,7 @@ impl<S: PageSource> Slab<S> {
     /// O(1).
     #[inline(always)]
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
-        let class = class_of(padded_size(layout));
-        if class >= self.served {
+        if !self.serves(last_byte(layout)) {
             // Only zero-size layouts get here from a caller that keeps the
             // contract.
             if layout.size() != 0 {
@@ -379,16 +382,18 @@ impl<S: PageSource> Slab<S> {
             }
             return;
         }
-        // SAFETY: `class < served`; `ptr` is live in this slab (caller).
-        unsafe { self.deallocate_in(class, ptr) }
+        // SAFETY: `ptr` is live in this slab with a served layout (caller).
+        unsafe { self.deallocate_slot(ptr, layout) }
     }
 
-    /// Frees an object of `class`.
+    /// Frees an object. Its class is read from its page, so the layout only
+    /// serves the debug checks.
     ///
     /// # Safety
-    /// `class < self.served`, and `ptr` is a live object of that class.
+    /// `ptr` is a live object of this slab, allocated for `layout`, which
+    /// is served.
     #[inline(always)]
-    pub(crate) unsafe fn deallocate_in(&mut self, class: usize, ptr: NonNull<u8>) {
+    pub(crate) unsafe fn deallocate_slot(&mut self, ptr: NonNull<u8>, layout: Layout) {
         let addr = ptr.as_ptr() as usize;
         let Some(start) = self.source.page_containing(addr) else {
             return foreign_pointer(ptr);
@@ -398,9 +403,12 @@ impl<S: PageSource> Slab<S> {
         unsafe {
             let page = Page::from_start(start);
             #[cfg(debug_assertions)]
-            self.debug_check_live(page, class, ptr);
+            self.debug_check_live(page, class_of_last(last_byte(layout)), ptr);
+            #[cfg(not(debug_assertions))]
+            let _ = layout;
             page.push(page.slot_at(addr));
             let header = page.header();
+            let class = header.class();
             let live = header.live();
             header.set_live(live - 1);
             if live == header.capacity() {
@@ -411,7 +419,6 @@ impl<S: PageSource> Slab<S> {
             }
             self.classes.get_unchecked_mut(class).live -= 1;
         }
-        self.counters.deallocations += 1;
     }
 
     /// Moves a full `page` that just got a free slot to the front of the
@@ -428,9 +435,13 @@ impl<S: PageSource> Slab<S> {
 
     /// `page` just became empty: it becomes the class's spare, or goes back
     /// to the source if the class already has one.
+    ///
+    /// # Safety
+    /// `class < self.served`, and `page` is an owned page of that class.
     #[inline(always)]
-    fn page_emptied(&mut self, class: usize, page: Page) {
-        let slots = &mut self.classes[class];
+    unsafe fn page_emptied(&mut self, class: usize, page: Page) {
+        // SAFETY: `class < served <= CLASSES` (caller).
+        let slots = unsafe { self.classes.get_unchecked_mut(class) };
         if slots.spare.is_none() {
             slots.spare = Some(page);
         } else {
@@ -483,8 +494,9 @@ impl<S: PageSource> Slab<S> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let class = class_of(padded_size(old));
-        if class >= self.served || class != class_of(padded_size(new)) {
+        let (old_last, new_last) = (last_byte(old), last_byte(new));
+        let class = class_of_last(old_last);
+        if !self.serves(old_last) || !self.serves(new_last) || class != class_of_last(new_last) {
             return Err(AllocError);
         }
         let addr = ptr.as_ptr() as usize;
@@ -512,9 +524,11 @@ impl<S: PageSource> Slab<S> {
     pub fn stats(&self) -> Stats {
         let c = self.counters;
         let mut in_use = 0;
+        let mut live = 0;
         let mut largest_free = 0;
         for (class, slots) in self.classes[..self.served].iter().enumerate() {
             in_use += slots.live * CLASS_SIZES[class];
+            live += slots.live as u64;
             if slots.partial.is_some() {
                 largest_free = CLASS_SIZES[class];
             }
@@ -527,7 +541,7 @@ impl<S: PageSource> Slab<S> {
             free: capacity - in_use,
             largest_free,
             allocations: c.allocations,
-            deallocations: c.deallocations,
+            deallocations: c.allocations - live,
             failures: c.failures,
         }
     }
@@ -653,14 +667,6 @@ unsafe impl<S: PageSource> RawHeap for Slab<S> {
     fn class_stats(&self, class: usize) -> Option<ClassStats> {
         Slab::class_stats(self, class)
     }
-}
-
-/// `layout.size()` rounded up to `layout.align()`: what picks the class. A
-/// `Layout` keeps this within `isize::MAX`, so it cannot overflow.
-#[inline(always)]
-pub(crate) const fn padded_size(layout: Layout) -> usize {
-    let mask = layout.align() - 1;
-    (layout.size() + mask) & !mask
 }
 
 /// Slots of `class` that fit between a page's header and `slot_end`.

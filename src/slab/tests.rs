@@ -2,23 +2,23 @@
 
 use core::alloc::Layout;
 
-use super::classes::{CLASS_SIZES, CLASSES, class_of};
-use super::{padded_size, served_classes, slots_per_page};
+use super::classes::{CLASS_SIZES, CLASSES, MAX_CLASS, class_by_formula, class_of_last, last_byte};
+use super::{served_classes, slots_per_page};
 use crate::pages::{MAX_PAGE, MIN_PAGE};
 
 #[test]
 fn every_size_maps_to_the_smallest_class_that_holds_it() {
     let mut class = 0;
-    for size in 1..=CLASS_SIZES[CLASSES - 1] {
+    for size in 1..=MAX_CLASS {
         if size > CLASS_SIZES[class] {
             class += 1;
         }
-        assert_eq!(class_of(size), class, "size {size}");
+        assert_eq!(class_by_formula(size - 1), class, "size {size}");
+        assert_eq!(class_of_last(size - 1), class, "size {size}");
     }
-    assert!(class_of(CLASS_SIZES[CLASSES - 1] + 1) >= CLASSES);
-    assert!(class_of(0) >= CLASSES);
-    assert!(class_of(usize::MAX) >= CLASSES);
-    assert!(class_of(isize::MAX as usize) >= CLASSES);
+    assert!(class_by_formula(MAX_CLASS) >= CLASSES);
+    assert!(class_by_formula(usize::MAX) >= CLASSES);
+    assert_eq!(last_byte(Layout::new::<()>()), usize::MAX);
 }
 
 #[test]
@@ -41,8 +41,10 @@ fn the_class_of_a_padded_size_is_a_multiple_of_the_alignment() {
     for align in (0..13).map(|shift| 1usize << shift) {
         for size in 1..=CLASS_SIZES[CLASSES - 1] {
             let layout = Layout::from_size_align(size, align).unwrap();
-            let class = class_of(padded_size(layout));
-            if class < CLASSES {
+            let last = last_byte(layout);
+            assert_eq!(last + 1, layout.pad_to_align().size());
+            if last < MAX_CLASS {
+                let class = class_of_last(last);
                 assert_eq!(CLASS_SIZES[class] % align, 0, "size {size} align {align}");
                 assert!(CLASS_SIZES[class] >= size.max(align));
             }
@@ -60,7 +62,7 @@ fn served_classes_fit_their_slots() {
         if served < CLASSES {
             assert!(slots_per_page(page, served) < 2);
         }
-        assert_eq!(served_classes(page, 1, 100), class_of(100).min(CLASSES - 1));
+        assert_eq!(served_classes(page, 1, 100), class_of_last(99));
         page *= 2;
     }
     assert_eq!(CLASS_SIZES[served_classes(4096, 2, usize::MAX) - 1], 1792);
