@@ -1,5 +1,6 @@
 //! A tour of rtarena: a real-time TLSF heap over 64 KiB that *you* own,
-//! used by ordinary collections through the `Allocator` trait.
+//! used by ordinary collections through the `Allocator` trait, then the
+//! hybrid `Heap` (slab classes in front of the TLSF).
 //!
 //! Run it with `cargo run --release --example tour`.
 
@@ -8,7 +9,7 @@ use core::mem::{MaybeUninit, size_of};
 use allocator_api2::boxed::Box;
 use allocator_api2::vec::Vec;
 use hashbrown::HashMap;
-use rtarena::{Arena, SmallTlsf, Stats, Tlsf};
+use rtarena::{Arena, Heap, SmallTlsf, Stats, Tlsf};
 
 /// Size of the memory the heap manages.
 const POOL_SIZE: usize = 64 * 1024;
@@ -92,6 +93,32 @@ fn main() -> Result<(), rtarena::PoolError> {
         Ok(()) => println!("arena.check(): ok"),
         Err(e) => panic!("{e}"),
     }
+
+    // 7. `Heap`: slab size classes in front of a TLSF, in one pool. A small
+    //    request takes a slot of its size class (no header, no search); a
+    //    large one a TLSF block; the slab's pages are TLSF blocks, so the two
+    //    share the pool as the load shifts. The type to reach for first.
+    let mut pool = [MaybeUninit::<u8>::uninit(); POOL_SIZE];
+    let arena = Arena::new(Heap::new(&mut pool)?);
+    let nodes: Vec<Box<[u64; 3], _>, _> = (0..200).map(|i| Box::new_in([i; 3], &arena)).collect();
+    let frame = Box::new_in([0u8; 8192], &arena); // above every class: a TLSF block
+    println!(
+        "
+Heap over another {} KiB pool: 200 boxed nodes and an 8 KiB frame",
+        POOL_SIZE / 1024
+    );
+    print_header();
+    print_row("nodes+frame", &arena.stats());
+    for class in (0..).map_while(|c| arena.class_stats(c)) {
+        if class.pages > 0 {
+            println!(
+                "  {:>4}-byte class: {:>3} objects on {} page(s) of {} slots",
+                class.size, class.live, class.pages, class.slots_per_page
+            );
+        }
+    }
+    drop((nodes, frame));
+    print_row("all dropped", &arena.stats());
     Ok(())
 }
 

@@ -15,9 +15,11 @@ use std::cell::RefCell;
 use allocator_api2::alloc::Allocator;
 use proptest::prelude::*;
 use rtarena::pages::PoolPages;
+use rtarena::tlsf::GrowingTlsf;
 use rtarena::tlsf::config::fl_len;
 use rtarena::{
-    Arena, GRANULE, GenericTlsf, HEADER, Heap, LargeTlsf, MIN_BLOCK, Slab, SmallTlsf, Stats, Tlsf,
+    Arena, GRANULE, GenericTlsf, HEADER, Heap, LargeTlsf, MIN_BLOCK, POOL_OVERHEAD, Slab,
+    SmallTlsf, Stats, Tlsf,
 };
 
 use common::{
@@ -614,4 +616,32 @@ fn heap_small_pool() {
         t
     });
     assert_coverage("Heap, 512-byte pages", &t);
+}
+
+/// A TLSF that grows from pool pages (which merge into one pool as they
+/// come): the generic run, with capacity growing as pages are taken.
+#[test]
+fn growing_tlsf_over_pool_pages() {
+    let t = single_pool_cases(
+        CASES,
+        POOL / 8,
+        POOL,
+        OPS,
+        OpParams::DEFAULT,
+        |pool, ops| {
+            let pages = PoolPages::new(pool, 4096).unwrap();
+            let total = pages.pages();
+            let arena = Arena::new(GrowingTlsf::new(pages));
+            let (end, t) = slab_harness().run(&arena, ops);
+            let tlsf = arena.into_inner();
+            assert_eq!(
+                end.capacity,
+                tlsf.source().pages_in_use() * 4096 - POOL_OVERHEAD,
+                "the pages merged into one pool"
+            );
+            assert!(tlsf.source().pages_in_use() <= total);
+            t
+        },
+    );
+    assert_coverage("GrowingTlsf", &t);
 }

@@ -2,6 +2,7 @@
 //! page cap and `page_containing`.
 #![cfg(all(feature = "std", unix, not(miri)))]
 
+use std::alloc::Layout;
 use std::ptr::NonNull;
 
 use rtarena::AllocError;
@@ -164,4 +165,35 @@ fn dropping_with_a_reserve_and_sending() {
     give_back(&mut pages, taken);
     assert_eq!(pages.pages_mapped(), 2);
     std::thread::spawn(move || drop(pages)).join().unwrap();
+}
+
+/// A TLSF growing from OS pages: each page stays a pool of its own (two
+/// mappings are two allocations), so a request must fit one page, and the
+/// heap holds at most `MAX_POOLS` pages.
+#[test]
+fn a_growing_tlsf_takes_os_pages_one_pool_each() {
+    use rtarena::tlsf::{GrowingTlsf, MAX_POOLS};
+    let pages = OsPages::new().unwrap();
+    let page = pages.page_size();
+    let mut tlsf = GrowingTlsf::new(pages);
+    let fits = Layout::from_size_align(page / 2, 8).unwrap();
+    let mut blocks = Vec::new();
+    for _ in 0..MAX_POOLS {
+        blocks.push(tlsf.allocate(fits).unwrap());
+    }
+    assert_eq!(tlsf.source().pages_in_use(), MAX_POOLS);
+    assert!(tlsf.allocate(fits).is_err(), "the pool table is full");
+    assert_eq!(
+        tlsf.source().pages_in_use(),
+        MAX_POOLS,
+        "the refused page went back"
+    );
+    let too_big = Layout::from_size_align(page, 8).unwrap();
+    assert!(tlsf.allocate(too_big).is_err());
+    tlsf.check().unwrap();
+    for block in blocks {
+        // SAFETY: allocated above with `fits`.
+        unsafe { tlsf.deallocate(block.cast(), fits) };
+    }
+    assert_eq!(tlsf.stats().live(), 0);
 }

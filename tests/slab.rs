@@ -384,3 +384,94 @@ mod misuse {
         unsafe { slab.deallocate(NonNull::from(&mut other).cast(), layout(32, 8)) };
     }
 }
+
+/// A page source that counts the pages it has out, to see what a heap
+/// gives back when it is dropped.
+struct Counting<'a, S> {
+    inner: S,
+    out: &'a std::cell::Cell<usize>,
+}
+
+// SAFETY: every call forwards to `inner`, which keeps the contract.
+unsafe impl<S: PageSource> PageSource for Counting<'_, S> {
+    fn page_size(&self) -> usize {
+        self.inner.page_size()
+    }
+
+    fn allocate_page(&mut self) -> Result<NonNull<u8>, AllocError> {
+        let page = self.inner.allocate_page()?;
+        self.out.set(self.out.get() + 1);
+        Ok(page)
+    }
+
+    unsafe fn deallocate_page(&mut self, page: NonNull<u8>) {
+        self.out.set(self.out.get() - 1);
+        // SAFETY: forwarded.
+        unsafe { self.inner.deallocate_page(page) }
+    }
+
+    fn page_containing(&self, addr: usize) -> Option<NonNull<u8>> {
+        self.inner.page_containing(addr)
+    }
+
+    fn pages_merge(&self) -> bool {
+        self.inner.pages_merge()
+    }
+}
+
+#[test]
+fn dropping_a_slab_or_a_growing_tlsf_gives_every_page_back() {
+    let mut buf = PoolBuf::with_align(32 * PAGE, PAGE);
+    let out = std::cell::Cell::new(0);
+    {
+        let pages = PoolPages::new(buf.slice(), PAGE).unwrap();
+        let arena = Arena::new(
+            Slab::new(Counting {
+                inner: pages,
+                out: &out,
+            })
+            .unwrap(),
+        );
+        let boxes: std::vec::Vec<_> = (0..600u64).map(|i| Box::new_in(i, &arena)).collect();
+        let strings: std::vec::Vec<_> = (0..20).map(|_| Box::new_in([1u8; 1000], &arena)).collect();
+        assert!(out.get() >= 2 + 20 / 4);
+        // Leaked on purpose: dropping the arena still gives their pages back.
+        std::mem::forget((boxes, strings));
+    }
+    assert_eq!(out.get(), 0);
+    {
+        let pages = PoolPages::new(buf.slice(), PAGE).unwrap();
+        let arena = Arena::new(rtarena::tlsf::GrowingTlsf::new(Counting {
+            inner: pages,
+            out: &out,
+        }));
+        let mut v: Vec<u64, _> = Vec::new_in(&arena);
+        v.extend(0..10_000);
+        assert!(out.get() >= 10_000 * 8 / PAGE);
+        assert_eq!(arena.stats().failures, 0, "growing is not a failure");
+        let big = Box::new_in([7u8; 5 * PAGE], &arena);
+        assert_eq!(big[5 * PAGE - 1], 7);
+        std::mem::forget((v, big));
+    }
+    assert_eq!(out.get(), 0);
+}
+
+#[test]
+fn a_growing_tlsf_fails_cleanly_when_the_source_is_dry() {
+    let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
+    let pages = PoolPages::new(buf.slice(), PAGE).unwrap();
+    let mut tlsf = rtarena::tlsf::GrowingTlsf::new(pages);
+    let l = layout(3 * PAGE, 8);
+    let block = tlsf.allocate(l).unwrap();
+    let before = tlsf.stats();
+    assert_eq!(tlsf.allocate(l), Err(AllocError));
+    let after = tlsf.stats();
+    assert_eq!(
+        (after.in_use, after.failures),
+        (before.in_use, before.failures + 1)
+    );
+    tlsf.check().unwrap();
+    // SAFETY: allocated above with `l`.
+    unsafe { tlsf.deallocate(block.cast(), l) };
+    assert!(tlsf.allocate(l).is_ok(), "the freed pages serve it again");
+}

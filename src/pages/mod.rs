@@ -46,7 +46,10 @@ pub const MAX_PAGE: usize = 2 << 20;
 /// - for any address inside a page it has out, `page_containing` returns that
 ///   page's start as a pointer valid for the whole page (callers use it in
 ///   place of a pointer they were given, whose provenance may cover only one
-///   object); for other addresses it returns `None` or any pointer.
+///   object); for other addresses it returns `None` or any pointer;
+/// - if `pages_merge` returns `true`, every page comes from one allocation:
+///   the pointer of any page it hands out is valid for every page it hands
+///   out, so two adjacent pages may be used as one region.
 pub unsafe trait PageSource {
     /// Size (and alignment) of every page, in bytes.
     fn page_size(&self) -> usize;
@@ -66,4 +69,11 @@ pub unsafe trait PageSource {
     /// The page that holds `addr`, with provenance over the whole page; see
     /// the trait's safety section for what it returns for other addresses.
     fn page_containing(&self, addr: usize) -> Option<NonNull<u8>>;
+
+    /// Whether adjacent pages may be used as one region, because all pages
+    /// come from one allocation. `false` (the default) keeps every page a
+    /// region of its own.
+    fn pages_merge(&self) -> bool {
+        false
+    }
 }

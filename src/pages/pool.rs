@@ -113,7 +113,7 @@ pub(crate) fn check_page_size(size: usize) -> Result<(), PoolError> {
 // whole multiples past it) and disjoint slices of the borrowed pool, which
 // outlives `self`; a page is handed out again only after it was given back;
 // `page_containing` derives its pointer from `base`, which carries the whole
-// pool's provenance.
+// pool's provenance, as every page's pointer does (so pages merge).
 unsafe impl PageSource for PoolPages<'_> {
     #[inline]
     fn page_size(&self) -> usize {
@@ -152,6 +152,10 @@ unsafe impl PageSource for PoolPages<'_> {
         unsafe { page.cast::<Option<NonNull<u8>>>().write(self.free) };
         self.free = Some(page);
         self.in_use -= 1;
+    }
+
+    fn pages_merge(&self) -> bool {
+        true
     }
 
     #[inline]

@@ -10,6 +10,7 @@
 mod block;
 mod check;
 pub mod config;
+mod grow;
 mod pools;
 
 #[cfg(test)]
@@ -22,6 +23,7 @@ use core::ptr::NonNull;
 
 use self::block::{Block, PREV_FREE, SENTINEL_SIZE, USED};
 use self::config::{GRANULE, MIN_BLOCK, POOL_OVERHEAD, WORD, list_at_least, list_of, max_block};
+pub use self::grow::GrowingTlsf;
 pub use self::pools::MAX_POOLS;
 use self::pools::PoolTable;
 use crate::misuse::foreign_pointer;
