@@ -131,24 +131,35 @@ impl<'p> Heap<'p> {
         Self::with_page_size(pool, page_size)
     }
 
-    /// The page size `new` picks for a pool of `len` bytes: a 64th of the
+    /// The page size `new` picks for a pool of `len` bytes: a 256th of the
     /// pool, rounded down to a power of two, at least [`MIN_PAGE`] and at
-    /// most 4 KiB. Small pools get small pages, so that a class's first
-    /// object does not take a large share of the pool.
+    /// most [`MAX_DEFAULT_PAGE`](Self::MAX_DEFAULT_PAGE) (64 KiB). Small
+    /// pools get small pages, so that the pages the classes hold (one or
+    /// two each) take a small share of the pool; large pools get large
+    /// pages, so that taking and giving back pages is rare.
     pub const fn default_page_size(len: usize) -> usize {
-        let share = len / 64;
+        let share = len / 256;
         if share < MIN_PAGE {
             MIN_PAGE
-        } else if share >= 4096 {
-            4096
+        } else if share >= Self::MAX_DEFAULT_PAGE {
+            Self::MAX_DEFAULT_PAGE
         } else {
             1 << (usize::BITS - 1 - share.leading_zeros())
         }
     }
 
+    /// Largest page [`default_page_size`](Self::default_page_size) picks.
+    pub const MAX_DEFAULT_PAGE: usize = 64 << 10;
+
+    /// Fewest slots a page of a served class holds: classes with fewer go
+    /// to the TLSF, where a block costs one word, instead of taking and
+    /// giving back a page every few objects.
+    pub const MIN_SLOTS: usize = 4;
+
     /// A heap over `pool` with slab pages of `page_size` bytes; the slab
-    /// serves the classes that fit at least two slots in a page (see
-    /// [`Slab::new`]).
+    /// serves the classes that fit at least [`MIN_SLOTS`](Self::MIN_SLOTS)
+    /// slots in a page (up to 896 bytes with 4 KiB pages, every class from
+    /// 16 KiB pages up).
     ///
     /// # Errors
     /// [`PoolError::PageSize`] if `page_size` is not a power of two from
@@ -180,7 +191,7 @@ impl<'p> Heap<'p> {
             page_failures: 0,
         };
         Ok(Heap {
-            slab: Slab::with_tail(source, SLAB_ALIGN)?,
+            slab: Slab::with_tail(source, SLAB_ALIGN, Self::MIN_SLOTS)?,
         })
     }
 

@@ -258,7 +258,7 @@ fn heap_routes_by_size_and_resizes_across_the_boundary() {
     let mut buf = PoolBuf::new(if MIRI { 64 << 10 } else { 1 << 20 });
     let mut arena = Arena::new(Heap::with_page_size(buf.slice(), 4096).unwrap());
     let max = arena.get_mut().max_class();
-    assert_eq!(max, 1792);
+    assert_eq!(max, 896);
     let mut v: Vec<u8, _> = Vec::new_in(&arena);
     // Grows through every slab class into the TLSF and back down.
     for i in 0..(4 * max) {

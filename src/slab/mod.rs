@@ -127,21 +127,22 @@ impl<S: PageSource> Slab<S> {
     /// # Time complexity
     /// O(CLASSES).
     pub fn new(source: S) -> Result<Self, PoolError> {
-        Self::with_tail(source, 0)
+        Self::with_tail(source, 0, 2)
     }
 
-    /// A slab whose slots end `tail` bytes before each page's end: for a
+    /// A slab whose slots end `tail` bytes before each page's end, serving
+    /// the classes that fit at least `min_slots` slots in a page: for a
     /// source that keeps the last bytes of its pages (the hybrid heap's
     /// TLSF keeps the next block's header there). Slots are then aligned to
     /// at most the largest power of two dividing `page_size - tail`.
-    pub(crate) fn with_tail(source: S, tail: usize) -> Result<Self, PoolError> {
+    pub(crate) fn with_tail(source: S, tail: usize, min_slots: usize) -> Result<Self, PoolError> {
         let page_size = source.page_size();
         check_page_size(page_size)?;
         let slot_end = page_size - tail;
         Ok(Self::with_served(
             source,
             slot_end,
-            served_classes(slot_end, 2, usize::MAX),
+            served_classes(slot_end, min_slots, usize::MAX),
         ))
     }
 
