@@ -16,12 +16,6 @@ use crate::slab::Slab;
 use crate::slab::classes::{class_of_last, last_byte};
 use crate::{AllocError, CheckError, ClassStats, GRANULE, HEADER, PoolError, RawHeap, Stats, Tlsf};
 
-/// Largest alignment the slab serves: slots end one granule before their
-/// page's end (the TLSF keeps the next block's header in the page's last
-/// word), so they are aligned to the granule at most. Layouts aligned more
-/// go to the TLSF, which aligns anything.
-const SLAB_ALIGN: usize = GRANULE;
-
 /// Slab classes in front of a TLSF, in one pool: the type to reach for when
 /// a heap serves both small objects and large buffers.
 ///
@@ -67,7 +61,9 @@ struct TlsfPages<'p> {
     page_bytes: usize,
     page_allocations: u64,
     page_deallocations: u64,
-    page_failures: u64,
+    /// TLSF failures that were not the caller's: a page the slab could not
+    /// get, a large block served on a retry after `trim`.
+    hidden_failures: u64,
 }
 
 impl TlsfPages<'_> {
@@ -78,11 +74,13 @@ impl TlsfPages<'_> {
     }
 }
 
-// SAFETY: pages are TLSF blocks of `page_size` bytes aligned to
-// `page_size` (a power of two from `MIN_PAGE` to `MAX_PAGE`, checked in
-// `Heap::with_page_size`), disjoint from every other live block, in pools
-// that outlive the source; `page_containing` rebuilds the pointer from the
-// pool's own provenance.
+// SAFETY: a page is the payload of a TLSF block of `page_size` bytes, header
+// included, aligned to `page_size` (a power of two from `MIN_PAGE` to
+// `MAX_PAGE`, checked in `Heap::with_page_size`): its first `page_size -
+// GRANULE` bytes are the block's, disjoint from every other live block, in
+// pools that outlive the source, and the next block's header word lies in the
+// reserved tail. `page_containing` rebuilds the pointer from the pool's own
+// provenance. Nothing here calls into the heap that owns the source.
 unsafe impl PageSource for TlsfPages<'_> {
     #[inline]
     fn page_size(&self) -> usize {
@@ -98,7 +96,7 @@ unsafe impl PageSource for TlsfPages<'_> {
                 Ok(page)
             }
             Err(AllocError) => {
-                self.page_failures += 1;
+                self.hidden_failures += 1;
                 Err(AllocError)
             }
         }
@@ -114,6 +112,13 @@ unsafe impl PageSource for TlsfPages<'_> {
     #[inline(always)]
     fn page_containing(&self, addr: usize) -> Option<NonNull<u8>> {
         self.tlsf.pointer_to(addr & !(self.page.align() - 1))
+    }
+
+    /// The page's last word is the next TLSF block's header; keeping a whole
+    /// granule keeps the slots' end granule-aligned (so the slab serves
+    /// alignments up to the granule, and the TLSF the larger ones).
+    fn reserved_tail(&self) -> usize {
+        GRANULE
     }
 }
 
@@ -158,8 +163,8 @@ impl<'p> Heap<'p> {
 
     /// A heap over `pool` with slab pages of `page_size` bytes; the slab
     /// serves the classes that fit at least [`MIN_SLOTS`](Self::MIN_SLOTS)
-    /// slots in a page (up to 896 bytes with 4 KiB pages, every class from
-    /// 16 KiB pages up).
+    /// slots in a page (up to 896 bytes with 4 KiB pages, 3584 bytes with
+    /// 16 KiB pages, every class from 32 KiB pages up).
     ///
     /// # Errors
     /// [`PoolError::PageSize`] if `page_size` is not a power of two from
@@ -188,10 +193,10 @@ impl<'p> Heap<'p> {
             page_bytes: 0,
             page_allocations: 0,
             page_deallocations: 0,
-            page_failures: 0,
+            hidden_failures: 0,
         };
         Ok(Heap {
-            slab: Slab::with_tail(source, SLAB_ALIGN, Self::MIN_SLOTS)?,
+            slab: Slab::with_min_slots(source, Self::MIN_SLOTS, usize::MAX)?,
         })
     }
 
@@ -255,13 +260,27 @@ impl<'p> Heap<'p> {
     /// O(1).
     #[inline(always)]
     pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        let last = last_byte(layout);
-        if layout.align() <= SLAB_ALIGN && self.slab.serves(last) {
-            // SAFETY: the slab serves `last`, so its class.
-            unsafe { self.slab.allocate_in(class_of_last(last)) }
+        if self.slab.serves(layout) {
+            // SAFETY: the slab serves the layout, so its class.
+            unsafe { self.slab.allocate_in(class_of_last(last_byte(layout))) }
         } else {
-            self.tlsf_mut().allocate(layout)
+            self.tlsf_mut()
+                .allocate(layout)
+                .or_else(|AllocError| self.allocate_after_trim(layout))
         }
+    }
+
+    /// A large request found no free block: if slab classes hold empty
+    /// spare pages, give them back to the TLSF and try once more.
+    #[cold]
+    fn allocate_after_trim(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        if self.slab.trim() == 0 {
+            return Err(AllocError);
+        }
+        let result = self.tlsf_mut().allocate(layout);
+        // One call, one failure at most: the first attempt's does not count.
+        self.slab.source_mut().hidden_failures += 1;
+        result
     }
 
     /// Frees a slot or block.
@@ -288,7 +307,7 @@ impl<'p> Heap<'p> {
     /// Whether `layout` is the slab's.
     #[inline(always)]
     fn in_slab(&self, layout: Layout) -> bool {
-        layout.align() <= SLAB_ALIGN && self.slab.serves(last_byte(layout))
+        self.slab.serves(layout)
     }
 
     /// Resizes in place: within a slab slot when both layouts map to its
@@ -337,7 +356,7 @@ impl<'p> Heap<'p> {
             largest_free: tlsf.largest_free.max(slab.largest_free),
             allocations: tlsf.allocations - pages.page_allocations + slab.allocations,
             deallocations: tlsf.deallocations - pages.page_deallocations + slab.deallocations,
-            failures: tlsf.failures - pages.page_failures + slab.failures,
+            failures: tlsf.failures - pages.hidden_failures + slab.failures,
         }
     }
 

@@ -435,8 +435,10 @@ fn dropping_a_slab_or_a_growing_tlsf_gives_every_page_back() {
         let boxes: std::vec::Vec<_> = (0..600u64).map(|i| Box::new_in(i, &arena)).collect();
         let strings: std::vec::Vec<_> = (0..20).map(|_| Box::new_in([1u8; 1000], &arena)).collect();
         assert!(out.get() >= 2 + 20 / 4);
-        // Leaked on purpose: dropping the arena still gives their pages back.
-        std::mem::forget((boxes, strings));
+        // Leaked on purpose (the std `Vec`s holding them are freed): dropping
+        // the arena still gives their pages back.
+        boxes.into_iter().for_each(std::mem::forget);
+        strings.into_iter().for_each(std::mem::forget);
     }
     assert_eq!(out.get(), 0);
     {
@@ -451,7 +453,8 @@ fn dropping_a_slab_or_a_growing_tlsf_gives_every_page_back() {
         assert_eq!(arena.stats().failures, 0, "growing is not a failure");
         let big = Box::new_in([7u8; 5 * PAGE], &arena);
         assert_eq!(big[5 * PAGE - 1], 7);
-        std::mem::forget((v, big));
+        std::mem::forget(v);
+        std::mem::forget(big);
     }
     assert_eq!(out.get(), 0);
 }
@@ -474,4 +477,38 @@ fn a_growing_tlsf_fails_cleanly_when_the_source_is_dry() {
     // SAFETY: allocated above with `l`.
     unsafe { tlsf.deallocate(block.cast(), l) };
     assert!(tlsf.allocate(l).is_ok(), "the freed pages serve it again");
+}
+
+#[test]
+fn a_large_heap_request_takes_the_slabs_spare_pages_back() {
+    let mut buf = PoolBuf::new(64 << 10);
+    let arena = Arena::new(Heap::with_page_size(buf.slice(), PAGE).unwrap());
+    // Five classes each take a page and keep it as their spare.
+    for size in [16, 32, 64, 128, 256] {
+        let l = layout(size, 8);
+        let object = arena.allocate(l).unwrap();
+        // SAFETY: allocated just above.
+        unsafe { arena.deallocate(object.cast(), l) };
+    }
+    let before = arena.stats();
+    assert!(before.largest_free < 50 << 10, "{before:?}");
+    let big = layout(50 << 10, 8);
+    let block = arena.allocate(big).expect("the spare pages went back to the TLSF");
+    assert_eq!(arena.stats().failures, before.failures, "served, so not a failure");
+    // SAFETY: allocated just above.
+    unsafe { arena.deallocate(block.cast(), big) };
+    arena.check().unwrap();
+}
+
+#[test]
+fn a_growing_tlsf_refuses_what_its_source_cannot_give_before_taking_pages() {
+    let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
+    let pages = PoolPages::new(buf.slice(), PAGE).unwrap();
+    let mut tlsf = rtarena::tlsf::GrowingTlsf::new(pages);
+    for size in [isize::MAX as usize / 2, 9 * PAGE] {
+        assert_eq!(tlsf.allocate(layout(size, 8)), Err(AllocError));
+        assert_eq!(tlsf.source().pages_in_use(), 0, "no page taken for {size}");
+    }
+    assert_eq!(tlsf.stats().failures, 2);
+    assert!(tlsf.allocate(layout(7 * PAGE, 8)).is_ok());
 }

@@ -30,6 +30,10 @@ pub const MIN_PAGE: usize = 512;
 /// huge page.
 pub const MAX_PAGE: usize = 2 << 20;
 
+/// Largest `reserved_tail` a [`PageSource`] may keep: 64 bytes, at most an
+/// eighth of the smallest page.
+pub const MAX_TAIL: usize = 64;
+
 /// Where a slab gets its pages: memory handed out in pages of one size,
 /// each aligned to that size.
 ///
@@ -38,18 +42,25 @@ pub const MAX_PAGE: usize = 2 << 20;
 /// Implementors promise:
 /// - `page_size` is a power of two between [`MIN_PAGE`] and [`MAX_PAGE`], and
 ///   never changes;
-/// - a page from `allocate_page` is `page_size` bytes aligned to
-///   `page_size`, valid for reads and writes, overlapping no other page the
-///   source has out, and stays so until it is given back to
-///   `deallocate_page` or the source is dropped; moving the source does not
-///   move or invalidate its pages;
+/// - a page from `allocate_page` is aligned to `page_size`; its first
+///   `page_size - reserved_tail` bytes are valid for reads and writes,
+///   overlap nothing else the source has out, and stay so until the page is
+///   given back to `deallocate_page` or the source is dropped; moving the
+///   source does not move or invalidate its pages; `reserved_tail` never
+///   changes and is at most [`MAX_TAIL`];
 /// - for any address inside a page it has out, `page_containing` returns that
 ///   page's start as a pointer valid for the whole page (callers use it in
 ///   place of a pointer they were given, whose provenance may cover only one
 ///   object); for other addresses it returns `None` or any pointer;
 /// - if `pages_merge` returns `true`, every page comes from one allocation:
 ///   the pointer of any page it hands out is valid for every page it hands
-///   out, so two adjacent pages may be used as one region.
+///   out, so two adjacent pages may be used as one region (and
+///   `reserved_tail` is 0);
+/// - `pages_left`, when it is `Some(n)`, is exact: `n` more pages can be
+///   taken now;
+/// - no method calls, directly or indirectly, into the heap that owns the
+///   source or any wrapper holding that heap (the heap lends itself out as
+///   `&mut` while it calls the source).
 pub unsafe trait PageSource {
     /// Size (and alignment) of every page, in bytes.
     fn page_size(&self) -> usize;
@@ -69,6 +80,20 @@ pub unsafe trait PageSource {
     /// The page that holds `addr`, with provenance over the whole page; see
     /// the trait's safety section for what it returns for other addresses.
     fn page_containing(&self, addr: usize) -> Option<NonNull<u8>>;
+
+    /// Bytes at the end of every page that stay the source's (the hybrid
+    /// heap's pages give their last word to the next TLSF block's header);
+    /// 0 by default.
+    fn reserved_tail(&self) -> usize {
+        0
+    }
+
+    /// How many more pages `allocate_page` can give now, if the source
+    /// knows (`None`, the default, when it does not, as for the OS). Lets a
+    /// heap refuse a request that cannot be met before taking any page.
+    fn pages_left(&self) -> Option<usize> {
+        None
+    }
 
     /// Whether adjacent pages may be used as one region, because all pages
     /// come from one allocation. `false` (the default) keeps every page a

@@ -154,6 +154,10 @@ unsafe impl PageSource for PoolPages<'_> {
         self.in_use -= 1;
     }
 
+    fn pages_left(&self) -> Option<usize> {
+        Some(self.pages - self.in_use)
+    }
+
     fn pages_merge(&self) -> bool {
         true
     }

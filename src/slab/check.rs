@@ -106,8 +106,8 @@ impl<S: PageSource> ClassWalk<'_, S> {
         if self.slab.source.page_containing(addr) != Some(page.start()) {
             return Err(CheckError::new("page is not one of the source's", addr));
         }
-        // SAFETY: the source says the page is out, and the slab's lists hold
-        // only its own pages.
+        // SAFETY: the slab's lists hold only its own pages (the source's
+        // answer above is a consistency check, not the reason).
         let header = unsafe { page.header() };
         let size = CLASS_SIZES[self.class];
         let capacity = slots_per_page(end, self.class);

@@ -27,7 +27,7 @@ use crate::misuse::foreign_pointer;
 #[cfg(debug_assertions)]
 use crate::misuse::{double_free, wrong_layout};
 use crate::pages::PageSource;
-use crate::pages::check_page_size;
+use crate::pages::{MAX_TAIL, check_page_size};
 use crate::raw_heap::dangling;
 use crate::{AllocError, CheckError, ClassStats, PoolError, RawHeap, Stats};
 
@@ -75,9 +75,12 @@ pub struct Slab<S: PageSource> {
     /// The largest served class's size: a layout is served when its
     /// `last_byte` is below this (one comparison on the hot paths).
     limit: usize,
+    /// The largest alignment slots have: the page size, or less when the
+    /// source keeps a tail.
+    max_align: usize,
     page_size: usize,
-    /// Offset in a page where its slots end: the page size, less a tail that
-    /// the source keeps (see `with_tail`).
+    /// Offset in a page where its slots end: the page size, less the tail
+    /// that the source keeps (`PageSource::reserved_tail`).
     slot_end: usize,
     source: S,
     counters: Counters,
@@ -127,23 +130,33 @@ impl<S: PageSource> Slab<S> {
     /// # Time complexity
     /// O(CLASSES).
     pub fn new(source: S) -> Result<Self, PoolError> {
-        Self::with_tail(source, 0, 2)
+        Self::with_min_slots(source, 2, usize::MAX)
     }
 
-    /// A slab whose slots end `tail` bytes before each page's end, serving
-    /// the classes that fit at least `min_slots` slots in a page: for a
-    /// source that keeps the last bytes of its pages (the hybrid heap's
-    /// TLSF keeps the next block's header there). Slots are then aligned to
-    /// at most the largest power of two dividing `page_size - tail`.
-    pub(crate) fn with_tail(source: S, tail: usize, min_slots: usize) -> Result<Self, PoolError> {
+    /// A slab serving the classes up to `max_size` bytes that fit at least
+    /// `min_slots` slots in a page.
+    pub(crate) fn with_min_slots(
+        source: S,
+        min_slots: usize,
+        max_size: usize,
+    ) -> Result<Self, PoolError> {
         let page_size = source.page_size();
         check_page_size(page_size)?;
-        let slot_end = page_size - tail;
-        Ok(Self::with_served(
-            source,
+        let tail = source.reserved_tail();
+        debug_assert!(tail <= MAX_TAIL, "PageSource::reserved_tail above MAX_TAIL");
+        let slot_end = page_size - tail.min(MAX_TAIL);
+        let served = served_classes(slot_end, min_slots, max_size);
+        Ok(Slab {
+            classes: [Class::default(); CLASSES],
+            served,
+            limit: served.checked_sub(1).map_or(0, |last| CLASS_SIZES[last]),
+            // Slots sit at multiples of their size below `slot_end`.
+            max_align: 1 << slot_end.trailing_zeros(),
+            page_size,
             slot_end,
-            served_classes(slot_end, min_slots, usize::MAX),
-        ))
+            source,
+            counters: Counters::default(),
+        })
     }
 
     /// A slab over `source` that serves the classes up to `max_size` bytes
@@ -156,25 +169,7 @@ impl<S: PageSource> Slab<S> {
     /// # Time complexity
     /// O(CLASSES).
     pub fn with_max_class(source: S, max_size: usize) -> Result<Self, PoolError> {
-        let page_size = source.page_size();
-        check_page_size(page_size)?;
-        Ok(Self::with_served(
-            source,
-            page_size,
-            served_classes(page_size, 1, max_size),
-        ))
-    }
-
-    fn with_served(source: S, slot_end: usize, served: usize) -> Self {
-        Slab {
-            classes: [Class::default(); CLASSES],
-            served,
-            limit: served.checked_sub(1).map_or(0, |last| CLASS_SIZES[last]),
-            page_size: source.page_size(),
-            slot_end,
-            source,
-            counters: Counters::default(),
-        }
+        Self::with_min_slots(source, 1, max_size)
     }
 
     /// The largest request (`Layout::size()` rounded up to its alignment)
@@ -194,12 +189,13 @@ impl<S: PageSource> Slab<S> {
         &mut self.source
     }
 
-    /// Whether a layout with this `last_byte` is served, so that
-    /// `allocate_in(class_of_last(last))` and `deallocate_slot` may be
-    /// called for it.
+    /// Whether `layout` is served, so that
+    /// `allocate_in(class_of_last(last_byte(layout)))` and `deallocate_slot`
+    /// may be called for it: its class is served and its slots are aligned
+    /// enough.
     #[inline(always)]
-    pub(crate) fn serves(&self, last: usize) -> bool {
-        last < self.limit
+    pub(crate) fn serves(&self, layout: Layout) -> bool {
+        last_byte(layout) < self.limit && layout.align() <= self.max_align
     }
 
     /// Allocates a slot for `layout`; the returned slice is the whole slot,
@@ -219,12 +215,11 @@ impl<S: PageSource> Slab<S> {
     /// O(1) (see the type's documentation).
     #[inline(always)]
     pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        let last = last_byte(layout);
-        if !self.serves(last) {
+        if !self.serves(layout) {
             return self.allocate_unserved(layout);
         }
-        // SAFETY: a served `last` maps to a served class.
-        unsafe { self.allocate_in(class_of_last(last)) }
+        // SAFETY: a served layout maps to a served class.
+        unsafe { self.allocate_in(class_of_last(last_byte(layout))) }
     }
 
     #[cold]
@@ -367,15 +362,16 @@ impl<S: PageSource> Slab<S> {
     /// and the returned length, and it has not been freed since. A zero-size
     /// `layout` makes this a no-op.
     ///
-    /// Debug builds panic when the page of `ptr` is not the source's, when
+    /// Debug builds panic when the source knows `ptr` is none of its pages
+    /// (a `PoolPages` pool, a `Heap`'s pools; `OsPages` cannot tell), when
     /// the layout belongs to another class than the object's page, and on
-    /// most double frees.
+    /// double frees of recently freed slots.
     ///
     /// # Time complexity
     /// O(1).
     #[inline(always)]
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
-        if !self.serves(last_byte(layout)) {
+        if !self.serves(layout) {
             // Only zero-size layouts get here from a caller that keeps the
             // contract.
             if layout.size() != 0 {
@@ -495,9 +491,8 @@ impl<S: PageSource> Slab<S> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let (old_last, new_last) = (last_byte(old), last_byte(new));
-        let class = class_of_last(old_last);
-        if !self.serves(old_last) || !self.serves(new_last) || class != class_of_last(new_last) {
+        let class = class_of_last(last_byte(old));
+        if !self.serves(old) || !self.serves(new) || class != class_of_last(last_byte(new)) {
             return Err(AllocError);
         }
         let addr = ptr.as_ptr() as usize;
@@ -621,8 +616,11 @@ impl<S: PageSource> core::fmt::Debug for Slab<S> {
 
 // SAFETY: slots are carved from pages the slab owns (see `PageSource`), each
 // slot belongs to one page and is handed out only while not on the page's
-// free list, so live objects never overlap; slots are aligned as asked (see
-// `class_of`); resizing never moves or touches a slot.
+// free list, so live objects never overlap; slots are aligned as asked (a
+// served layout's class size is a multiple of its alignment, see
+// `classes.rs`, and slots sit at multiples of it below a `slot_end` aligned
+// to at least `max_align`); resizing never moves or touches a slot; the
+// source never calls back into the slab (`PageSource`'s contract).
 unsafe impl<S: PageSource> RawHeap for Slab<S> {
     #[inline(always)]
     fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {

@@ -43,9 +43,11 @@ use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
 ///
 /// As [`Tlsf`](crate::Tlsf): `allocate`, `deallocate` and the in-place
 /// resizes are O(1). An allocation that grows the heap also takes
-/// `ceil((size + align + 2 words) / page_size)` pages from the source, a
-/// count bounded by the request, not by the heap's contents. Dropping the
-/// heap is O(pages).
+/// `ceil((size + max(align, GRANULE) + MIN_BLOCK + POOL_OVERHEAD) /
+/// page_size)` pages from the source, a count bounded by the request, not by
+/// the heap's contents; a source that knows how many pages it has left
+/// ([`PageSource::pages_left`]) lets a request it cannot meet fail before
+/// any page is taken. Dropping the heap is O(pages).
 pub struct GrowingTlsf<S: PageSource> {
     /// Pools that are whole pages of `source`, which this struct owns: no
     /// `&'static` borrow escapes, and the pages outlive the TLSF (dropped
@@ -98,7 +100,12 @@ impl<S: PageSource> GrowingTlsf<S> {
             .checked_add(layout.align().max(GRANULE) + MIN_BLOCK + POOL_OVERHEAD)
             .ok_or(AllocError)?;
         let pages = need.div_ceil(page_size);
-        if !self.source.pages_merge() && pages > 1 {
+        let too_many = if self.source.pages_merge() {
+            self.source.pages_left().is_some_and(|left| pages > left)
+        } else {
+            pages > 1
+        };
+        if too_many {
             return Err(AllocError);
         }
         for _ in 0..pages {
@@ -116,12 +123,15 @@ impl<S: PageSource> GrowingTlsf<S> {
     /// the pool it continues, if the source allows).
     fn add_page(&mut self) -> Result<(), AllocError> {
         let page = self.source.allocate_page()?;
-        let len = self.source.page_size();
+        // The usable part: all of it when pages merge (no tail then).
+        let len = (self.source.page_size() - self.source.reserved_tail()) & !(GRANULE - 1);
         let region = NonNull::slice_from_raw_parts(page, len);
         let added = if self.source.pages_merge() {
-            // SAFETY: the page is ours until we give it back (on drop), it
-            // overlaps no pool, and pages of a source whose pages merge come
-            // from one allocation, so an earlier page's pointer covers it.
+            // SAFETY: the page is ours until we give it back (on drop), so
+            // for as long as the `'static` TLSF can use it, since that TLSF
+            // never leaves this struct; it overlaps no pool, and pages of a
+            // source whose pages merge come from one allocation, so an
+            // earlier page's pointer covers it.
             unsafe { self.tlsf.add_pool_raw(region).map(drop) }
         } else {
             self.tlsf.fits_pool(len).map(|()| {
@@ -177,6 +187,7 @@ impl<S: PageSource> Drop for GrowingTlsf<S> {
         let pools = self.tlsf.pools;
         self.tlsf = LargeTlsf::empty();
         for (base, len) in pools.iter() {
+            // A pool is one page less its tail, or merged whole pages.
             for offset in (0..len).step_by(page_size) {
                 // SAFETY: every pool is a run of whole pages from the source
                 // (merges extend a pool by whole pages); the TLSF that used
@@ -200,7 +211,8 @@ impl<S: PageSource> core::fmt::Debug for GrowingTlsf<S> {
 unsafe impl<S: PageSource + Send> Send for GrowingTlsf<S> {}
 
 // SAFETY: every block comes from the inner TLSF (a `RawHeap`) over pages
-// that stay valid until the heap is dropped; growing only adds pools.
+// that stay valid until the heap is dropped; growing only adds pools; the
+// source never calls back into the heap (`PageSource`'s contract).
 unsafe impl<S: PageSource> RawHeap for GrowingTlsf<S> {
     #[inline(always)]
     fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
