@@ -197,3 +197,28 @@ fn a_growing_tlsf_takes_os_pages_one_pool_each() {
     }
     assert_eq!(tlsf.stats().live(), 0);
 }
+
+/// A slab on OS pages: after everything is freed and the slab trimmed, the
+/// source has no page out and keeps only its reserve mapped.
+#[test]
+fn a_slab_gives_os_pages_back_down_to_the_reserve() {
+    use rtarena::Slab;
+    let mut slab = Slab::new(OsPages::new().unwrap().with_reserve(2)).unwrap();
+    let layouts = [16, 100, 500].map(|size| Layout::from_size_align(size, 8).unwrap());
+    let mut objects = Vec::new();
+    for i in 0..3000 {
+        let layout = layouts[i % 3];
+        objects.push((slab.allocate(layout).unwrap(), layout));
+    }
+    let held = slab.source().pages_in_use();
+    assert!(held >= 3000 / 3 * 500 / slab.source().page_size(), "{held}");
+    for (object, layout) in objects {
+        // SAFETY: allocated above with `layout`.
+        unsafe { slab.deallocate(object.cast(), layout) };
+    }
+    slab.check().unwrap();
+    assert_eq!(slab.source().pages_in_use(), 3, "one spare page per class");
+    assert_eq!(slab.trim(), 3);
+    assert_eq!(slab.source().pages_in_use(), 0);
+    assert_eq!(slab.source().pages_mapped(), 2, "the reserve");
+}

@@ -493,8 +493,14 @@ fn a_large_heap_request_takes_the_slabs_spare_pages_back() {
     let before = arena.stats();
     assert!(before.largest_free < 50 << 10, "{before:?}");
     let big = layout(50 << 10, 8);
-    let block = arena.allocate(big).expect("the spare pages went back to the TLSF");
-    assert_eq!(arena.stats().failures, before.failures, "served, so not a failure");
+    let block = arena
+        .allocate(big)
+        .expect("the spare pages went back to the TLSF");
+    assert_eq!(
+        arena.stats().failures,
+        before.failures,
+        "served, so not a failure"
+    );
     // SAFETY: allocated just above.
     unsafe { arena.deallocate(block.cast(), big) };
     arena.check().unwrap();

@@ -12,7 +12,7 @@ pub(super) fn check<S: PageSource>(slab: &Slab<S>) -> Result<(), CheckError> {
     let mut total_pages = 0;
     for (class, slots) in slab.classes.iter().enumerate() {
         if class >= slab.served {
-            if slots.pages != 0 || slots.partial.is_some() || slots.full.is_some() {
+            if slab.class_pages[class] != 0 || slots.partial.is_some() || slots.full.is_some() {
                 return Err(CheckError::new("an unserved class holds pages", class));
             }
             continue;
@@ -28,26 +28,24 @@ pub(super) fn check<S: PageSource>(slab: &Slab<S>) -> Result<(), CheckError> {
         };
         walk.list(slots.partial, false)?;
         walk.list(slots.full, true)?;
-        if walk.pages != slots.pages {
+        if walk.pages != slab.class_pages[class] {
             return Err(CheckError::new("class page count is wrong", class));
         }
         if walk.live != slots.live {
             return Err(CheckError::new("class live count is wrong", class));
         }
-        match slots.spare {
-            None if walk.empty != 0 => {
-                return Err(CheckError::new("an empty page is not the spare", class));
-            }
-            Some(spare) if walk.empty != 1 => {
+        match slots.partial {
+            // SAFETY: the list was just walked and verified.
+            Some(first) if walk.empty == 1 && unsafe { first.header() }.live() != 0 => {
                 return Err(CheckError::new(
-                    "the spare is not the one empty page",
-                    spare.addr(),
+                    "an empty page is not the first partial page",
+                    class,
                 ));
             }
-            Some(spare) if !on_list(slots.partial, spare, slab.counters.pages) => {
+            _ if walk.empty > 1 => {
                 return Err(CheckError::new(
-                    "the spare is not on the partial list",
-                    spare.addr(),
+                    "a class holds more than one empty page",
+                    class,
                 ));
             }
             _ => {}
@@ -162,20 +160,4 @@ impl<S: PageSource> ClassWalk<'_, S> {
         self.empty += usize::from(live == 0);
         Ok(())
     }
-}
-
-fn on_list(head: Option<Page>, target: Page, mut budget: usize) -> bool {
-    let mut next = head;
-    while let Some(page) = next {
-        if page == target {
-            return true;
-        }
-        if budget == 0 {
-            return false;
-        }
-        budget -= 1;
-        // SAFETY: called after the list was walked and verified.
-        next = unsafe { page.header() }.next();
-    }
-    false
 }
