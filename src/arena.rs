@@ -108,6 +108,7 @@ impl<C: RawHeap> Arena<C> {
     /// last class and for cores without classes.
     ///
     /// ```
+    /// # #[cfg(feature = "allocator-api2")] {
     /// # use core::mem::MaybeUninit;
     /// use rtarena::allocator_api2::boxed::Box;
     /// use rtarena::{Arena, Heap};
@@ -118,6 +119,7 @@ impl<C: RawHeap> Arena<C> {
     /// let eight = arena.class_stats(0).unwrap();
     /// assert_eq!((eight.size, eight.live, eight.pages), (8, 10, 1));
     /// # drop(boxes);
+    /// # }
     /// ```
     ///
     /// # Time complexity

@@ -28,6 +28,7 @@ use crate::{AllocError, CheckError, ClassStats, GRANULE, HEADER, PoolError, RawH
 /// memory as the load shifts.
 ///
 /// ```
+/// # #[cfg(feature = "allocator-api2")] {
 /// use core::mem::MaybeUninit;
 /// use rtarena::allocator_api2::{boxed::Box, vec::Vec};
 /// use rtarena::{Arena, Heap};
@@ -39,6 +40,7 @@ use crate::{AllocError, CheckError, ClassStats, GRANULE, HEADER, PoolError, RawH
 /// large.extend_from_slice(&[7; 10_000]);
 /// assert_eq!(arena.stats().live(), 2);
 /// # drop((small, large));
+/// # }
 /// ```
 ///
 /// # Time complexity
