@@ -4,7 +4,9 @@
 Reads every `<criterion dir>/**/new/estimates.json` (with the `benchmark.json`
 beside it, which names the group, peer and parameter) and prints one table:
 a row per group and parameter, a column per peer with the median time, and
-the ratios rtarena/rlsf and rtarena/talc (below 1: rtarena is faster).
+ratios of rtarena's cores to their nearest peers (below 1: rtarena is
+faster): the TLSF against rlsf and talc, the hybrid heap against mimalloc and
+rlsf, the slab against mimalloc.
 
 By default a cell is the median per element: every group of benches/tlsf.rs
 declares a throughput in elements (pair: one alloc+free pair; batch_shuffled:
@@ -36,7 +38,13 @@ PEER_ORDER = [
     "bumpalo",
 ]
 GROUP_ORDER = ["pair", "batch_shuffled", "churn", "vec_push"]
-RATIOS = [("rtarena", "rlsf"), ("rtarena", "talc")]
+RATIOS = [
+    ("rtarena", "rlsf"),
+    ("rtarena", "talc"),
+    ("rtarena-heap", "mimalloc"),
+    ("rtarena-heap", "rlsf"),
+    ("rtarena-slab", "mimalloc"),
+]
 
 
 def default_dir():
