@@ -9,7 +9,7 @@ use core::mem::{MaybeUninit, size_of};
 use allocator_api2::boxed::Box;
 use allocator_api2::vec::Vec;
 use hashbrown::HashMap;
-use rtarena::{Arena, Heap, SmallTlsf, Stats, Tlsf};
+use rtarena::{Arena, Heap, SmallHeap, SmallTlsf, Stats, Tlsf};
 
 /// Size of the memory the heap manages.
 const POOL_SIZE: usize = 64 * 1024;
@@ -35,9 +35,11 @@ fn main() -> Result<(), rtarena::PoolError> {
     // itself, not in the pool. `SmallTlsf` is the configuration for pools up
     // to 64 KiB, as on a microcontroller.
     println!(
-        "control block: Tlsf {} bytes, SmallTlsf {} bytes\n",
+        "control blocks: Tlsf {} bytes, SmallTlsf {} bytes, Heap {} bytes, SmallHeap {} bytes\n",
         size_of::<Tlsf>(),
-        size_of::<SmallTlsf>()
+        size_of::<SmallTlsf>(),
+        size_of::<Heap>(),
+        size_of::<SmallHeap>()
     );
     print_header();
     print_row("new heap", &arena.stats());

@@ -14,7 +14,8 @@ use core::ptr::NonNull;
 use crate::pages::{MAX_PAGE, MIN_PAGE, PageSource, check_page_size};
 use crate::slab::Slab;
 use crate::slab::classes::{class_of_last, last_byte};
-use crate::{AllocError, CheckError, ClassStats, GRANULE, HEADER, PoolError, RawHeap, Stats, Tlsf};
+use crate::tlsf::GenericTlsf;
+use crate::{AllocError, CheckError, ClassStats, GRANULE, HEADER, PoolError, RawHeap, Stats};
 
 /// Slab classes in front of a TLSF, in one pool: the type to reach for when
 /// a heap serves both small objects and large buffers.
@@ -47,16 +48,28 @@ use crate::{AllocError, CheckError, ClassStats, GRANULE, HEADER, PoolError, RawH
 ///
 /// `allocate`, `deallocate`, `grow_in_place` and `shrink_in_place` are O(1):
 /// one class computation picks the side, then the slab's or the TLSF's O(1)
-/// path runs (see [`Slab`] and [`Tlsf`]). `stats` is O(classes); `check` is
+/// path runs (see [`Slab`] and [`GenericTlsf`]). `stats` is O(classes); `check` is
 /// O(blocks + pages).
-pub struct Heap<'p> {
-    slab: Slab<TlsfPages<'p>>,
+pub struct GenericHeap<'p, const FL: usize, const SL: usize> {
+    slab: Slab<TlsfPages<'p, FL, SL>>,
 }
+
+/// The hybrid heap over a [`Tlsf`](crate::Tlsf) (pools up to 4 GiB). See
+/// [`GenericHeap`] for the API.
+pub type Heap<'p> = GenericHeap<'p, { crate::tlsf::DEFAULT_FL }, 16>;
+
+/// The hybrid heap over a [`SmallTlsf`](crate::SmallTlsf), for
+/// microcontroller pools of up to 64 KiB: its control block is about 2 KiB
+/// on 64-bit targets (the TLSF's and the slab's classes).
+pub type SmallHeap<'p> = GenericHeap<'p, { crate::tlsf::config::fl_len(1 << 16) }, 8>;
+
+// `SmallHeap` keeps the promise its documentation makes.
+const _: () = assert!(usize::BITS != 64 || core::mem::size_of::<SmallHeap>() <= 2560);
 
 /// The TLSF as a page source, counting what its pages take from it so that
 /// the heap's stats can show the pages' objects instead of whole pages.
-struct TlsfPages<'p> {
-    tlsf: Tlsf<'p>,
+struct TlsfPages<'p, const FL: usize, const SL: usize> {
+    tlsf: GenericTlsf<'p, FL, SL>,
     /// A page's size and alignment.
     page: Layout,
     /// TLSF bytes (block sizes, headers included) held as slab pages.
@@ -68,7 +81,7 @@ struct TlsfPages<'p> {
     hidden_failures: u64,
 }
 
-impl TlsfPages<'_> {
+impl<const FL: usize, const SL: usize> TlsfPages<'_, FL, SL> {
     /// TLSF bytes of the page at `page`.
     fn block_bytes(&self, page: NonNull<u8>) -> usize {
         // SAFETY: `page` is a live TLSF block (a page handed out).
@@ -78,12 +91,12 @@ impl TlsfPages<'_> {
 
 // SAFETY: a page is the payload of a TLSF block of `page_size` bytes, header
 // included, aligned to `page_size` (a power of two from `MIN_PAGE` to
-// `MAX_PAGE`, checked in `Heap::with_page_size`): its first `page_size -
+// `MAX_PAGE`, checked in `GenericHeap::with_page_size`): its first `page_size -
 // GRANULE` bytes are the block's, disjoint from every other live block, in
 // pools that outlive the source, and the next block's header word lies in the
 // reserved tail. `page_containing` rebuilds the pointer from the pool's own
 // provenance. Nothing here calls into the heap that owns the source.
-unsafe impl PageSource for TlsfPages<'_> {
+unsafe impl<const FL: usize, const SL: usize> PageSource for TlsfPages<'_, FL, SL> {
     #[inline]
     fn page_size(&self) -> usize {
         self.page.align()
@@ -124,12 +137,12 @@ unsafe impl PageSource for TlsfPages<'_> {
     }
 }
 
-impl<'p> Heap<'p> {
+impl<'p, const FL: usize, const SL: usize> GenericHeap<'p, FL, SL> {
     /// A heap over `pool`, which it borrows for as long as it lives, with
     /// pages of [`default_page_size`](Self::default_page_size) bytes.
     ///
     /// # Errors
-    /// As for [`Tlsf::new`].
+    /// As for [`GenericTlsf::new`].
     ///
     /// # Time complexity
     /// O(classes).
@@ -170,7 +183,7 @@ impl<'p> Heap<'p> {
     ///
     /// # Errors
     /// [`PoolError::PageSize`] if `page_size` is not a power of two from
-    /// [`MIN_PAGE`] to [`MAX_PAGE`]; otherwise as for [`Tlsf::new`].
+    /// [`MIN_PAGE`] to [`MAX_PAGE`]; otherwise as for [`GenericTlsf::new`].
     ///
     /// # Time complexity
     /// O(classes).
@@ -190,14 +203,14 @@ impl<'p> Heap<'p> {
             }
         })?;
         let source = TlsfPages {
-            tlsf: Tlsf::new(pool)?,
+            tlsf: GenericTlsf::new(pool)?,
             page,
             page_bytes: 0,
             page_allocations: 0,
             page_deallocations: 0,
             hidden_failures: 0,
         };
-        Ok(Heap {
+        Ok(GenericHeap {
             slab: Slab::with_min_slots(source, Self::MIN_SLOTS, usize::MAX)?,
         })
     }
@@ -206,7 +219,7 @@ impl<'p> Heap<'p> {
     /// adds to `capacity`.
     ///
     /// # Errors
-    /// As for [`Tlsf::add_pool`]; the heap is unchanged.
+    /// As for [`GenericTlsf::add_pool`]; the heap is unchanged.
     ///
     /// # Time complexity
     /// O(1).
@@ -242,11 +255,11 @@ impl<'p> Heap<'p> {
         self.slab.class_stats(class)
     }
 
-    fn tlsf(&self) -> &Tlsf<'p> {
+    fn tlsf(&self) -> &GenericTlsf<'p, FL, SL> {
         &self.slab.source().tlsf
     }
 
-    fn tlsf_mut(&mut self) -> &mut Tlsf<'p> {
+    fn tlsf_mut(&mut self) -> &mut GenericTlsf<'p, FL, SL> {
         &mut self.slab.source_mut().tlsf
     }
 
@@ -362,7 +375,7 @@ impl<'p> Heap<'p> {
         }
     }
 
-    /// Verifies every invariant of both sides (see [`Tlsf::check`] and
+    /// Verifies every invariant of both sides (see [`GenericTlsf::check`] and
     /// [`Slab::check`]) and that the TLSF bytes held as pages match the
     /// pages the slab holds.
     ///
@@ -388,7 +401,7 @@ impl<'p> Heap<'p> {
     }
 }
 
-impl core::fmt::Debug for Heap<'_> {
+impl<const FL: usize, const SL: usize> core::fmt::Debug for GenericHeap<'_, FL, SL> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Heap")
             .field("page_size", &self.page_size())
@@ -403,16 +416,16 @@ impl core::fmt::Debug for Heap<'_> {
 // blocks never overlap; deallocation and resizing go to the side that
 // allocated, chosen by a rule that maps every size from the request to the
 // returned length to the same side.
-unsafe impl RawHeap for Heap<'_> {
+unsafe impl<const FL: usize, const SL: usize> RawHeap for GenericHeap<'_, FL, SL> {
     #[inline(always)]
     fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        Heap::allocate(self, layout)
+        GenericHeap::allocate(self, layout)
     }
 
     #[inline(always)]
     unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: same contract.
-        unsafe { Heap::deallocate(self, ptr, layout) }
+        unsafe { GenericHeap::deallocate(self, ptr, layout) }
     }
 
     #[inline]
@@ -438,14 +451,14 @@ unsafe impl RawHeap for Heap<'_> {
     }
 
     fn stats(&self) -> Stats {
-        Heap::stats(self)
+        GenericHeap::stats(self)
     }
 
     fn check(&self) -> Result<(), CheckError> {
-        Heap::check(self)
+        GenericHeap::check(self)
     }
 
     fn class_stats(&self, class: usize) -> Option<ClassStats> {
-        Heap::class_stats(self, class)
+        GenericHeap::class_stats(self, class)
     }
 }

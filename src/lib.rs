@@ -25,7 +25,7 @@ pub mod tlsf;
 
 pub use crate::arena::Arena;
 pub use crate::error::{AllocError, CheckError, PoolError};
-pub use crate::heap::Heap;
+pub use crate::heap::{GenericHeap, Heap, SmallHeap};
 pub use crate::raw_heap::RawHeap;
 pub use crate::slab::Slab;
 pub use crate::stats::{ClassStats, Stats};

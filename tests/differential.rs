@@ -19,7 +19,7 @@ use rtarena::tlsf::GrowingTlsf;
 use rtarena::tlsf::config::fl_len;
 use rtarena::{
     Arena, GRANULE, GenericTlsf, HEADER, Heap, LargeTlsf, MIN_BLOCK, POOL_OVERHEAD, Slab,
-    SmallTlsf, Stats, Tlsf,
+    SmallHeap, SmallTlsf, Stats, Tlsf,
 };
 
 use common::{
@@ -609,8 +609,8 @@ fn heap_default_pages() {
     assert_coverage("Heap", &t);
 }
 
-/// A small pool with small pages, where slab pages and large blocks compete
-/// for the same memory.
+/// `SmallHeap` over a microcontroller-sized pool with 512-byte pages, where
+/// slab pages and large blocks compete for the same memory.
 #[test]
 fn heap_small_pool() {
     let max = if MIRI { 16 << 10 } else { 64 << 10 };
@@ -619,7 +619,8 @@ fn heap_small_pool() {
         ..OpParams::DEFAULT
     };
     let t = single_pool_cases(CASES, max / 4, max, OPS, params, |pool, ops| {
-        let mut arena = Arena::new(Heap::with_page_size(pool, 512).unwrap());
+        let mut arena = Arena::new(SmallHeap::new(pool).unwrap());
+        assert_eq!(arena.get_mut().page_size(), 512);
         let (_, t) = heap_harness().run(&arena, ops);
         arena.get_mut().trim();
         assert_one_free_block(&arena.stats());

@@ -93,7 +93,8 @@ pub struct Slab<S: PageSource> {
 /// One size class's pages and counters: what allocate and free touch, in
 /// one aligned half cache line.
 #[derive(Clone, Copy, Default)]
-#[repr(C, align(32))]
+#[cfg_attr(target_pointer_width = "64", repr(C, align(32)))]
+#[cfg_attr(not(target_pointer_width = "64"), repr(C))]
 struct Class {
     /// Pages with at least one free slot; allocations take from the first,
     /// which is the only one that may be empty.

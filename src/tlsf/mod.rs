@@ -45,7 +45,7 @@ use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
 /// ```
 pub type Tlsf<'p> = GenericTlsf<'p, DEFAULT_FL, 16>;
 
-const DEFAULT_FL: usize = config::fl_len(if usize::BITS > 32 {
+pub(crate) const DEFAULT_FL: usize = config::fl_len(if usize::BITS > 32 {
     1 << 32
 } else {
     usize::MAX
