@@ -45,7 +45,7 @@ use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rtarena::pages::PoolPages;
-use rtarena::{Arena, Heap, Slab, Tlsf};
+use rtarena::{Arena, Heap, RawHeap, Slab, Tlsf};
 // slabmalloc's `Allocator` trait, for its methods only: the name is
 // allocator-api2's here.
 use slabmalloc::{AllocationError, Allocator as _, LargeObjectPage, ObjectPage, ZoneAllocator};
@@ -217,22 +217,28 @@ trait Workload {
 
 fn no_end<H>(_: &mut H) {}
 
+/// Runs `w` on an rtarena arena through allocator-api2's `Allocator` on
+/// `&Arena`, as a collection would call it, then checks that everything was
+/// given back and the heap is intact.
+fn arena_peer<C: RawHeap>(w: &mut impl Workload, id: &str, arena: Arena<C>) {
+    w.run(
+        id,
+        &mut &arena,
+        |a, l| Allocator::allocate(&*a, l).unwrap().cast(),
+        // SAFETY: the drivers pass back a live block of this arena with the
+        // layout it was allocated for, once.
+        |a, p, l| unsafe { Allocator::deallocate(&*a, p, l) },
+        no_end,
+    );
+    assert_eq!(arena.stats().live(), 0);
+    arena.check().unwrap();
+}
+
 /// Runs `w` once for every peer.
 fn each_peer(w: &mut impl Workload) {
     {
         let mut pool = pool();
-        let mut arena: Arena<Tlsf> = Arena::new(Tlsf::new(&mut pool).unwrap());
-        w.run(
-            "rtarena",
-            &mut &arena,
-            |a, l| Allocator::allocate(&*a, l).unwrap().cast(),
-            // SAFETY: the drivers pass back a live block of this arena with
-            // the layout it was allocated for, once.
-            |a, p, l| unsafe { Allocator::deallocate(&*a, p, l) },
-            no_end,
-        );
-        assert_eq!(arena.get_mut().stats().live(), 0);
-        arena.check().unwrap();
+        arena_peer(w, "rtarena", Arena::new(Tlsf::new(&mut pool).unwrap()));
     }
     {
         let mut pool = pool();
@@ -241,7 +247,8 @@ fn each_peer(w: &mut impl Workload) {
             "rtarena-core",
             &mut core,
             |c, l| c.allocate(l).unwrap().cast(),
-            // SAFETY: as above, a live block of this core with its layout.
+            // SAFETY: a live block of this core with the layout it was
+            // allocated for, once.
             |c, p, l| unsafe { c.deallocate(p, l) },
             no_end,
         );
@@ -250,33 +257,14 @@ fn each_peer(w: &mut impl Workload) {
     }
     {
         let mut pool = pool();
-        let mut arena = Arena::new(Heap::new(&mut pool).unwrap());
-        w.run(
-            "rtarena-heap",
-            &mut &arena,
-            |a, l| Allocator::allocate(&*a, l).unwrap().cast(),
-            // SAFETY: as above, a live block of this arena with its layout.
-            |a, p, l| unsafe { Allocator::deallocate(&*a, p, l) },
-            no_end,
-        );
-        assert_eq!(arena.get_mut().stats().live(), 0);
-        arena.check().unwrap();
+        arena_peer(w, "rtarena-heap", Arena::new(Heap::new(&mut pool).unwrap()));
     }
     {
         let mut pool = pool();
         let pages = PoolPages::new(&mut pool, SLAB_PAGE).unwrap();
-        let mut arena = Arena::new(Slab::new(pages).unwrap());
-        if w.largest_request() <= arena.get_mut().max_class() {
-            w.run(
-                "rtarena-slab",
-                &mut &arena,
-                |a, l| Allocator::allocate(&*a, l).unwrap().cast(),
-                // SAFETY: as above, a live block of this arena with its layout.
-                |a, p, l| unsafe { Allocator::deallocate(&*a, p, l) },
-                no_end,
-            );
-            assert_eq!(arena.get_mut().stats().live(), 0);
-            arena.check().unwrap();
+        let slab = Slab::new(pages).unwrap();
+        if w.largest_request() <= slab.max_class() {
+            arena_peer(w, "rtarena-slab", Arena::new(slab));
         }
     }
     {
