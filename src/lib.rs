@@ -21,6 +21,8 @@ pub mod pages;
 mod raw_heap;
 pub mod slab;
 mod stats;
+#[cfg(feature = "sync")]
+mod sync_arena;
 pub mod tlsf;
 
 pub use crate::arena::Arena;
@@ -29,8 +31,12 @@ pub use crate::heap::{GenericHeap, Heap, SmallHeap};
 pub use crate::raw_heap::RawHeap;
 pub use crate::slab::Slab;
 pub use crate::stats::{ClassStats, Stats};
+#[cfg(feature = "sync")]
+pub use crate::sync_arena::{CoreGuard, SyncArena};
 pub use crate::tlsf::config::{GRANULE, HEADER, MIN_BLOCK, POOL_OVERHEAD};
 pub use crate::tlsf::{GenericTlsf, LargeTlsf, SmallTlsf, Tlsf};
+#[cfg(feature = "sync")]
+pub use lock_api;
 
 #[cfg(feature = "allocator-api2")]
 pub use allocator_api2;

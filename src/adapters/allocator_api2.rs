@@ -6,7 +6,19 @@ use core::ptr::NonNull;
 
 use allocator_api2::alloc::AllocError;
 
-forward_allocator!(allocator_api2::alloc::Allocator, AllocError);
+forward_allocator!(
+    allocator_api2::alloc::Allocator,
+    AllocError,
+    [C: crate::RawHeap],
+    crate::Arena<C>
+);
+#[cfg(feature = "sync")]
+forward_allocator!(
+    allocator_api2::alloc::Allocator,
+    AllocError,
+    [C: crate::RawHeap, R: lock_api::RawMutex],
+    crate::SyncArena<C, R>
+);
 
 impl From<crate::AllocError> for AllocError {
     fn from(_: crate::AllocError) -> Self {

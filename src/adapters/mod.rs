@@ -1,33 +1,36 @@
 //! The only place foreign traits are implemented. Both `Allocator` traits
-//! have the same methods, so one macro writes both impls, each forwarding to
-//! the same inherent methods of [`Arena`](crate::Arena).
+//! have the same methods, so one macro writes both impls for both wrappers,
+//! each forwarding to the wrapper's inherent methods of the same names.
 
-/// `unsafe impl $Allocator for Arena<C>`, with `$AllocError` its error type.
-/// The invoking module imports `Layout` and `NonNull`.
+/// `unsafe impl<$generics> $Allocator for $Wrapper`, with `$AllocError` the
+/// trait's error type; the wrapper has inherent `allocate`,
+/// `allocate_zeroed`, `deallocate`, `grow`, `grow_zeroed` and `shrink` with
+/// the trait's contracts. The invoking module imports `Layout` and
+/// `NonNull`.
 #[cfg(any(feature = "allocator-api2", feature = "nightly"))]
 macro_rules! forward_allocator {
-    ($Allocator:path, $AllocError:path) => {
-        // SAFETY: `Arena` forwards to a `RawHeap`, whose contract is the
+    ($Allocator:path, $AllocError:path, [$($generics:tt)*], $Wrapper:ty) => {
+        // SAFETY: the wrapper forwards to a `RawHeap`, whose contract is the
         // `Allocator` one: blocks are valid, aligned, disjoint and stay put
         // until freed; grow and shrink keep the contents and, on `Err`, the
-        // old block. Moving the `Arena` itself moves only the core's control
+        // old block. Moving the wrapper itself moves only the core's control
         // data, never a block (a `RawHeap` promise), so blocks outlive such
         // moves.
-        unsafe impl<C: $crate::RawHeap> $Allocator for $crate::Arena<C> {
+        unsafe impl<$($generics)*> $Allocator for $Wrapper {
             #[inline(always)]
             fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, $AllocError> {
-                $crate::Arena::allocate(self, layout).map_err(|_| $AllocError)
+                <$Wrapper>::allocate(self, layout).map_err(|_| $AllocError)
             }
 
             #[inline]
             fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, $AllocError> {
-                $crate::Arena::allocate_zeroed(self, layout).map_err(|_| $AllocError)
+                <$Wrapper>::allocate_zeroed(self, layout).map_err(|_| $AllocError)
             }
 
             #[inline(always)]
             unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
                 // SAFETY: the caller upholds `Allocator::deallocate`'s contract.
-                unsafe { $crate::Arena::deallocate(self, ptr, layout) }
+                unsafe { <$Wrapper>::deallocate(self, ptr, layout) }
             }
 
             #[inline]
@@ -38,7 +41,7 @@ macro_rules! forward_allocator {
                 new: Layout,
             ) -> Result<NonNull<[u8]>, $AllocError> {
                 // SAFETY: the caller upholds `Allocator::grow`'s contract.
-                unsafe { $crate::Arena::grow(self, ptr, old, new) }.map_err(|_| $AllocError)
+                unsafe { <$Wrapper>::grow(self, ptr, old, new) }.map_err(|_| $AllocError)
             }
 
             #[inline]
@@ -49,7 +52,7 @@ macro_rules! forward_allocator {
                 new: Layout,
             ) -> Result<NonNull<[u8]>, $AllocError> {
                 // SAFETY: the caller upholds `Allocator::grow_zeroed`'s contract.
-                unsafe { $crate::Arena::grow_zeroed(self, ptr, old, new) }.map_err(|_| $AllocError)
+                unsafe { <$Wrapper>::grow_zeroed(self, ptr, old, new) }.map_err(|_| $AllocError)
             }
 
             #[inline]
@@ -60,7 +63,7 @@ macro_rules! forward_allocator {
                 new: Layout,
             ) -> Result<NonNull<[u8]>, $AllocError> {
                 // SAFETY: the caller upholds `Allocator::shrink`'s contract.
-                unsafe { $crate::Arena::shrink(self, ptr, old, new) }.map_err(|_| $AllocError)
+                unsafe { <$Wrapper>::shrink(self, ptr, old, new) }.map_err(|_| $AllocError)
             }
         }
     };
@@ -68,5 +71,7 @@ macro_rules! forward_allocator {
 
 #[cfg(feature = "allocator-api2")]
 mod allocator_api2;
+#[cfg(feature = "sync")]
+mod global_alloc;
 #[cfg(feature = "nightly")]
 mod nightly;

@@ -3,4 +3,16 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-forward_allocator!(core::alloc::Allocator, core::alloc::AllocError);
+forward_allocator!(
+    core::alloc::Allocator,
+    core::alloc::AllocError,
+    [C: crate::RawHeap],
+    crate::Arena<C>
+);
+#[cfg(feature = "sync")]
+forward_allocator!(
+    core::alloc::Allocator,
+    core::alloc::AllocError,
+    [C: crate::RawHeap, R: lock_api::RawMutex],
+    crate::SyncArena<C, R>
+);

@@ -1,0 +1,329 @@
+//! `SyncArena`: a core behind a lock, shareable between threads.
+
+use core::alloc::Layout;
+use core::cell::UnsafeCell;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
+
+use lock_api::RawMutex;
+
+use crate::{AllocError, CheckError, ClassStats, RawHeap, Stats};
+
+/// A heap core behind a lock: `Sync`, so one heap can serve several threads,
+/// tasks or interrupt handlers. `R` is any [`lock_api::RawMutex`]: a spin
+/// lock, a platform mutex, an RTOS mutex.
+///
+/// It implements allocator-api2's `Allocator` (and, with feature `nightly`,
+/// core's) like [`Arena`](crate::Arena), and `GlobalAlloc`, so a `static`
+/// one can be the `#[global_allocator]`.
+///
+/// The lock is held only for the core's O(1) operations: a grow or shrink
+/// that must move allocates under the lock, copies with the lock released,
+/// then frees under the lock.
+///
+/// ```
+/// use core::mem::MaybeUninit;
+/// use rtarena::{Heap, SyncArena};
+///
+/// type Spin = spin::Mutex<()>; // any `lock_api::RawMutex`
+/// let mut pool = [MaybeUninit::uninit(); 64 * 1024];
+/// let arena: SyncArena<Heap, Spin> = SyncArena::new(Heap::new(&mut pool).unwrap());
+/// let block = arena.allocate(core::alloc::Layout::new::<u64>()).unwrap();
+/// // SAFETY: allocated just above with this layout.
+/// unsafe { arena.deallocate(block.cast(), core::alloc::Layout::new::<u64>()) };
+/// assert_eq!(arena.stats().live(), 0);
+/// ```
+///
+/// # Time complexity
+///
+/// As the core's, plus taking and releasing the lock once per call (twice
+/// for a moving grow or shrink).
+pub struct SyncArena<C, R: RawMutex> {
+    lock: R,
+    core: UnsafeCell<C>,
+}
+
+// SAFETY: every access to the core goes through `with`, which holds the lock
+// for its whole duration, so at most one thread uses the core at a time; the
+// core moves between threads only as far as `C: Send` allows.
+unsafe impl<C: Send, R: RawMutex + Sync> Sync for SyncArena<C, R> {}
+
+// SAFETY: the arena owns its core and lock; sending it sends both.
+unsafe impl<C: Send, R: RawMutex + Send> Send for SyncArena<C, R> {}
+
+impl<C, R: RawMutex> SyncArena<C, R> {
+    /// Wraps a core; `const`, so a `static` arena works (with a core whose
+    /// constructor is `const`, such as [`GenericTlsf::empty`](crate::GenericTlsf::empty)).
+    pub const fn new(core: C) -> Self {
+        SyncArena {
+            lock: R::INIT,
+            core: UnsafeCell::new(core),
+        }
+    }
+
+    /// The core, out of the arena.
+    pub fn into_inner(self) -> C {
+        self.core.into_inner()
+    }
+
+    /// The core, for setup or inspection while nothing else can use the
+    /// arena (a `&mut` proves it).
+    pub fn get_mut(&mut self) -> &mut C {
+        self.core.get_mut()
+    }
+
+    /// Locks the arena and gives the core itself, for what the allocator
+    /// API does not cover: adding a pool to a `static` arena at start-up,
+    /// resetting it, reading per-core details. Allocating through this arena
+    /// while the guard lives deadlocks (or, for a lock that detects it,
+    /// panics); the guard keeps the core safe either way.
+    ///
+    /// # Time complexity
+    /// Taking the lock.
+    pub fn lock(&self) -> CoreGuard<'_, C, R> {
+        self.lock.lock();
+        CoreGuard {
+            arena: self,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Runs `f` on the core with the lock held.
+    #[inline(always)]
+    fn with<T>(&self, f: impl FnOnce(&mut C) -> T) -> T {
+        /// Releases the lock when dropped, so that the lock is released even
+        /// if a debug-build check in the core panics.
+        struct Unlock<'a, R: RawMutex>(&'a R);
+        impl<R: RawMutex> Drop for Unlock<'_, R> {
+            #[inline(always)]
+            fn drop(&mut self) {
+                // SAFETY: the lock was taken just before this guard was made,
+                // on this thread, and is released once.
+                unsafe { self.0.unlock() };
+            }
+        }
+        self.lock.lock();
+        let _unlock = Unlock(&self.lock);
+        // SAFETY: the lock is held, so no other `&mut C` exists; the closures
+        // passed here are the core's own methods and never call back into
+        // the arena.
+        f(unsafe { &mut *self.core.get() })
+    }
+}
+
+impl<C: RawHeap, R: RawMutex> SyncArena<C, R> {
+    /// A snapshot of the core's counters.
+    ///
+    /// # Time complexity
+    /// As the core's `stats`.
+    pub fn stats(&self) -> Stats {
+        self.with(|c| c.stats())
+    }
+
+    /// What size class `class` of the core holds; see
+    /// [`Arena::class_stats`](crate::Arena::class_stats).
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub fn class_stats(&self, class: usize) -> Option<ClassStats> {
+        self.with(|c| c.class_stats(class))
+    }
+
+    /// The core's integrity check, with the lock held throughout.
+    ///
+    /// # Errors
+    /// The first broken invariant.
+    ///
+    /// # Time complexity
+    /// As the core's `check`.
+    pub fn check(&self) -> Result<(), CheckError> {
+        self.with(|c| c.check())
+    }
+
+    /// Allocates a block for `layout`; see [`Arena::allocate`](crate::Arena::allocate).
+    ///
+    /// # Errors
+    /// [`AllocError`] when the core has no room; it is unchanged.
+    ///
+    /// # Time complexity
+    /// As the core's, plus the lock.
+    #[inline]
+    pub fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        self.with(|c| c.allocate(layout))
+    }
+
+    /// As [`allocate`](Self::allocate), with the block zeroed (outside the
+    /// lock).
+    ///
+    /// # Errors
+    /// As `allocate`.
+    ///
+    /// # Time complexity
+    /// As `allocate`, plus zeroing.
+    #[inline]
+    pub fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        let block = self.allocate(layout)?;
+        // SAFETY: the block is ours for its whole length.
+        unsafe { block.cast::<u8>().write_bytes(0, block.len()) };
+        Ok(block)
+    }
+
+    /// Frees a block.
+    ///
+    /// # Safety
+    /// As [`Arena::deallocate`](crate::Arena::deallocate).
+    ///
+    /// # Time complexity
+    /// As the core's, plus the lock.
+    #[inline]
+    pub unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: forwarded contract.
+        self.with(|c| unsafe { c.deallocate(ptr, layout) })
+    }
+
+    /// Grows a block: in place under the lock, else allocate (locked), copy
+    /// (unlocked), free (locked).
+    ///
+    /// # Errors
+    /// [`AllocError`] when neither works; the old block is untouched.
+    ///
+    /// # Safety
+    /// As [`Arena::grow`](crate::Arena::grow).
+    ///
+    /// # Time complexity
+    /// O(1) in place; O(1) plus the copy when it moves.
+    #[inline]
+    pub unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded contract.
+        match self.with(|c| unsafe { c.grow_in_place(ptr, old, new) }) {
+            Ok(block) => Ok(block),
+            // SAFETY: forwarded contract.
+            Err(AllocError) => unsafe { self.relocate(ptr, old, new) },
+        }
+    }
+
+    /// As [`grow`](Self::grow), with the new bytes zeroed.
+    ///
+    /// # Errors
+    /// As `grow`.
+    ///
+    /// # Safety
+    /// As `grow`.
+    ///
+    /// # Time complexity
+    /// As `grow`, plus zeroing.
+    #[inline]
+    pub unsafe fn grow_zeroed(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded contract.
+        let block = unsafe { self.grow(ptr, old, new)? };
+        // SAFETY: the bytes past `old.size()` are ours and unread.
+        unsafe {
+            block
+                .cast::<u8>()
+                .add(old.size())
+                .write_bytes(0, block.len() - old.size())
+        };
+        Ok(block)
+    }
+
+    /// Shrinks a block: in place under the lock, else moves it like `grow`.
+    ///
+    /// # Errors
+    /// [`AllocError`] when it must move and nothing fits; the old block is
+    /// untouched.
+    ///
+    /// # Safety
+    /// As [`Arena::shrink`](crate::Arena::shrink).
+    ///
+    /// # Time complexity
+    /// O(1) in place; O(1) plus the copy when it moves.
+    #[inline]
+    pub unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded contract.
+        match self.with(|c| unsafe { c.shrink_in_place(ptr, old, new) }) {
+            Ok(block) => Ok(block),
+            // SAFETY: forwarded contract.
+            Err(AllocError) => unsafe { self.relocate(ptr, old, new) },
+        }
+    }
+
+    /// Moves a block: the copy runs with the lock released, so other
+    /// threads wait only for the two O(1) core calls.
+    ///
+    /// # Safety
+    /// `ptr` is live with layout `old`, and only the caller uses it.
+    #[cold]
+    unsafe fn relocate(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        let block = self.allocate(new)?;
+        // SAFETY: two distinct live blocks that only this caller uses, each
+        // valid for the bytes copied; then the old one is freed.
+        unsafe {
+            ptr.copy_to_nonoverlapping(block.cast(), old.size().min(new.size()));
+            self.deallocate(ptr, old);
+        }
+        Ok(block)
+    }
+}
+
+/// The core of a locked [`SyncArena`]; the lock is released when this is
+/// dropped. Not `Send` when the lock's guards must stay on their thread.
+pub struct CoreGuard<'a, C, R: RawMutex> {
+    arena: &'a SyncArena<C, R>,
+    _marker: PhantomData<(&'a mut C, R::GuardMarker)>,
+}
+
+impl<C, R: RawMutex> Deref for CoreGuard<'_, C, R> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        // SAFETY: the guard holds the lock, so no other reference to the
+        // core exists but the ones it lends out.
+        unsafe { &*self.arena.core.get() }
+    }
+}
+
+impl<C, R: RawMutex> DerefMut for CoreGuard<'_, C, R> {
+    fn deref_mut(&mut self) -> &mut C {
+        // SAFETY: as for `deref`, and `&mut self` makes this the only one.
+        unsafe { &mut *self.arena.core.get() }
+    }
+}
+
+impl<C, R: RawMutex> Drop for CoreGuard<'_, C, R> {
+    fn drop(&mut self) {
+        // SAFETY: the guard took the lock in `SyncArena::lock`, on this
+        // thread (the guard is not `Send` for locks that require it), and
+        // releases it once.
+        unsafe { self.arena.lock.unlock() };
+    }
+}
+
+impl<C: RawHeap, R: RawMutex> core::fmt::Debug for SyncArena<C, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let stats = self.stats();
+        f.debug_struct("SyncArena")
+            .field("stats", &stats)
+            .finish_non_exhaustive()
+    }
+}
