@@ -141,9 +141,26 @@ impl OsPages {
         Self::with_page_size(HUGE, true)
     }
 
+    /// [`huge`](Self::huge) in `const` context, for a `static` heap such as
+    /// a `#[global_allocator]`, which must exist before `main`. The check
+    /// that the OS page size divides 2 MiB moves to the first page mapped,
+    /// which fails with `Err` if it does not (no unix system has such a page
+    /// size).
+    ///
+    /// # Time complexity
+    ///
+    /// O(1); it maps nothing.
+    pub const fn huge_static() -> Self {
+        Self::unchecked(HUGE, true)
+    }
+
     fn with_page_size(page_size: usize, huge: bool) -> Result<Self, PoolError> {
         check_page_size(page_size)?;
-        Ok(OsPages {
+        Ok(Self::unchecked(page_size, huge))
+    }
+
+    const fn unchecked(page_size: usize, huge: bool) -> Self {
+        OsPages {
             page_size,
             huge,
             reserve: None,
@@ -152,7 +169,7 @@ impl OsPages {
             max_pages: usize::MAX,
             in_use: 0,
             mapped: [0; 3],
-        })
+        }
     }
 
     /// Keeps up to `pages` pages given back mapped for reuse (default
@@ -281,6 +298,10 @@ unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
 
 /// Maps one 2 MiB page aligned to 2 MiB, and says how the OS backs it.
 fn map_huge() -> Result<(NonNull<u8>, PageKind), AllocError> {
+    // Checked here, not only in `huge`, for `huge_static`.
+    if HUGE % rustix::param::page_size() != 0 {
+        return Err(AllocError);
+    }
     // Without `MAP_NORESERVE` the kernel reserves the huge page now, so an
     // exhausted pool fails here instead of faulting at first touch. The size
     // is explicit because the default huge page may be 1 GiB, which a 2 MiB

@@ -57,11 +57,13 @@ pub struct GrowingTlsf<S: PageSource> {
 }
 
 impl<S: PageSource> GrowingTlsf<S> {
-    /// A heap with no memory yet: the first allocation takes pages.
+    /// A heap with no memory yet: the first allocation takes pages. `const`,
+    /// so a `static` one can be a `#[global_allocator]` (inside a
+    /// [`SyncArena`](crate::SyncArena), over `OsPages::huge_static()`).
     ///
     /// # Time complexity
     /// O(1).
-    pub fn new(source: S) -> Self {
+    pub const fn new(source: S) -> Self {
         GrowingTlsf {
             tlsf: LargeTlsf::empty(),
             source,

@@ -1,0 +1,85 @@
+//! rtarena as the program's `#[global_allocator]`: a `SyncArena` (behind a
+//! spin lock) over a TLSF that grows from 2 MiB OS pages. Everything std
+//! allocates, on every thread, comes from it; the program prints the
+//! arena's stats as it goes.
+//!
+//! Each OS page is a pool of its own (two mappings are two allocations), so
+//! one request can be at most a page (2 MiB, less two words), and the heap
+//! holds at most `MAX_POOLS` (8) pages: this workload stays within both.
+//!
+//! Run with `cargo run --release --features std --example global_alloc`.
+
+use std::collections::HashMap;
+use std::thread;
+
+use rtarena::pages::OsPages;
+use rtarena::tlsf::GrowingTlsf;
+use rtarena::{Stats, SyncArena};
+
+/// A spin lock: a global allocator's lock must not allocate (a parking lot
+/// that allocates its wait queues would call back into the allocator).
+type Spin = spin::Mutex<()>;
+
+#[global_allocator]
+static HEAP: SyncArena<GrowingTlsf<OsPages>, Spin> =
+    SyncArena::new(GrowingTlsf::new(OsPages::huge_static()));
+
+fn main() {
+    report("at the start of main (std's own setup)", &HEAP.stats());
+
+    // A word count: a `String`-keyed map.
+    let text = "the quick brown fox jumps over the lazy dog and the dog sleeps";
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for round in 0..2_000 {
+        for word in text.split(' ') {
+            *counts.entry(format!("{word}{}", round % 50)).or_default() += 1;
+        }
+    }
+    report(&format!("{} words counted", counts.len()), &HEAP.stats());
+
+    // Sorting 200,000 numbers (1.6 MB, within one page).
+    let mut numbers: Vec<u64> = (0..200_000u64)
+        .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40)
+        .collect();
+    numbers.sort_unstable();
+    report("200,000 numbers sorted", &HEAP.stats());
+
+    // Four threads, each building and joining strings.
+    let lengths: Vec<usize> = (0..4)
+        .map(|t| {
+            thread::spawn(move || {
+                let parts: Vec<String> = (0..20_000).map(|i| format!("{t}-{i}")).collect();
+                parts.join(",").len()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().expect("worker thread"))
+        .collect();
+    report(
+        &format!("4 threads joined strings of {lengths:?} bytes"),
+        &HEAP.stats(),
+    );
+
+    drop((counts, numbers, lengths));
+    let stats = HEAP.stats();
+    report("after dropping it all", &stats);
+    HEAP.check().expect("heap intact");
+    let pages = HEAP.lock().source().pages_in_use();
+    println!(
+        "2 MiB pages taken from the OS: {pages}; failed allocations: {}",
+        stats.failures
+    );
+}
+
+fn report(what: &str, s: &Stats) {
+    println!(
+        "{what}:\n    {} allocations, {} frees, {} live; {} KiB in use, peak {} KiB, of {} KiB",
+        s.allocations,
+        s.deallocations,
+        s.live(),
+        s.in_use >> 10,
+        s.peak_in_use >> 10,
+        s.capacity >> 10
+    );
+}
