@@ -16,6 +16,8 @@ mod adapters;
 mod arena;
 mod error;
 mod heap;
+#[cfg(feature = "sync")]
+mod lock;
 mod misuse;
 pub mod pages;
 mod raw_heap;
@@ -28,6 +30,10 @@ pub mod tlsf;
 pub use crate::arena::Arena;
 pub use crate::error::{AllocError, CheckError, PoolError};
 pub use crate::heap::{GenericHeap, Heap, SmallHeap};
+#[cfg(feature = "critical-section")]
+pub use crate::lock::CriticalSectionLock;
+#[cfg(feature = "sync")]
+pub use crate::lock::Lock;
 pub use crate::raw_heap::RawHeap;
 pub use crate::slab::Slab;
 pub use crate::stats::{ClassStats, Stats};

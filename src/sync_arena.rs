@@ -8,11 +8,16 @@ use core::ptr::NonNull;
 
 use lock_api::RawMutex;
 
+use crate::Lock;
+
 use crate::{AllocError, CheckError, ClassStats, RawHeap, Stats};
 
 /// A heap core behind a lock: `Sync`, so one heap can serve several threads,
-/// tasks or interrupt handlers. `R` is any [`lock_api::RawMutex`]: a spin
-/// lock, a platform mutex, an RTOS mutex.
+/// tasks or interrupt handlers. `R` is any [`lock_api::RawMutex`] (a spin
+/// lock, a platform mutex, an RTOS mutex), or, with feature
+/// `critical-section`, `CriticalSectionLock`, which interrupt handlers can
+/// take without deadlocking against the code they interrupted (see
+/// [`Lock`]).
 ///
 /// It implements allocator-api2's `Allocator` (and, with feature `nightly`,
 /// core's) like [`Arena`](crate::Arena), and `GlobalAlloc`, so a `static`
@@ -39,7 +44,7 @@ use crate::{AllocError, CheckError, ClassStats, RawHeap, Stats};
 ///
 /// As the core's, plus taking and releasing the lock once per call (twice
 /// for a moving grow or shrink).
-pub struct SyncArena<C, R: RawMutex> {
+pub struct SyncArena<C, R: Lock> {
     lock: R,
     core: UnsafeCell<C>,
 }
@@ -47,12 +52,12 @@ pub struct SyncArena<C, R: RawMutex> {
 // SAFETY: every access to the core goes through `with`, which holds the lock
 // for its whole duration, so at most one thread uses the core at a time; the
 // core moves between threads only as far as `C: Send` allows.
-unsafe impl<C: Send, R: RawMutex + Sync> Sync for SyncArena<C, R> {}
+unsafe impl<C: Send, R: Lock + Sync> Sync for SyncArena<C, R> {}
 
 // SAFETY: the arena owns its core and lock; sending it sends both.
-unsafe impl<C: Send, R: RawMutex + Send> Send for SyncArena<C, R> {}
+unsafe impl<C: Send, R: Lock + Send> Send for SyncArena<C, R> {}
 
-impl<C, R: RawMutex> SyncArena<C, R> {
+impl<C, R: Lock> SyncArena<C, R> {
     /// Wraps a core; `const`, so a `static` arena works (with a core whose
     /// constructor is `const`, such as [`GenericTlsf::empty`](crate::GenericTlsf::empty)).
     pub const fn new(core: C) -> Self {
@@ -73,46 +78,19 @@ impl<C, R: RawMutex> SyncArena<C, R> {
         self.core.get_mut()
     }
 
-    /// Locks the arena and gives the core itself, for what the allocator
-    /// API does not cover: adding a pool to a `static` arena at start-up,
-    /// resetting it, reading per-core details. Allocating through this arena
-    /// while the guard lives deadlocks (or, for a lock that detects it,
-    /// panics); the guard keeps the core safe either way.
-    ///
-    /// # Time complexity
-    /// Taking the lock.
-    pub fn lock(&self) -> CoreGuard<'_, C, R> {
-        self.lock.lock();
-        CoreGuard {
-            arena: self,
-            _marker: PhantomData,
-        }
-    }
-
     /// Runs `f` on the core with the lock held.
     #[inline(always)]
     fn with<T>(&self, f: impl FnOnce(&mut C) -> T) -> T {
-        /// Releases the lock when dropped, so that the lock is released even
-        /// if a debug-build check in the core panics.
-        struct Unlock<'a, R: RawMutex>(&'a R);
-        impl<R: RawMutex> Drop for Unlock<'_, R> {
-            #[inline(always)]
-            fn drop(&mut self) {
-                // SAFETY: the lock was taken just before this guard was made,
-                // on this thread, and is released once.
-                unsafe { self.0.unlock() };
-            }
-        }
-        self.lock.lock();
-        let _unlock = Unlock(&self.lock);
-        // SAFETY: the lock is held, so no other `&mut C` exists; the closures
-        // passed here are the core's own methods and never call back into
-        // the arena.
-        f(unsafe { &mut *self.core.get() })
+        self.lock.with(|| {
+            // SAFETY: the lock is held, so no other `&mut C` exists; the
+            // closures passed here are the core's own methods and never
+            // call back into the arena.
+            f(unsafe { &mut *self.core.get() })
+        })
     }
 }
 
-impl<C: RawHeap, R: RawMutex> SyncArena<C, R> {
+impl<C: RawHeap, R: Lock> SyncArena<C, R> {
     /// A snapshot of the core's counters.
     ///
     /// # Time complexity
@@ -286,6 +264,24 @@ impl<C: RawHeap, R: RawMutex> SyncArena<C, R> {
     }
 }
 
+impl<C, R: RawMutex> SyncArena<C, R> {
+    /// Locks the arena and gives the core itself, for what the allocator
+    /// API does not cover: adding a pool to a `static` arena at start-up,
+    /// resetting it, reading per-core details. Allocating through this arena
+    /// while the guard lives deadlocks (or, for a lock that detects it,
+    /// panics); the guard keeps the core safe either way.
+    ///
+    /// # Time complexity
+    /// Taking the lock.
+    pub fn lock(&self) -> CoreGuard<'_, C, R> {
+        self.lock.lock();
+        CoreGuard {
+            arena: self,
+            _marker: PhantomData,
+        }
+    }
+}
+
 /// The core of a locked [`SyncArena`]; the lock is released when this is
 /// dropped. Not `Send` when the lock's guards must stay on their thread.
 pub struct CoreGuard<'a, C, R: RawMutex> {
@@ -319,7 +315,7 @@ impl<C, R: RawMutex> Drop for CoreGuard<'_, C, R> {
     }
 }
 
-impl<C: RawHeap, R: RawMutex> core::fmt::Debug for SyncArena<C, R> {
+impl<C: RawHeap, R: Lock> core::fmt::Debug for SyncArena<C, R> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let stats = self.stats();
         f.debug_struct("SyncArena")

@@ -1,4 +1,5 @@
-//! `SyncArena`: several threads on one heap, with content checks;
+//! `SyncArena`: several threads on one heap, with content checks, behind a
+//! spin lock and (feature `critical-section`) a critical section;
 //! `GlobalAlloc`; a `static` arena built in `const` context.
 
 #![cfg(all(feature = "sync", feature = "allocator-api2"))]
@@ -12,7 +13,7 @@ use allocator_api2::boxed::Box;
 use allocator_api2::vec::Vec;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use rtarena::lock_api::RawMutex;
+use rtarena::Lock;
 use rtarena::{Heap, SyncArena};
 
 use common::{MIRI, PoolBuf, fill, verify};
@@ -27,7 +28,7 @@ const OPS: usize = if MIRI { 60 } else { 20_000 };
 /// the `Allocator` API, filling every block with its own pattern and
 /// verifying it before every free and after every move; at the end it frees
 /// everything. Then nothing may be live, and the heap must pass its check.
-fn stress<R: RawMutex + Send + Sync>(arena: &SyncArena<Heap, R>) {
+fn stress<R: Lock + Send + Sync>(arena: &SyncArena<Heap, R>) {
     use allocator_api2::alloc::Allocator;
     std::thread::scope(|scope| {
         for thread in 0..THREADS {
@@ -107,6 +108,18 @@ fn threads_share_one_heap_behind_a_spin_lock() {
     let stats = arena.stats();
     println!("{stats:?}");
     assert!(stats.allocations as usize > THREADS * OPS / 4, "{stats:?}");
+}
+
+/// The critical-section lock, with `critical-section`'s `std`
+/// implementation standing in for a microcontroller's.
+#[cfg(feature = "critical-section")]
+#[test]
+fn threads_share_one_heap_behind_a_critical_section() {
+    let mut buf = PoolBuf::new(if MIRI { 64 << 10 } else { 1 << 20 });
+    let arena: SyncArena<Heap, rtarena::CriticalSectionLock> =
+        SyncArena::new(Heap::new(buf.slice()).unwrap());
+    stress(&arena);
+    assert!(arena.stats().allocations as usize > THREADS * OPS / 4);
 }
 
 #[test]

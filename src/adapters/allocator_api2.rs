@@ -16,7 +16,7 @@ forward_allocator!(
 forward_allocator!(
     allocator_api2::alloc::Allocator,
     AllocError,
-    [C: crate::RawHeap, R: lock_api::RawMutex],
+    [C: crate::RawHeap, R: crate::Lock],
     crate::SyncArena<C, R>
 );
 

@@ -4,16 +4,14 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
 
-use lock_api::RawMutex;
-
-use crate::{RawHeap, SyncArena};
+use crate::{Lock, RawHeap, SyncArena};
 
 // SAFETY: blocks come from a `RawHeap` (valid, aligned, disjoint, in place
 // until freed) behind the arena's lock; failures return null and never
 // unwind from the heap's own code (its only panics are debug-build reports
 // of a caller breaking the contract); `realloc` keeps the contents up to the
 // smaller size and leaves the old block intact when it returns null.
-unsafe impl<C: RawHeap, R: RawMutex> GlobalAlloc for SyncArena<C, R> {
+unsafe impl<C: RawHeap, R: Lock> GlobalAlloc for SyncArena<C, R> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         self.allocate(layout)

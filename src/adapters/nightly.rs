@@ -13,6 +13,6 @@ forward_allocator!(
 forward_allocator!(
     core::alloc::Allocator,
     core::alloc::AllocError,
-    [C: crate::RawHeap, R: lock_api::RawMutex],
+    [C: crate::RawHeap, R: crate::Lock],
     crate::SyncArena<C, R>
 );

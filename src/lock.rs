@@ -1,0 +1,77 @@
+//! What `SyncArena` locks with: any `lock_api::RawMutex`, or (feature
+//! `critical-section`) a critical section.
+
+use lock_api::RawMutex;
+
+/// A way to run a closure with exclusive access to a `SyncArena`'s core.
+///
+/// Implemented for every [`lock_api::RawMutex`] (spin locks, platform and
+/// RTOS mutexes) and, with feature `critical-section`, for
+/// `CriticalSectionLock`. A critical section is not a `RawMutex` here on
+/// purpose: a `RawMutex` may be unlocked in any order relative to other
+/// locks, while critical sections must be left in the reverse order they were
+/// entered; a closure scope guarantees that.
+///
+/// # Safety
+///
+/// `with` runs `f` with every other `with` call on the same lock, on any
+/// thread or interrupt handler, excluded: never two at once.
+pub unsafe trait Lock {
+    /// An unlocked lock, for `const` construction.
+    const INIT: Self;
+
+    /// Runs `f` with the lock held; releases it even if `f` panics.
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T;
+}
+
+// SAFETY: `lock` excludes every other holder until the guard's `unlock`,
+// which runs when `with` returns or unwinds.
+unsafe impl<R: RawMutex> Lock for R {
+    #[allow(clippy::declare_interior_mutable_const)] // a value to copy, as `RawMutex::INIT` is.
+    const INIT: Self = R::INIT;
+
+    #[inline(always)]
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        /// Releases the lock when dropped, so that a panic in `f` (a
+        /// debug-build report of a broken contract) does not leave it held.
+        struct Unlock<'a, R: RawMutex>(&'a R);
+        impl<R: RawMutex> Drop for Unlock<'_, R> {
+            #[inline(always)]
+            fn drop(&mut self) {
+                // SAFETY: the lock was taken just before this guard was made,
+                // in this context, and is released once.
+                unsafe { self.0.unlock() };
+            }
+        }
+        self.lock();
+        let _unlock = Unlock(self);
+        f()
+    }
+}
+
+/// A lock that is a [`critical_section`] critical section: on a single-core
+/// microcontroller, interrupts are off while it is held, so an interrupt
+/// handler never preempts a holder and can allocate itself without the
+/// deadlock a spin lock would give. `SyncArena` holds it for one O(1) core
+/// call at a time.
+///
+/// The platform provides the critical-section implementation (for example
+/// `cortex-m`'s `critical-section-single-core` feature, or
+/// `critical-section`'s `std` feature on a host).
+#[cfg(feature = "critical-section")]
+#[derive(Debug, Default)]
+pub struct CriticalSectionLock {
+    _private: (),
+}
+
+// SAFETY: `critical_section::with` excludes every other critical section,
+// on every thread and interrupt handler, for the closure's duration.
+#[cfg(feature = "critical-section")]
+unsafe impl Lock for CriticalSectionLock {
+    const INIT: Self = CriticalSectionLock { _private: () };
+
+    #[inline]
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        critical_section::with(|_| f())
+    }
+}
