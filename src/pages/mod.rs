@@ -12,11 +12,18 @@
 #[cfg(all(feature = "std", unix))]
 mod os;
 mod pool;
+#[cfg(feature = "sync")]
+mod shared;
 
 #[cfg(all(feature = "std", unix))]
+pub use self::os::OsMap;
+#[cfg(all(feature = "std", unix))]
 pub use self::os::{OsPages, PageKind};
+pub use self::pool::PoolMap;
 pub use self::pool::PoolPages;
 pub(crate) use self::pool::check_page_size;
+#[cfg(feature = "sync")]
+pub use self::shared::{Budget, SharedPages};
 
 use core::ptr::NonNull;
 
@@ -101,4 +108,31 @@ pub unsafe trait PageSource {
     fn pages_merge(&self) -> bool {
         false
     }
+}
+
+/// A page source whose page lookup needs none of its mutable state, so that
+/// it can run on any thread while another takes or gives back pages.
+///
+/// # Safety
+///
+/// `map` returns a value whose `page_containing` answers exactly as the
+/// source's own would, for every page the source hands out for as long as
+/// the source lives, without touching the source.
+pub unsafe trait SharedPageSource: PageSource {
+    /// The lookup, copied out of the source.
+    type Map: PageMap;
+
+    /// The source's page lookup.
+    fn map(&self) -> Self::Map;
+}
+
+/// A page lookup that needs no access to its source: `page_containing` of a
+/// [`SharedPageSource`].
+///
+/// # Safety
+///
+/// As [`PageSource::page_containing`]; it may be called from any thread.
+pub unsafe trait PageMap: Copy + Send + Sync {
+    /// The page that holds `addr`, with provenance over the whole page.
+    fn page_containing(&self, addr: usize) -> Option<NonNull<u8>>;
 }

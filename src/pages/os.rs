@@ -5,7 +5,7 @@ use core::ptr::{self, NonNull};
 use rustix::mm::{self, MapFlags, ProtFlags};
 
 use super::pool::check_page_size;
-use super::{MAX_PAGE, PageSource};
+use super::{MAX_PAGE, PageMap, PageSource, SharedPageSource};
 use crate::{AllocError, PoolError};
 
 /// Size of the pages of [`OsPages::huge`]: the huge page of x86-64 and of
@@ -410,9 +410,37 @@ unsafe impl PageSource for OsPages {
     /// O(1).
     #[inline]
     fn page_containing(&self, addr: usize) -> Option<NonNull<u8>> {
+        self.map().page_containing(addr)
+    }
+}
+
+/// The page lookup of an [`OsPages`]: its page size (each page's provenance
+/// was exposed when it was mapped).
+#[derive(Clone, Copy, Debug)]
+pub struct OsMap {
+    page_size: usize,
+}
+
+// SAFETY: rebuilds the page start from the provenance exposed when the page
+// was mapped, as `OsPages::page_containing` did.
+unsafe impl PageMap for OsMap {
+    #[inline]
+    fn page_containing(&self, addr: usize) -> Option<NonNull<u8>> {
         NonNull::new(ptr::with_exposed_provenance_mut(
             addr & !(self.page_size - 1),
         ))
+    }
+}
+
+// SAFETY: the page size never changes; the lookup needs nothing else.
+unsafe impl SharedPageSource for OsPages {
+    type Map = OsMap;
+
+    #[inline(always)]
+    fn map(&self) -> OsMap {
+        OsMap {
+            page_size: self.page_size,
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
-use super::{MAX_PAGE, MIN_PAGE, PageSource};
+use super::{MAX_PAGE, MIN_PAGE, PageMap, PageSource, SharedPageSource};
 use crate::{AllocError, PoolError};
 
 /// A pool of memory that lives for `'p`, cut into pages of one size.
@@ -164,6 +164,29 @@ unsafe impl PageSource for PoolPages<'_> {
 
     #[inline]
     fn page_containing(&self, addr: usize) -> Option<NonNull<u8>> {
+        self.map().page_containing(addr)
+    }
+}
+
+/// The page lookup of a [`PoolPages`]: where its pages are, copied out.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolMap {
+    base: NonNull<u8>,
+    span: usize,
+    page_size: usize,
+}
+
+// SAFETY: a `PoolMap` is a read-only description of where a pool's pages
+// are; its pointer is only offset, never dereferenced, by the map itself.
+unsafe impl Send for PoolMap {}
+// SAFETY: as for `Send`: nothing in it changes or is dereferenced.
+unsafe impl Sync for PoolMap {}
+
+// SAFETY: the pointer is derived from `base`, which carries the whole pool's
+// provenance, and points at the start of the page that holds `addr`.
+unsafe impl PageMap for PoolMap {
+    #[inline]
+    fn page_containing(&self, addr: usize) -> Option<NonNull<u8>> {
         let offset = addr.wrapping_sub(self.base.as_ptr() as usize);
         if offset < self.span {
             // SAFETY: `offset` is inside the pool's pages, and so is its
@@ -171,6 +194,21 @@ unsafe impl PageSource for PoolPages<'_> {
             Some(unsafe { self.base.add(offset & !(self.page_size - 1)) })
         } else {
             None
+        }
+    }
+}
+
+// SAFETY: `base`, `span` and `page_size` never change after `new`, so the
+// copied map answers as `page_containing` does.
+unsafe impl SharedPageSource for PoolPages<'_> {
+    type Map = PoolMap;
+
+    #[inline(always)]
+    fn map(&self) -> PoolMap {
+        PoolMap {
+            base: self.base,
+            span: self.span,
+            page_size: self.page_size,
         }
     }
 }
