@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Summarise criterion results of `cargo bench --bench tlsf` as markdown.
+"""Summarise criterion results of `cargo bench` (benches tlsf and contention)
+as markdown.
 
 Reads every `<criterion dir>/**/new/estimates.json` (with the `benchmark.json`
 beside it, which names the group, peer and parameter) and prints one table:
@@ -28,8 +29,11 @@ PEER_ORDER = [
     "rtarena-core",
     "rtarena-heap",
     "rtarena-slab",
+    "rtarena-sync",
+    "rtarena-per-thread",
     "rlsf",
     "talc",
+    "talc-lock",
     "linked_list",
     "slabmalloc",
     "buddy",
@@ -37,13 +41,14 @@ PEER_ORDER = [
     "mimalloc",
     "bumpalo",
 ]
-GROUP_ORDER = ["pair", "batch_shuffled", "churn", "vec_push"]
+GROUP_ORDER = ["pair", "batch_shuffled", "churn", "vec_push", "contended_pair"]
 RATIOS = [
     ("rtarena", "rlsf"),
     ("rtarena", "talc"),
     ("rtarena-heap", "mimalloc"),
     ("rtarena-heap", "rlsf"),
     ("rtarena-slab", "mimalloc"),
+    ("rtarena-sync", "talc-lock"),
 ]
 
 
