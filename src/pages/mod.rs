@@ -12,6 +12,7 @@
 #[cfg(all(feature = "std", unix))]
 mod os;
 mod pool;
+mod region;
 #[cfg(feature = "sync")]
 mod shared;
 
@@ -22,6 +23,7 @@ pub use self::os::{OsPages, PageKind};
 pub use self::pool::PoolMap;
 pub use self::pool::PoolPages;
 pub(crate) use self::pool::check_page_size;
+pub use self::region::RegionPages;
 #[cfg(feature = "sync")]
 pub use self::shared::{Budget, SharedPages};
 
