@@ -58,20 +58,49 @@ unsafe impl<R: RawMutex> Lock for R {
 /// The platform provides the critical-section implementation (for example
 /// `cortex-m`'s `critical-section-single-core` feature, or
 /// `critical-section`'s `std` feature on a host).
+///
+/// Critical sections nest, so a second `with` from inside the first (which
+/// only a broken contract can cause, such as a panic raised inside the heap
+/// while it is the global allocator) would not be excluded: the lock
+/// remembers that it is held and panics instead.
 #[cfg(feature = "critical-section")]
 #[derive(Debug, Default)]
 pub struct CriticalSectionLock {
-    _private: (),
+    /// Whether a `with` is running; only touched inside a critical section.
+    held: core::cell::Cell<bool>,
 }
 
-// SAFETY: `critical_section::with` excludes every other critical section,
-// on every thread and interrupt handler, for the closure's duration.
+// SAFETY: `held` is only read and written inside a critical section, which
+// excludes every other context that could touch it.
+#[cfg(feature = "critical-section")]
+unsafe impl Sync for CriticalSectionLock {}
+
+// SAFETY: `critical_section::with` excludes every other context (threads,
+// interrupt handlers) for the closure's duration, and `held` refuses a
+// nested `with` in the same context: never two at once.
 #[cfg(feature = "critical-section")]
 unsafe impl Lock for CriticalSectionLock {
-    const INIT: Self = CriticalSectionLock { _private: () };
+    #[allow(clippy::declare_interior_mutable_const)] // a value to copy, as `RawMutex::INIT` is.
+    const INIT: Self = CriticalSectionLock {
+        held: core::cell::Cell::new(false),
+    };
 
     #[inline]
     fn with<T>(&self, f: impl FnOnce() -> T) -> T {
-        critical_section::with(|_| f())
+        /// Clears `held` when the closure returns or unwinds.
+        struct Release<'a>(&'a core::cell::Cell<bool>);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        critical_section::with(|_| {
+            assert!(
+                !self.held.replace(true),
+                "rtarena: CriticalSectionLock taken again from inside itself"
+            );
+            let _release = Release(&self.held);
+            f()
+        })
     }
 }

@@ -82,9 +82,11 @@ impl<C, R: Lock> SyncArena<C, R> {
     #[inline(always)]
     fn with<T>(&self, f: impl FnOnce(&mut C) -> T) -> T {
         self.lock.with(|| {
-            // SAFETY: the lock is held, so no other `&mut C` exists; the
-            // closures passed here are the core's own methods and never
-            // call back into the arena.
+            // SAFETY: the lock is held and excludes every other `with` (the
+            // `Lock` contract; `CriticalSectionLock` refuses nesting), so no
+            // other `&mut C` exists; the closures passed here are the core's
+            // own methods, which never call back into the arena (`RawHeap`'s
+            // contract).
             f(unsafe { &mut *self.core.get() })
         })
     }
@@ -267,13 +269,18 @@ impl<C: RawHeap, R: Lock> SyncArena<C, R> {
 impl<C, R: RawMutex> SyncArena<C, R> {
     /// Locks the arena and gives the core itself, for what the allocator
     /// API does not cover: adding a pool to a `static` arena at start-up,
-    /// resetting it, reading per-core details. Allocating through this arena
-    /// while the guard lives deadlocks (or, for a lock that detects it,
-    /// panics); the guard keeps the core safe either way.
+    /// reading per-core details. Allocating through this arena on this
+    /// thread while the guard lives deadlocks.
+    ///
+    /// # Safety
+    ///
+    /// While blocks of this arena are live, the caller must not end their
+    /// life through the guard: no `reset`, no replacing or taking the core.
+    /// Growing the core (adding a pool) and reading it are fine.
     ///
     /// # Time complexity
     /// Taking the lock.
-    pub fn lock(&self) -> CoreGuard<'_, C, R> {
+    pub unsafe fn lock(&self) -> CoreGuard<'_, C, R> {
         self.lock.lock();
         CoreGuard {
             arena: self,

@@ -190,7 +190,8 @@ fn a_static_arena_gets_its_pool_at_start_up() {
     let layout = Layout::new::<[u64; 4]>();
     assert!(ARENA.allocate(layout).is_err(), "no pool yet");
     let pool = std::boxed::Box::leak(std::vec![MaybeUninit::uninit(); 16 << 10].into_boxed_slice());
-    ARENA.lock().add_pool(pool).unwrap();
+    // SAFETY: adding a pool ends no block's life.
+    unsafe { ARENA.lock() }.add_pool(pool).unwrap();
     let block = ARENA.allocate(layout).unwrap();
     // SAFETY: allocated just above with this layout.
     unsafe { ARENA.deallocate(block.cast(), layout) };

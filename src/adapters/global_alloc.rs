@@ -8,8 +8,8 @@ use crate::{Lock, RawHeap, SyncArena};
 
 // SAFETY: blocks come from a `RawHeap` (valid, aligned, disjoint, in place
 // until freed) behind the arena's lock; failures return null and never
-// unwind from the heap's own code (its only panics are debug-build reports
-// of a caller breaking the contract); `realloc` keeps the contents up to the
+// unwind from the heap's own code except for the debug-build reports of a
+// caller that already broke the contract; `realloc` keeps the contents up to the
 // smaller size and leaves the old block intact when it returns null.
 unsafe impl<C: RawHeap, R: Lock> GlobalAlloc for SyncArena<C, R> {
     #[inline]

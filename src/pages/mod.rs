@@ -65,11 +65,12 @@ pub const MAX_TAIL: usize = 64;
 ///   the pointer of any page it hands out is valid for every page it hands
 ///   out, so two adjacent pages may be used as one region (and
 ///   `reserved_tail` is 0);
-/// - `pages_left`, when it is `Some(n)`, is exact: `n` more pages can be
-///   taken now;
+/// - `pages_left` is a hint (a shared source may change meanwhile): heaps
+///   use it to refuse early and still handle `allocate_page` failing;
 /// - no method calls, directly or indirectly, into the heap that owns the
-///   source or any wrapper holding that heap (the heap lends itself out as
-///   `&mut` while it calls the source).
+///   source, any wrapper holding that heap, or (for a source shared through
+///   `SharedPages`) any budget of it: they lend themselves out as `&mut`
+///   while they call the source.
 pub unsafe trait PageSource {
     /// Size (and alignment) of every page, in bytes.
     fn page_size(&self) -> usize;

@@ -63,9 +63,9 @@ impl RegionPages {
     ///
     /// # Safety
     ///
-    /// `region` is valid for reads and writes for as long as the source and
-    /// any page it hands out are used, and nothing else accesses it
-    /// meanwhile.
+    /// `region` is non-null and valid for reads and writes for as long as
+    /// the source and any page it hands out are used, and nothing else
+    /// accesses it meanwhile.
     pub const unsafe fn new(region: *mut [MaybeUninit<u8>], page_size: usize) -> Self {
         assert!(
             page_size.is_power_of_two() && page_size >= MIN_PAGE && page_size <= MAX_PAGE,
@@ -86,9 +86,13 @@ impl RegionPages {
     /// Cuts the region into pages; `Err` if it holds none.
     #[cold]
     fn cut(&mut self) -> Result<&mut PoolPages<'static>, AllocError> {
-        // SAFETY: the region is valid and ours alone for as long as the
-        // source is used (`new`'s contract), which the `'static` of the pool
-        // stands for: the pool never leaves this source.
+        if self.region.cast::<u8>().is_null() {
+            return Err(AllocError);
+        }
+        // SAFETY: the region is non-null (checked), valid and ours alone for
+        // as long as the source is used (`new`'s contract), which the
+        // `'static` of the pool stands for: the pool never leaves this
+        // source (`pages` lends it out read-only).
         let region = unsafe { &mut *self.region };
         let pages = PoolPages::new(region, self.page_size).map_err(|_| AllocError)?;
         Ok(self.pages.insert(pages))

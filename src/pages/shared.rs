@@ -26,7 +26,9 @@ pub struct SharedPages<S: SharedPageSource, L: Lock> {
 }
 
 // SAFETY: the source is touched only inside `lock.with`, by one context at a
-// time; the map is `Sync` by its contract.
+// time, and is never replaced (`source` lends it out read-only), so the map
+// and page size copied from it stay right; the map is `Sync` by its
+// contract.
 unsafe impl<S: SharedPageSource + Send, L: Lock + Sync> Sync for SharedPages<S, L> {}
 
 impl<S: SharedPageSource, L: Lock> SharedPages<S, L> {
@@ -57,14 +59,17 @@ impl<S: SharedPageSource, L: Lock> SharedPages<S, L> {
     fn with<T>(&self, f: impl FnOnce(&mut S) -> T) -> T {
         self.lock.with(|| {
             // SAFETY: the lock is held, so no other reference to the source
-            // exists; `f` is one of `Budget`'s calls, which do not re-enter.
+            // exists; `f` is one of `Budget`'s calls into the source, which
+            // never calls back into a heap or budget (`PageSource`'s
+            // contract).
             f(unsafe { &mut *self.source.get() })
         })
     }
 
-    /// The shared source, for its counters: with a `&mut`, nothing else can
-    /// be using it.
-    pub fn get_mut(&mut self) -> &mut S {
+    /// The shared source, for its counters: the `&mut self` proves that no
+    /// budget is using it. Read-only, because the budgets rely on the page
+    /// size and page map copied out of it.
+    pub fn source(&mut self) -> &S {
         self.source.get_mut()
     }
 }
