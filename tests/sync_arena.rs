@@ -197,3 +197,13 @@ fn a_static_arena_gets_its_pool_at_start_up() {
     unsafe { ARENA.deallocate(block.cast(), layout) };
     assert_eq!(ARENA.stats().live(), 0);
 }
+
+/// Critical sections nest, so the lock itself must refuse a second `with`
+/// from inside the first rather than hand out a second `&mut` core.
+#[cfg(feature = "critical-section")]
+#[test]
+#[should_panic(expected = "taken again from inside itself")]
+fn the_critical_section_lock_refuses_nesting() {
+    let lock = <rtarena::CriticalSectionLock as Lock>::INIT;
+    lock.with(|| lock.with(|| ()));
+}
