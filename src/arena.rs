@@ -4,6 +4,7 @@ use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 
+use crate::compose::{self, WithCore};
 use crate::{AllocError, CheckError, ClassStats, RawHeap, Stats};
 
 /// A heap usable through a shared reference, by one thread.
@@ -82,8 +83,11 @@ impl<C> Arena<C> {
     pub fn get_mut(&mut self) -> &mut C {
         self.core.get_mut()
     }
+}
 
-    /// Runs `f` on the core.
+impl<C: RawHeap> compose::WithCore for Arena<C> {
+    type Core = C;
+
     #[inline(always)]
     fn with<R>(&self, f: impl FnOnce(&mut C) -> R) -> R {
         // SAFETY: `Arena` is `!Sync`, so only this thread can be here, and
@@ -162,10 +166,7 @@ impl<C: RawHeap> Arena<C> {
     /// O(1) plus zeroing the block.
     #[inline]
     pub fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        let block = self.allocate(layout)?;
-        // SAFETY: the block is ours and valid for its whole length.
-        unsafe { block.cast::<u8>().write_bytes(0, block.len()) };
-        Ok(block)
+        compose::allocate_zeroed(self, layout)
     }
 
     /// Frees a block.
@@ -204,11 +205,7 @@ impl<C: RawHeap> Arena<C> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: forwarded contract.
-        match self.with(|c| unsafe { c.grow_in_place(ptr, old, new) }) {
-            Ok(block) => Ok(block),
-            // SAFETY: forwarded contract.
-            Err(AllocError) => unsafe { self.relocate(ptr, old, new) },
-        }
+        unsafe { compose::grow(self, ptr, old, new) }
     }
 
     /// As [`grow`](Self::grow), with the bytes past `old.size()` zeroed.
@@ -229,16 +226,7 @@ impl<C: RawHeap> Arena<C> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: forwarded contract.
-        let block = unsafe { self.grow(ptr, old, new)? };
-        // SAFETY: the bytes from `old.size()` to the block's end are ours and
-        // hold nothing the caller may read yet.
-        unsafe {
-            block
-                .cast::<u8>()
-                .add(old.size())
-                .write_bytes(0, block.len() - old.size())
-        };
-        Ok(block)
+        unsafe { compose::grow_zeroed(self, ptr, old, new) }
     }
 
     /// Shrinks a block to `new`: in place when it stays aligned (the tail goes
@@ -262,32 +250,7 @@ impl<C: RawHeap> Arena<C> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: forwarded contract.
-        match self.with(|c| unsafe { c.shrink_in_place(ptr, old, new) }) {
-            Ok(block) => Ok(block),
-            // SAFETY: forwarded contract.
-            Err(AllocError) => unsafe { self.relocate(ptr, old, new) },
-        }
-    }
-
-    /// Moves a block to a new allocation for `new`, copying what both
-    /// layouts hold; the old block is freed only once the new one exists.
-    ///
-    /// # Safety
-    /// `ptr` is live with layout `old`.
-    #[cold]
-    unsafe fn relocate(
-        &self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, AllocError> {
-        let block = self.allocate(new)?;
-        // SAFETY: two distinct live blocks, each valid for the bytes copied.
-        unsafe {
-            ptr.copy_to_nonoverlapping(block.cast(), old.size().min(new.size()));
-            self.deallocate(ptr, old);
-        }
-        Ok(block)
+        unsafe { compose::shrink(self, ptr, old, new) }
     }
 }
 

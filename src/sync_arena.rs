@@ -10,6 +10,7 @@ use lock_api::RawMutex;
 
 use crate::Lock;
 
+use crate::compose::{self, WithCore};
 use crate::{AllocError, CheckError, ClassStats, RawHeap, Stats};
 
 /// A heap core behind a lock: `Sync`, so one heap can serve several threads,
@@ -77,8 +78,11 @@ impl<C, R: Lock> SyncArena<C, R> {
     pub fn get_mut(&mut self) -> &mut C {
         self.core.get_mut()
     }
+}
 
-    /// Runs `f` on the core with the lock held.
+impl<C: RawHeap, R: Lock> compose::WithCore for SyncArena<C, R> {
+    type Core = C;
+
     #[inline(always)]
     fn with<T>(&self, f: impl FnOnce(&mut C) -> T) -> T {
         self.lock.with(|| {
@@ -143,10 +147,7 @@ impl<C: RawHeap, R: Lock> SyncArena<C, R> {
     /// As `allocate`, plus zeroing.
     #[inline]
     pub fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        let block = self.allocate(layout)?;
-        // SAFETY: the block is ours for its whole length.
-        unsafe { block.cast::<u8>().write_bytes(0, block.len()) };
-        Ok(block)
+        compose::allocate_zeroed(self, layout)
     }
 
     /// Frees a block.
@@ -181,11 +182,7 @@ impl<C: RawHeap, R: Lock> SyncArena<C, R> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: forwarded contract.
-        match self.with(|c| unsafe { c.grow_in_place(ptr, old, new) }) {
-            Ok(block) => Ok(block),
-            // SAFETY: forwarded contract.
-            Err(AllocError) => unsafe { self.relocate(ptr, old, new) },
-        }
+        unsafe { compose::grow(self, ptr, old, new) }
     }
 
     /// As [`grow`](Self::grow), with the new bytes zeroed.
@@ -206,15 +203,7 @@ impl<C: RawHeap, R: Lock> SyncArena<C, R> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: forwarded contract.
-        let block = unsafe { self.grow(ptr, old, new)? };
-        // SAFETY: the bytes past `old.size()` are ours and unread.
-        unsafe {
-            block
-                .cast::<u8>()
-                .add(old.size())
-                .write_bytes(0, block.len() - old.size())
-        };
-        Ok(block)
+        unsafe { compose::grow_zeroed(self, ptr, old, new) }
     }
 
     /// Shrinks a block: in place under the lock, else moves it like `grow`.
@@ -236,33 +225,7 @@ impl<C: RawHeap, R: Lock> SyncArena<C, R> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: forwarded contract.
-        match self.with(|c| unsafe { c.shrink_in_place(ptr, old, new) }) {
-            Ok(block) => Ok(block),
-            // SAFETY: forwarded contract.
-            Err(AllocError) => unsafe { self.relocate(ptr, old, new) },
-        }
-    }
-
-    /// Moves a block: the copy runs with the lock released, so other
-    /// threads wait only for the two O(1) core calls.
-    ///
-    /// # Safety
-    /// `ptr` is live with layout `old`, and only the caller uses it.
-    #[cold]
-    unsafe fn relocate(
-        &self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, AllocError> {
-        let block = self.allocate(new)?;
-        // SAFETY: two distinct live blocks that only this caller uses, each
-        // valid for the bytes copied; then the old one is freed.
-        unsafe {
-            ptr.copy_to_nonoverlapping(block.cast(), old.size().min(new.size()));
-            self.deallocate(ptr, old);
-        }
-        Ok(block)
+        unsafe { compose::shrink(self, ptr, old, new) }
     }
 }
 
