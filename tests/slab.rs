@@ -13,7 +13,7 @@ use allocator_api2::boxed::Box;
 use allocator_api2::vec::Vec;
 use rtarena::pages::{PageSource, PoolPages};
 use rtarena::slab::classes::CLASS_SIZES;
-use rtarena::{AllocError, Arena, Heap, PoolError, Slab, Stats};
+use rtarena::{AllocError, Arena, Heap, PoolError, Slab, SmallHeap, Stats};
 
 use common::{MIRI, PoolBuf, fill, verify};
 
@@ -275,6 +275,22 @@ fn heap_routes_by_size_and_resizes_across_the_boundary() {
     drop((v, big, small));
     let stats = arena.stats();
     assert_eq!((stats.live(), stats.in_use), (0, 0), "{stats:?}");
+    arena.check().unwrap();
+}
+
+#[test]
+fn a_small_heap_serves_its_sixteen_classes_and_no_more() {
+    let mut buf = PoolBuf::new(64 << 10);
+    // 16 KiB pages would fit classes up to 3584 bytes; the small heap has
+    // room for the 16 smallest only.
+    let mut arena = Arena::new(SmallHeap::with_page_size(buf.slice(), 16 << 10).unwrap());
+    assert_eq!(arena.get_mut().max_class(), 256);
+    assert!(arena.class_stats(15).is_some() && arena.class_stats(16).is_none());
+    let slot = Box::new_in([1u8; 256], &arena);
+    let block = Box::new_in([2u8; 300], &arena);
+    assert_eq!(arena.class_stats(15).unwrap().live, 1);
+    assert_eq!((slot[255], block[299], arena.stats().live()), (1, 2, 2));
+    drop((slot, block));
     arena.check().unwrap();
 }
 

@@ -8,7 +8,7 @@ use super::{Slab, slots_per_page};
 use crate::CheckError;
 use crate::pages::PageSource;
 
-pub(super) fn check<S: PageSource>(slab: &Slab<S>) -> Result<(), CheckError> {
+pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckError> {
     let mut total_pages = 0;
     for (class, slots) in slab.classes.iter().enumerate() {
         if class >= slab.served {
@@ -64,8 +64,8 @@ pub(super) fn check<S: PageSource>(slab: &Slab<S>) -> Result<(), CheckError> {
     Ok(())
 }
 
-struct ClassWalk<'a, S: PageSource> {
-    slab: &'a Slab<S>,
+struct ClassWalk<'a, S: PageSource, const N: usize> {
+    slab: &'a Slab<S, N>,
     class: usize,
     budget: usize,
     pages: usize,
@@ -73,7 +73,7 @@ struct ClassWalk<'a, S: PageSource> {
     empty: usize,
 }
 
-impl<S: PageSource> ClassWalk<'_, S> {
+impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
     fn list(&mut self, head: Option<Page>, full: bool) -> Result<(), CheckError> {
         let mut prev = None;
         let mut next = head;

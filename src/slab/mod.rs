@@ -39,6 +39,10 @@ pub const PAGE_HEADER: usize = HEADER_SIZE;
 /// A slab allocator: objects of up to [`max_class`](Self::max_class) bytes
 /// in size classes (see [`classes`]), on pages taken from `S`.
 ///
+/// `N` is how many classes, from the smallest, the slab has room for: all
+/// of them by default. [`SmallHeap`](crate::SmallHeap), whose pages are too
+/// small for the larger classes, keeps 16, which shrinks its control block.
+///
 /// ```
 /// use core::alloc::Layout;
 /// use core::mem::MaybeUninit;
@@ -70,10 +74,10 @@ pub const PAGE_HEADER: usize = HEADER_SIZE;
 /// No per-object header: a slot is its class's size. Each page gives
 /// [`PAGE_HEADER`] bytes to its header, plus the remainder of dividing the
 /// rest by the class size. Each class holds at most one empty page.
-pub struct Slab<S: PageSource> {
-    classes: [Class; CLASSES],
+pub struct Slab<S: PageSource, const N: usize = CLASSES> {
+    classes: [Class; N],
     /// Pages each class holds (full, partial and its spare).
-    class_pages: [usize; CLASSES],
+    class_pages: [usize; N],
     /// Classes below this index are served; larger requests get `Err`.
     served: usize,
     /// The largest served class's size: a layout is served when its
@@ -120,7 +124,7 @@ struct Counters {
 // SAFETY: a `Slab` owns its pages exclusively (taken from the source, which
 // it owns); its raw pointers point only into those pages, so moving it to
 // another thread moves that ownership along.
-unsafe impl<S: PageSource + Send> Send for Slab<S> {}
+unsafe impl<S: PageSource + Send, const N: usize> Send for Slab<S, N> {}
 
 impl<S: PageSource> Slab<S> {
     /// A slab over `source`, serving every class that fits at least two
@@ -139,33 +143,6 @@ impl<S: PageSource> Slab<S> {
         Self::with_min_slots(source, 2, usize::MAX)
     }
 
-    /// A slab serving the classes up to `max_size` bytes that fit at least
-    /// `min_slots` slots in a page.
-    pub(crate) fn with_min_slots(
-        source: S,
-        min_slots: usize,
-        max_size: usize,
-    ) -> Result<Self, PoolError> {
-        let page_size = source.page_size();
-        check_page_size(page_size)?;
-        let tail = source.reserved_tail();
-        debug_assert!(tail <= MAX_TAIL, "PageSource::reserved_tail above MAX_TAIL");
-        let slot_end = page_size - tail.min(MAX_TAIL);
-        let served = served_classes(slot_end, min_slots, max_size);
-        Ok(Slab {
-            classes: [Class::default(); CLASSES],
-            class_pages: [0; CLASSES],
-            served,
-            limit: served.checked_sub(1).map_or(0, |last| CLASS_SIZES[last]),
-            // Slots sit at multiples of their size below `slot_end`.
-            max_align: 1 << slot_end.trailing_zeros(),
-            page_size,
-            slot_end,
-            source,
-            counters: Counters::default(),
-        })
-    }
-
     /// A slab over `source` that serves the classes up to `max_size` bytes
     /// which fit at least one slot in a page; see
     /// [`max_class`](Self::max_class) for what that gives.
@@ -177,6 +154,36 @@ impl<S: PageSource> Slab<S> {
     /// O(CLASSES).
     pub fn with_max_class(source: S, max_size: usize) -> Result<Self, PoolError> {
         Self::with_min_slots(source, 1, max_size)
+    }
+}
+
+impl<S: PageSource, const N: usize> Slab<S, N> {
+    /// A slab serving the classes up to `max_size` bytes that fit at least
+    /// `min_slots` slots in a page.
+    pub(crate) fn with_min_slots(
+        source: S,
+        min_slots: usize,
+        max_size: usize,
+    ) -> Result<Self, PoolError> {
+        const { assert!(N > 0 && N <= CLASSES, "a slab has 1 to CLASSES classes") };
+        let page_size = source.page_size();
+        check_page_size(page_size)?;
+        let tail = source.reserved_tail();
+        debug_assert!(tail <= MAX_TAIL, "PageSource::reserved_tail above MAX_TAIL");
+        let slot_end = page_size - tail.min(MAX_TAIL);
+        let served = served_classes(slot_end, min_slots, max_size).min(N);
+        Ok(Slab {
+            classes: [Class::default(); N],
+            class_pages: [0; N],
+            served,
+            limit: served.checked_sub(1).map_or(0, |last| CLASS_SIZES[last]),
+            // Slots sit at multiples of their size below `slot_end`.
+            max_align: 1 << slot_end.trailing_zeros(),
+            page_size,
+            slot_end,
+            source,
+            counters: Counters::default(),
+        })
     }
 
     /// The largest request (`Layout::size()` rounded up to its alignment)
@@ -244,7 +251,7 @@ impl<S: PageSource> Slab<S> {
     /// `class < self.served`.
     #[inline(always)]
     pub(crate) unsafe fn allocate_in(&mut self, class: usize) -> Result<NonNull<[u8]>, AllocError> {
-        // SAFETY: `class < served <= CLASSES` (caller).
+        // SAFETY: `class < served <= N` (caller).
         let (slots, size) = unsafe {
             (
                 self.classes.get_unchecked_mut(class),
@@ -593,14 +600,14 @@ impl<S: PageSource> Slab<S> {
     }
 }
 
-impl<S: PageSource> Drop for Slab<S> {
+impl<S: PageSource, const N: usize> Drop for Slab<S, N> {
     /// Gives every page back to the source (O(pages)).
     fn drop(&mut self) {
         self.reset();
     }
 }
 
-impl<S: PageSource> core::fmt::Debug for Slab<S> {
+impl<S: PageSource, const N: usize> core::fmt::Debug for Slab<S, N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Slab")
             .field("page_size", &self.page_size)
@@ -617,7 +624,7 @@ impl<S: PageSource> core::fmt::Debug for Slab<S> {
 // `classes.rs`, and slots sit at multiples of it below a `slot_end` aligned
 // to at least `max_align`); resizing never moves or touches a slot; the
 // source never calls back into the slab (`PageSource`'s contract).
-unsafe impl<S: PageSource> RawHeap for Slab<S> {
+unsafe impl<S: PageSource, const N: usize> RawHeap for Slab<S, N> {
     #[inline(always)]
     fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         Slab::allocate(self, layout)
