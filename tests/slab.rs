@@ -139,6 +139,38 @@ fn a_page_boundary_alloc_free_loop_keeps_the_spare() {
 }
 
 #[test]
+fn a_slot_freed_right_after_it_was_taken_is_taken_next() {
+    let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
+    let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+    let l = layout(48, 8);
+    let take = |slab: &mut Slab<PoolPages>| slab.allocate(l).unwrap().cast::<u8>();
+    let older: std::vec::Vec<_> = (0..10).map(|_| take(&mut slab)).collect();
+    let free = |slab: &mut Slab<PoolPages>, object: NonNull<u8>| {
+        // SAFETY: every object passed here is live, allocated with `l`.
+        unsafe { slab.deallocate(object, l) };
+        slab.check().unwrap();
+    };
+    // The shortcut: freed right after it was taken, taken next.
+    let a = take(&mut slab);
+    free(&mut slab, a);
+    assert_eq!(take(&mut slab), a);
+    // An older object goes to the page's list, and is taken next too (the
+    // list is last in, first out), while `a` stays live.
+    free(&mut slab, older[3]);
+    assert_eq!(take(&mut slab), older[3]);
+    // Both at once: `b` is given back, `a` goes on the list; the slot
+    // given back is taken first.
+    let b = take(&mut slab);
+    free(&mut slab, b);
+    free(&mut slab, a);
+    assert_eq!((take(&mut slab), take(&mut slab)), (b, a));
+    for object in [a, b].into_iter().chain(older) {
+        free(&mut slab, object);
+    }
+    assert_eq!(slab.stats().live(), 0);
+}
+
+#[test]
 fn slots_are_aligned_to_any_alignment_their_layout_asks() {
     let mut buf = PoolBuf::with_align(64 * PAGE, PAGE);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();

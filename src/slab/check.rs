@@ -10,9 +10,28 @@ use crate::pages::PageSource;
 
 pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckError> {
     let mut total_pages = 0;
-    for (class, slots) in slab.classes.iter().enumerate() {
+    for (class, (slots, pages)) in slab.classes.iter().zip(&slab.class_pages).enumerate() {
+        let lowest = slab.slot_end - slots_per_page(slab.slot_end, class) * CLASS_SIZES[class];
+        if slots.lowest as usize != lowest || slots.size as usize != CLASS_SIZES[class] {
+            return Err(CheckError::new("class slot offset is wrong", class));
+        }
+        let counted = slots.allocations.checked_sub(slots.frees);
+        if counted.is_none_or(|live| live < slots.inactive_live as u64) {
+            return Err(CheckError::new("class counters are inconsistent", class));
+        }
+        if slots.partial.is_none()
+            && (slots.free.is_some()
+                || slots.given_back.is_some()
+                || slots.active_live() != 0
+                || slots.bump != u32::from(slots.lowest))
+        {
+            return Err(CheckError::new(
+                "a class without an active page has its state",
+                class,
+            ));
+        }
         if class >= slab.served {
-            if slab.class_pages[class] != 0 || slots.partial.is_some() || slots.full.is_some() {
+            if pages.count != 0 || slots.partial.is_some() || pages.full.is_some() {
                 return Err(CheckError::new("an unserved class holds pages", class));
             }
             continue;
@@ -23,32 +42,15 @@ pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<
             // Bounds every list walk, so that a cycle is reported, not looped.
             budget: slab.counters.pages,
             pages: 0,
-            live: 0,
-            empty: 0,
+            inactive_live: 0,
         };
-        walk.list(slots.partial, false)?;
-        walk.list(slots.full, true)?;
-        if walk.pages != slab.class_pages[class] {
+        walk.list(slots.partial, List::Partial)?;
+        walk.list(pages.full, List::Full)?;
+        if walk.pages != pages.count {
             return Err(CheckError::new("class page count is wrong", class));
         }
-        if walk.live != slots.live {
+        if walk.inactive_live != slots.inactive_live {
             return Err(CheckError::new("class live count is wrong", class));
-        }
-        match slots.partial {
-            // SAFETY: the list was just walked and verified.
-            Some(first) if walk.empty == 1 && unsafe { first.header() }.live() != 0 => {
-                return Err(CheckError::new(
-                    "an empty page is not the first partial page",
-                    class,
-                ));
-            }
-            _ if walk.empty > 1 => {
-                return Err(CheckError::new(
-                    "a class holds more than one empty page",
-                    class,
-                ));
-            }
-            _ => {}
         }
         total_pages += walk.pages;
     }
@@ -64,17 +66,23 @@ pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<
     Ok(())
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum List {
+    Partial,
+    Full,
+}
+
 struct ClassWalk<'a, S: PageSource, const N: usize> {
     slab: &'a Slab<S, N>,
     class: usize,
     budget: usize,
     pages: usize,
-    live: usize,
-    empty: usize,
+    /// Live slots on pages other than the active one.
+    inactive_live: usize,
 }
 
 impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
-    fn list(&mut self, head: Option<Page>, full: bool) -> Result<(), CheckError> {
+    fn list(&mut self, head: Option<Page>, list: List) -> Result<(), CheckError> {
         let mut prev = None;
         let mut next = head;
         while let Some(page) = next {
@@ -85,7 +93,8 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
                 ));
             }
             self.budget -= 1;
-            self.page(page, full)?;
+            let active = list == List::Partial && prev.is_none();
+            self.page(page, list, active)?;
             // SAFETY: `page` passed `self.page`, so it is an owned,
             // initialised page.
             let header = unsafe { page.header() };
@@ -98,7 +107,7 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
         Ok(())
     }
 
-    fn page(&mut self, page: Page, full: bool) -> Result<(), CheckError> {
+    fn page(&mut self, page: Page, list: List, active: bool) -> Result<(), CheckError> {
         let end = self.slab.slot_end;
         let addr = page.addr();
         if self.slab.source.page_containing(addr) != Some(page.start()) {
@@ -115,24 +124,30 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
                 addr,
             ));
         }
-        let live = header.live();
-        if (live == capacity) != full {
+        // SAFETY: checked above to be a page of this class.
+        let state = unsafe { self.slab.page_state(self.class, page) };
+        let live = state.live;
+        // The active page may be empty (the spare) or full (retired by the
+        // next allocation); the other partial pages are neither.
+        let fits_list = match list {
+            List::Full => live == capacity,
+            List::Partial => active || (live != 0 && live != capacity),
+        };
+        if !fits_list {
             return Err(CheckError::new(
                 "page is on the wrong list for its fill",
                 addr,
             ));
         }
         let lowest = end - capacity * size;
-        let bump = header.bump();
+        let bump = state.bump;
         if bump < lowest || bump > end || (end - bump) % size != 0 {
             return Err(CheckError::new("page bump is off the slot grid", addr));
         }
         let uncarved = (bump - lowest) / size;
-        let mut free = 0;
-        let mut next = header.free();
-        while let Some(slot) = next {
+        let on_grid = |slot: NonNull<u8>| {
             let offset = (slot.as_ptr() as usize).wrapping_sub(addr);
-            if free == capacity || offset < bump || offset >= end {
+            if offset < bump || offset >= end {
                 return Err(CheckError::new(
                     "free slot outside the carved slots",
                     slot.as_ptr() as usize,
@@ -144,6 +159,22 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
                     slot.as_ptr() as usize,
                 ));
             }
+            Ok(())
+        };
+        let mut free = 0;
+        if let Some(slot) = state.given_back {
+            on_grid(slot)?;
+            free += 1;
+        }
+        let mut next = state.free;
+        while let Some(slot) = next {
+            if free == capacity {
+                return Err(CheckError::new(
+                    "free list has a cycle",
+                    slot.as_ptr() as usize,
+                ));
+            }
+            on_grid(slot)?;
             free += 1;
             // SAFETY: the slot is a carved slot of this page (checked above)
             // on its free list, whose first word links to the next.
@@ -156,8 +187,9 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
             ));
         }
         self.pages += 1;
-        self.live += live;
-        self.empty += usize::from(live == 0);
+        if !active {
+            self.inactive_live += live;
+        }
         Ok(())
     }
 }

@@ -54,28 +54,6 @@ pub(crate) const fn last_byte(layout: Layout) -> usize {
     layout.size().wrapping_sub(1) | (layout.align() - 1)
 }
 
-/// The class whose slots hold `last + 1` bytes, for `last < MAX_CLASS`
-/// (larger values wrap around the table: callers check first).
-///
-/// One table load: class sizes are multiples of 8, so `last >> 3` never
-/// straddles two classes.
-#[inline(always)]
-pub(crate) const fn class_of_last(last: usize) -> usize {
-    CLASS_OF_EIGHTH[(last >> 3) % CLASS_OF_EIGHTH.len()] as usize
-}
-
-/// `CLASS_OF_EIGHTH[i]`: the class of slots of `8 * i + 1` to `8 * i + 8`
-/// bytes.
-const CLASS_OF_EIGHTH: [u8; MAX_CLASS / 8] = {
-    let mut table = [0; MAX_CLASS / 8];
-    let mut i = 0;
-    while i < table.len() {
-        table[i] = class_by_formula(8 * i) as u8;
-        i += 1;
-    }
-    table
-};
-
 /// The class whose slots hold `last + 1` bytes, computed: with `k =
 /// max(log2 last, 5)`, the class is `4k - 20 + (last >> (k - 2))`, whose
 /// last term is `last`'s top three bits (4..=7) above 64 and `last / 8`

@@ -1,18 +1,22 @@
 //! The slab core: size classes over pages from a [`PageSource`].
 //!
 //! Each class keeps its pages in two doubly linked lists: pages with a free
-//! slot (`partial`, allocations take from the first) and full pages. A page
-//! moves between them when it fills or when a slot of a full page is freed,
-//! so a freed slot is reachable at once and no allocation ever scans.
-//! An object's page is its address rounded down to the page size, so an
-//! object needs no header.
+//! slot (`partial`) and full pages. A page moves between them when it fills
+//! or when a slot of a full page is freed, so a freed slot is reachable at
+//! once and no allocation ever scans. An object's page is its address
+//! rounded down to the page size, so an object needs no header.
 //!
-//! A page that empties goes back to the source, except when it is the first
-//! partial page, the one allocations take from: each class keeps that one
-//! empty page (its spare), or an alloc/free pair at a page boundary would
-//! take and give back a page every time. No other page of a class is ever
-//! empty, so a class holds at most one empty page.
+//! The first partial page is the class's active page: allocations take from
+//! it, and the class itself holds its free slots and counts (`active.rs`),
+//! so allocating, and freeing an object of the active page, touch the class
+//! and the slot only. Frees into other pages go through their headers.
+//!
+//! A page that empties goes back to the source, except the active page:
+//! each class keeps that one empty page (its spare), or an alloc/free pair
+//! at a page boundary would take and give back a page every time. No other
+//! page of a class is ever empty, so a class holds at most one empty page.
 
+mod active;
 mod check;
 pub mod classes;
 mod page;
@@ -23,8 +27,11 @@ mod tests;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use self::classes::{CLASS_SIZES, CLASSES, class_of_last, last_byte};
-use self::page::{HEADER_SIZE, Page};
+use self::active::{Class, ClassId};
+use self::classes::{CLASS_SIZES, CLASSES, last_byte};
+#[cfg(debug_assertions)]
+use self::page::recently_freed;
+use self::page::{FreeSlots, HEADER_SIZE, Page};
 use crate::misuse::foreign_pointer;
 #[cfg(debug_assertions)]
 use crate::misuse::{double_free, wrong_layout};
@@ -41,7 +48,7 @@ pub const PAGE_HEADER: usize = HEADER_SIZE;
 ///
 /// `N` is how many classes, from the smallest, the slab has room for: all
 /// of them by default. [`SmallHeap`](crate::SmallHeap), whose pages are too
-/// small for the larger classes, keeps 16, which shrinks its control block.
+/// small for the larger classes, keeps 16, which halves its control block.
 ///
 /// ```
 /// use core::alloc::Layout;
@@ -76,8 +83,7 @@ pub const PAGE_HEADER: usize = HEADER_SIZE;
 /// rest by the class size. Each class holds at most one empty page.
 pub struct Slab<S: PageSource, const N: usize = CLASSES> {
     classes: [Class; N],
-    /// Pages each class holds (full, partial and its spare).
-    class_pages: [usize; N],
+    class_pages: [ClassPages; N],
     /// Classes below this index are served; larger requests get `Err`.
     served: usize,
     /// The largest served class's size: a layout is served when its
@@ -94,24 +100,23 @@ pub struct Slab<S: PageSource, const N: usize = CLASSES> {
     counters: Counters,
 }
 
-/// One size class's pages and counters: what allocate and free touch, in
-/// one aligned half cache line.
+/// What only the slow paths touch of a size class.
 #[derive(Clone, Copy, Default)]
-#[cfg_attr(target_pointer_width = "64", repr(C, align(32)))]
-#[cfg_attr(not(target_pointer_width = "64"), repr(C))]
-struct Class {
-    /// Pages with at least one free slot; allocations take from the first,
-    /// which is the only one that may be empty.
-    partial: Option<Page>,
-    live: usize,
+struct ClassPages {
     /// Pages with no free slot, listed so that `check`, `reset` and drop
-    /// reach every page. Between the two counters on purpose: adjacent,
-    /// they get incremented by one 16-byte vector store, which the free
-    /// path's 8-byte decrement of `live` then stalls the next load of.
+    /// reach every page.
     full: Option<Page>,
-    /// Allocations; deallocations are this less `live`, which saves the
-    /// free path a counter.
-    allocations: u64,
+    /// Pages the class holds (full, partial and its spare).
+    count: usize,
+}
+
+/// A page's free slots, live count and bump, wherever they are kept.
+struct PageState {
+    /// The class's given-back slot, for the active page.
+    given_back: FreeSlots,
+    free: FreeSlots,
+    live: usize,
+    bump: usize,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -173,8 +178,11 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let slot_end = page_size - tail.min(MAX_TAIL);
         let served = served_classes(slot_end, min_slots, max_size).min(N);
         Ok(Slab {
-            classes: [Class::default(); N],
-            class_pages: [0; N],
+            classes: core::array::from_fn(|class| {
+                let size = CLASS_SIZES[class];
+                Class::new(size, slot_end - slots_per_page(slot_end, class) * size)
+            }),
+            class_pages: [ClassPages::default(); N],
             served,
             limit: served.checked_sub(1).map_or(0, |last| CLASS_SIZES[last]),
             // Slots sit at multiples of their size below `slot_end`.
@@ -203,13 +211,36 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         &mut self.source
     }
 
-    /// Whether `layout` is served, so that
-    /// `allocate_in(class_of_last(last_byte(layout)))` and `deallocate_slot`
-    /// may be called for it: its class is served and its slots are aligned
-    /// enough.
+    /// The class of `layout`, if the slab serves it: the class exists and
+    /// its slots are aligned enough. `allocate_in` and `deallocate_in` take
+    /// this class.
     #[inline(always)]
-    pub(crate) fn serves(&self, layout: Layout) -> bool {
-        last_byte(layout) < self.limit && layout.align() <= self.max_align
+    pub(crate) fn class_for(&self, layout: Layout) -> Option<ClassId> {
+        if layout.align() > self.max_align {
+            return None;
+        }
+        let last = last_byte(layout);
+        if last >= self.limit {
+            return None;
+        }
+        // SAFETY: `limit <= MAX_CLASS`.
+        Some(unsafe { ClassId::of_last(last) })
+    }
+
+    /// The class `id`.
+    #[inline(always)]
+    fn class_mut(&mut self, id: ClassId) -> &mut Class {
+        debug_assert!(id.index() < N);
+        // SAFETY: a `ClassId` is the offset of a class of the array, in the
+        // 8-byte words that `Class` sizes and aligns are a multiple of.
+        unsafe {
+            &mut *self
+                .classes
+                .as_mut_ptr()
+                .cast::<u64>()
+                .add(id.words())
+                .cast::<Class>()
+        }
     }
 
     /// Allocates a slot for `layout`; the returned slice is the whole slot,
@@ -229,11 +260,11 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// O(1) (see the type's documentation).
     #[inline(always)]
     pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        if !self.serves(layout) {
-            return self.allocate_unserved(layout);
+        match self.class_for(layout) {
+            // SAFETY: `class_for` gives served classes.
+            Some(class) => unsafe { self.allocate_in(class) },
+            None => self.allocate_unserved(layout),
         }
-        // SAFETY: a served layout maps to a served class.
-        unsafe { self.allocate_in(class_of_last(last_byte(layout))) }
     }
 
     #[cold]
@@ -248,51 +279,44 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// Takes a slot of `class`.
     ///
     /// # Safety
-    /// `class < self.served`.
+    /// `class` is served (as `class_for` gives).
     #[inline(always)]
-    pub(crate) unsafe fn allocate_in(&mut self, class: usize) -> Result<NonNull<[u8]>, AllocError> {
-        // SAFETY: `class < served <= N` (caller).
-        let (slots, size) = unsafe {
-            (
-                self.classes.get_unchecked_mut(class),
-                *CLASS_SIZES.get_unchecked(class),
-            )
-        };
-        let Some(page) = slots.partial else {
-            return self.allocate_from_new_page(class);
-        };
-        // SAFETY: pages on `partial` are owned, initialised pages of this
-        // class with a free slot.
-        let slot = unsafe {
-            let slot = page.pop(size);
-            let header = page.header();
-            let live = header.live() + 1;
-            header.set_live(live);
-            slots.live += 1;
-            slots.allocations += 1;
-            if live == header.capacity() {
-                self.page_filled(class, page);
-            }
-            slot
-        };
-        Ok(NonNull::slice_from_raw_parts(slot, size))
-    }
-
-    /// Moves `page`, the first of `class`'s partial pages, to its full pages.
-    #[cold]
-    fn page_filled(&mut self, class: usize, page: Page) {
-        let slots = &mut self.classes[class];
-        // SAFETY: `page` heads `partial`; list members are owned pages.
-        unsafe {
-            unlink(&mut slots.partial, page);
-            push_front(&mut slots.full, page);
+    pub(crate) unsafe fn allocate_in(
+        &mut self,
+        class: ClassId,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        let slots = self.class_mut(class);
+        match slots.take() {
+            Some(slot) => Ok(NonNull::slice_from_raw_parts(slot, slots.size as usize)),
+            None => self.allocate_from_next_page(class.index()),
         }
     }
 
-    /// Takes a page from the source for `class`, whose partial list is empty,
-    /// and allocates from it.
+    /// The active page of `class` is full, or there is none: retires it to
+    /// the full list, makes the next partial page active, or else takes a
+    /// page from the source; then allocates from the new active page.
     #[cold]
     #[inline(never)]
+    fn allocate_from_next_page(&mut self, class: usize) -> Result<NonNull<[u8]>, AllocError> {
+        let (slots, pages) = (&mut self.classes[class], &mut self.class_pages[class]);
+        if let Some(full) = slots.partial {
+            // SAFETY: the active page heads `partial` and has no free slot
+            // (`take` found none); list members are owned pages.
+            unsafe {
+                slots.deactivate(full);
+                unlink(&mut slots.partial, full);
+                push_front(&mut pages.full, full);
+                if let Some(next) = slots.partial {
+                    slots.activate(next);
+                    return self.allocate_in(ClassId::of_index(class));
+                }
+            }
+        }
+        self.allocate_from_new_page(class)
+    }
+
+    /// Takes a page from the source for `class`, which has no partial page,
+    /// and allocates from it.
     fn allocate_from_new_page(&mut self, class: usize) -> Result<NonNull<[u8]>, AllocError> {
         let start = match self.source.allocate_page() {
             Ok(start) => start,
@@ -309,20 +333,23 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             }
         };
         let capacity = slots_per_page(self.slot_end, class);
+        let slots = &mut self.classes[class];
         // SAFETY: the source handed us this page, `page_size` bytes aligned
-        // to `page_size`; `class < served`, so at least one slot fits.
+        // to `page_size`; `class < served`, so at least one slot fits. The
+        // class has no partial page, so the new page becomes its active one.
         unsafe {
             let page = Page::from_start(start);
             page.init(class, capacity, self.slot_end);
-            push_front(&mut self.classes[class].partial, page);
+            push_front(&mut slots.partial, page);
+            slots.activate(page);
         }
-        self.class_pages[class] += 1;
+        self.class_pages[class].count += 1;
         let c = &mut self.counters;
         c.pages += 1;
         c.peak_pages = c.peak_pages.max(c.pages);
-        // SAFETY: `class < served` (the caller checked it), and `partial`
-        // now holds a page with a free slot.
-        unsafe { self.allocate_in(class) }
+        // SAFETY: `class < served` (the caller checked it), and the active
+        // page has a free slot.
+        unsafe { self.allocate_in(ClassId::of_index(class)) }
     }
 
     /// Gives every class's empty spare page back to the source; returns how
@@ -335,12 +362,11 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     pub fn trim(&mut self) -> usize {
         let mut released = 0;
         for class in 0..self.served {
-            if let Some(head) = self.classes[class].partial {
-                // SAFETY: list members are owned, initialised pages; only
-                // the first partial page can be empty.
-                if unsafe { head.header() }.live() == 0 {
+            let slots = &self.classes[class];
+            if let Some(active) = slots.partial {
+                if slots.active_live() == 0 {
                     // SAFETY: an empty page of `class` on its partial list.
-                    unsafe { self.release_page(class, head) };
+                    unsafe { self.release_page(class, active) };
                     released += 1;
                 }
             }
@@ -349,19 +375,28 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     }
 
     /// Unlinks an empty page from `class`'s partial list and gives it back
-    /// to the source.
+    /// to the source. When it was the active page, the next partial page (if
+    /// any) becomes active.
     ///
     /// # Safety
     /// `page` is an empty page of `class`, on its partial list.
     unsafe fn release_page(&mut self, class: usize, page: Page) {
         let slots = &mut self.classes[class];
-        // SAFETY: `page` is on `partial` (caller); nothing uses it any more,
-        // and it came from the source.
+        // SAFETY: `page` is on `partial` (caller), and when first it is the
+        // active page; nothing uses it any more, and it came from the
+        // source.
         unsafe {
+            let active = slots.partial == Some(page);
+            if active {
+                slots.deactivate(page);
+            }
             unlink(&mut slots.partial, page);
+            if let (true, Some(next)) = (active, slots.partial) {
+                slots.activate(next);
+            }
             self.source.deallocate_page(page.start());
         }
-        self.class_pages[class] -= 1;
+        self.class_pages[class].count -= 1;
         self.counters.pages -= 1;
     }
 
@@ -382,70 +417,133 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// O(1).
     #[inline(always)]
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
-        if !self.serves(layout) {
+        let Some(class) = self.class_for(layout) else {
             // Only zero-size layouts get here from a caller that keeps the
             // contract.
             if layout.size() != 0 {
                 foreign_pointer(ptr);
             }
             return;
-        }
-        // SAFETY: `ptr` is live in this slab with a served layout (caller).
-        unsafe { self.deallocate_slot(ptr, layout) }
+        };
+        // SAFETY: `ptr` is live in this slab with a layout of `class`
+        // (caller).
+        unsafe { self.deallocate_in(ptr, class, layout) }
     }
 
-    /// Frees an object. Its class is read from its page, so the layout only
-    /// serves the debug checks.
+    /// Frees an object of `class`, the class `class_for` gives its layout.
+    /// (Every size from the request to the slot's length maps to the
+    /// slot's class, so the layout names it.) The layout only serves the
+    /// debug checks.
     ///
     /// # Safety
-    /// `ptr` is a live object of this slab, allocated for `layout`, which
-    /// is served.
+    /// `ptr` is a live object of this slab, allocated for `layout`, whose
+    /// class is `class`.
     #[inline(always)]
-    pub(crate) unsafe fn deallocate_slot(&mut self, ptr: NonNull<u8>, layout: Layout) {
+    pub(crate) unsafe fn deallocate_in(
+        &mut self,
+        ptr: NonNull<u8>,
+        class: ClassId,
+        layout: Layout,
+    ) {
+        debug_assert_eq!(self.class_for(layout), Some(class));
+        let addr = ptr.as_ptr() as usize;
+        if let Some(active) = self.class_mut(class).partial {
+            let offset = addr.wrapping_sub(active.addr());
+            if offset < self.slot_end {
+                #[cfg(debug_assertions)]
+                self.debug_check_live(active, class.index(), ptr);
+                // SAFETY: `ptr` is a live object of this slab (caller) inside
+                // the active page, whose pointer gives the slot the page's
+                // provenance.
+                unsafe { self.class_mut(class).put(active.start().add(offset)) };
+                return;
+            }
+        }
+        // SAFETY: forwarded from the caller; `class` is the layout's.
+        unsafe { self.deallocate_elsewhere(class.index(), ptr) }
+    }
+
+    /// Frees an object that is not on its class's active page.
+    ///
+    /// # Safety
+    /// As for `deallocate_in`.
+    #[inline(always)]
+    unsafe fn deallocate_elsewhere(&mut self, class: usize, ptr: NonNull<u8>) {
         let addr = ptr.as_ptr() as usize;
         let Some(start) = self.source.page_containing(addr) else {
             return foreign_pointer(ptr);
         };
         // SAFETY: `addr` is in a page the source handed out, which the slab
-        // owns (caller's contract); `start` carries the page's provenance.
+        // owns, of this class (caller's contract); `start` carries the
+        // page's provenance.
         unsafe {
             let page = Page::from_start(start);
             #[cfg(debug_assertions)]
-            self.debug_check_live(page, class_of_last(last_byte(layout)), ptr);
-            #[cfg(not(debug_assertions))]
-            let _ = layout;
-            page.push(page.slot_at(addr));
-            let header = page.header();
-            let class = header.class();
-            let live = header.live();
-            header.set_live(live - 1);
-            self.classes.get_unchecked_mut(class).live -= 1;
-            if live == header.capacity() {
-                self.page_unfilled(class, page);
-            }
-            // An emptied page goes back to the source unless it is the first
-            // partial page, which the class keeps as its spare. (It is on the
-            // partial list: it has free slots.)
-            if live == 1 && self.classes.get_unchecked(class).partial != Some(page) {
-                self.release_page_cold(class, page);
-            }
+            self.debug_check_live(page, class, ptr);
+            self.deallocate_inactive(class, page, page.slot_at(addr));
         }
     }
 
-    /// Moves a full `page` that just got a free slot to the partial list:
-    /// first, where the next allocation finds it, or second when the first
-    /// is the class's empty spare (which must stay first).
+    /// Frees `slot` into `page`, which is not its class's active page: to
+    /// the page's own free list, moving the page to the partial list if it
+    /// was full and giving it back to the source if it empties.
+    ///
+    /// # Safety
+    /// `slot` is a live slot of `page`, a page of `class` other than its
+    /// active one.
+    #[inline(always)]
+    unsafe fn deallocate_inactive(&mut self, class: usize, page: Page, slot: NonNull<u8>) {
+        // SAFETY: the page is owned, initialised and not active, so its
+        // header is current; the slot is forwarded from the caller.
+        let (live, capacity) = unsafe {
+            page.push(slot);
+            let header = page.header();
+            let live = header.live();
+            header.set_live(live - 1);
+            (live, header.capacity())
+        };
+        let slots = &mut self.classes[class];
+        slots.frees += 1;
+        slots.inactive_live -= 1;
+        if live == capacity {
+            self.page_unfilled(class, page);
+        }
+        // An emptied page goes back to the source unless it is the active
+        // page, which the class keeps as its spare.
+        if live == 1 && self.classes[class].partial != Some(page) {
+            // SAFETY: an empty page of `class`; it had a free slot, so it is
+            // on the partial list.
+            unsafe { self.release_page_cold(class, page) };
+        }
+    }
+
+    /// Moves a full `page` that just got a free slot to the partial list and
+    /// makes it the active page, so that allocations fill the pages that
+    /// are nearly full first and the emptier ones get a chance to empty
+    /// (and go back to the source). The page it takes over from stays
+    /// second, or goes to the full list if it has filled up; an empty active
+    /// page (the spare) keeps its place and `page` goes second.
     #[cold]
     fn page_unfilled(&mut self, class: usize, page: Page) {
-        let slots = &mut self.classes[class];
-        // SAFETY: a full page of `class` is on its `full` list; list members
-        // are owned, initialised pages.
+        let (slots, pages) = (&mut self.classes[class], &mut self.class_pages[class]);
+        // SAFETY: a full page of `class` is on its `full` list; the active
+        // page heads `partial`; list members are owned, initialised pages.
         unsafe {
-            unlink(&mut slots.full, page);
-            match slots.partial {
-                Some(first) if first.header().live() == 0 => insert_after(first, page),
-                _ => push_front(&mut slots.partial, page),
+            unlink(&mut pages.full, page);
+            if let Some(active) = slots.partial {
+                if slots.active_live() == 0 {
+                    insert_after(active, page);
+                    return;
+                }
+                let filled = !slots.active_has_room();
+                slots.deactivate(active);
+                if filled {
+                    unlink(&mut slots.partial, active);
+                    push_front(&mut pages.full, active);
+                }
             }
+            push_front(&mut slots.partial, page);
+            slots.activate(page);
         }
     }
 
@@ -456,6 +554,32 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     unsafe fn release_page_cold(&mut self, class: usize, page: Page) {
         // SAFETY: forwarded.
         unsafe { self.release_page(class, page) }
+    }
+
+    /// The free list, live count and bump of a page of `class`: the class's
+    /// for its active page, the header's for the others.
+    ///
+    /// # Safety
+    /// `page` is an owned, initialised page of `class`.
+    unsafe fn page_state(&self, class: usize, page: Page) -> PageState {
+        let slots = &self.classes[class];
+        if slots.partial == Some(page) {
+            PageState {
+                given_back: slots.given_back,
+                free: slots.free,
+                live: slots.active_live(),
+                bump: slots.bump as usize,
+            }
+        } else {
+            // SAFETY: forwarded from the caller.
+            let header = unsafe { page.header() };
+            PageState {
+                given_back: None,
+                free: header.free(),
+                live: header.live(),
+                bump: header.bump(),
+            }
+        }
     }
 
     #[cfg(debug_assertions)]
@@ -471,8 +595,14 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 Layout::from_size_align(size, 1).unwrap_or(Layout::new::<u8>()),
             );
         }
-        // SAFETY: as above.
-        if header.live() == 0 || offset < header.bump() || unsafe { page.recently_freed(ptr) } {
+        // SAFETY: as above; the page is of `class`.
+        let state = unsafe { self.page_state(class, page) };
+        if state.live == 0
+            || offset < state.bump
+            || state.given_back == Some(ptr)
+            // SAFETY: `state.free` is the page's free list.
+            || unsafe { recently_freed(state.free, ptr) }
+        {
             double_free(ptr);
         }
     }
@@ -492,10 +622,10 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let class = class_of_last(last_byte(old));
-        if !self.serves(old) || !self.serves(new) || class != class_of_last(last_byte(new)) {
-            return Err(AllocError);
-        }
+        let class = match (self.class_for(old), self.class_for(new)) {
+            (Some(old), Some(new)) if old == new => old,
+            _ => return Err(AllocError),
+        };
         let addr = ptr.as_ptr() as usize;
         let Some(start) = self.source.page_containing(addr) else {
             foreign_pointer(ptr);
@@ -505,7 +635,26 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // the slab; the slot pointer takes the page's provenance, valid for
         // the whole slot (the caller's pointer may cover less).
         let slot = unsafe { Page::from_start(start).slot_at(addr) };
-        Ok(NonNull::slice_from_raw_parts(slot, CLASS_SIZES[class]))
+        Ok(NonNull::slice_from_raw_parts(
+            slot,
+            CLASS_SIZES[class.index()],
+        ))
+    }
+
+    /// Live objects of `class`, on all its pages.
+    fn class_live(&self, class: usize) -> usize {
+        self.classes[class].live()
+    }
+
+    /// Whether `class` has a free slot: in its active page, or in a second
+    /// partial page (which always has one).
+    fn has_free_slot(&self, class: usize) -> bool {
+        let slots = &self.classes[class];
+        // SAFETY: list members are owned, initialised pages.
+        slots.active_has_room()
+            || slots
+                .partial
+                .is_some_and(|active| unsafe { active.header() }.next().is_some())
     }
 
     /// A snapshot of the usage counters.
@@ -525,11 +674,12 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let mut allocations = 0;
         let mut largest_free = 0;
         for (class, slots) in self.classes[..self.served].iter().enumerate() {
-            in_use += slots.live * CLASS_SIZES[class];
-            live += slots.live as u64;
+            let size = slots.size as usize;
+            in_use += slots.live() * size;
+            live += slots.live() as u64;
             allocations += slots.allocations;
-            if slots.partial.is_some() {
-                largest_free = CLASS_SIZES[class];
+            if self.has_free_slot(class) {
+                largest_free = size;
             }
         }
         let capacity = c.pages * self.page_size;
@@ -552,12 +702,14 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// # Time complexity
     /// O(1).
     pub fn class_stats(&self, class: usize) -> Option<ClassStats> {
-        let slots = self.classes[..self.served].get(class)?;
+        if class >= self.served {
+            return None;
+        }
         Some(ClassStats {
             size: CLASS_SIZES[class],
             slots_per_page: slots_per_page(self.slot_end, class),
-            live: slots.live,
-            pages: self.class_pages[class],
+            live: self.class_live(class),
+            pages: self.class_pages[class].count,
         })
     }
 
@@ -583,8 +735,11 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// O(pages).
     pub fn reset(&mut self) {
         for class in 0..self.served {
-            let slots = core::mem::take(&mut self.classes[class]);
-            for head in [slots.partial, slots.full] {
+            let slots = &mut self.classes[class];
+            let partial = slots.partial;
+            *slots = Class::new(slots.size as usize, slots.lowest as usize);
+            let pages = core::mem::take(&mut self.class_pages[class]);
+            for head in [partial, pages.full] {
                 let mut next = head;
                 while let Some(page) = next {
                     // SAFETY: list members are owned pages; reading the link

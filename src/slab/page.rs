@@ -14,8 +14,9 @@ use core::ptr::NonNull;
 /// `capacity`) together at the start.
 #[repr(C)]
 pub(crate) struct Header {
-    /// Freed slots, linked through their first word.
-    free: Option<NonNull<u8>>,
+    /// Freed slots. This and `live` and `bump` are stale while the page is
+    /// its class's active page, whose class holds them (see `active.rs`).
+    free: FreeSlots,
     /// Slots handed out and not freed.
     live: u32,
     /// Slots the page holds.
@@ -27,6 +28,53 @@ pub(crate) struct Header {
     /// Neighbours in the class's list of partial (or of full) pages.
     next: Option<Page>,
     prev: Option<Page>,
+}
+
+/// A list of free slots, linked through their first word.
+pub(crate) type FreeSlots = Option<NonNull<u8>>;
+
+/// Puts `slot` first on `list`.
+///
+/// # Safety
+/// `slot` is a free slot of a page, derived from the page's pointer, and
+/// `list` holds free slots of that page.
+#[inline(always)]
+pub(crate) unsafe fn push_slot(list: &mut FreeSlots, slot: NonNull<u8>) {
+    // SAFETY: slots are at least one word, aligned to a word (class sizes
+    // are multiples of 8), and the slot is no longer in use.
+    unsafe { slot.cast::<FreeSlots>().write(*list) };
+    *list = Some(slot);
+}
+
+/// The slot after `slot` on its free list.
+///
+/// # Safety
+/// `slot` is on a free list.
+#[inline(always)]
+pub(crate) unsafe fn pop_slot(slot: NonNull<u8>) -> FreeSlots {
+    // SAFETY: a free slot's first word links to the next free slot.
+    unsafe { slot.cast::<FreeSlots>().read() }
+}
+
+/// Whether `slot` is among the first `DEBUG_FREE_WALK` slots of `list`
+/// (the most recently freed): a bounded walk, for debug builds to catch
+/// double frees.
+///
+/// # Safety
+/// `list` is a free list.
+#[cfg(debug_assertions)]
+pub(crate) unsafe fn recently_freed(list: FreeSlots, slot: NonNull<u8>) -> bool {
+    const DEBUG_FREE_WALK: usize = 256;
+    let mut next = list;
+    for _ in 0..DEBUG_FREE_WALK {
+        match next {
+            Some(free) if free == slot => return true,
+            // SAFETY: `free` is on the free list.
+            Some(free) => next = unsafe { pop_slot(free) },
+            None => return false,
+        }
+    }
+    false
 }
 
 /// Bytes at the start of a page that hold no slot.
@@ -79,46 +127,16 @@ impl Page {
         };
     }
 
-    /// Takes a free slot of `size` bytes: the head of the free list, else
-    /// the next uncarved slot.
+    /// Puts `slot` back on the page's free list.
     ///
     /// # Safety
-    /// The page has a free slot (`live < capacity`), and `size` is its
-    /// class's size.
-    #[inline(always)]
-    pub(crate) unsafe fn pop(self, size: usize) -> NonNull<u8> {
-        // SAFETY: the header is valid (the page is owned and initialised);
-        // a free-list slot's first word holds the next free slot; with no
-        // freed slot, `live < capacity` means an uncarved slot is left below
-        // `bump`, above the header.
-        unsafe {
-            let header = &mut *self.0.as_ptr();
-            match header.free {
-                Some(slot) => {
-                    header.free = slot.cast::<Option<NonNull<u8>>>().read();
-                    slot
-                }
-                None => {
-                    header.bump -= size as u32;
-                    self.start().add(header.bump as usize)
-                }
-            }
-        }
-    }
-
-    /// Puts `slot` back on the free list.
-    ///
-    /// # Safety
-    /// `slot` is a live slot of this page, derived from the page's pointer.
+    /// `slot` is a live slot of this page, derived from the page's pointer,
+    /// and the page is not its class's active page.
     #[inline(always)]
     pub(crate) unsafe fn push(self, slot: NonNull<u8>) {
-        // SAFETY: slots are at least one word, aligned to a word (class
-        // sizes are multiples of 8), and the slot is no longer in use.
-        unsafe {
-            let header = &mut *self.0.as_ptr();
-            slot.cast::<Option<NonNull<u8>>>().write(header.free);
-            header.free = Some(slot);
-        }
+        // SAFETY: the header is valid (the page is owned and initialised);
+        // the slot is forwarded from the caller.
+        unsafe { push_slot(&mut (*self.0.as_ptr()).free, slot) }
     }
 
     /// The slot at `addr`, with the page's provenance.
@@ -130,30 +148,6 @@ impl Page {
         // SAFETY: `addr` is inside the page, so the offset keeps the pointer
         // in bounds of the page's provenance.
         unsafe { self.start().add(addr - self.addr()) }
-    }
-
-    /// Whether `slot` is among the last `DEBUG_FREE_WALK` slots freed in
-    /// this page: a bounded walk of the free list, for debug builds to catch
-    /// double frees.
-    ///
-    /// # Safety
-    /// The page is owned and initialised.
-    #[cfg(debug_assertions)]
-    pub(crate) unsafe fn recently_freed(self, slot: NonNull<u8>) -> bool {
-        const DEBUG_FREE_WALK: usize = 256;
-        // SAFETY: free-list slots are free slots of this page whose first
-        // word links to the next.
-        unsafe {
-            let mut next = (*self.0.as_ptr()).free;
-            for _ in 0..DEBUG_FREE_WALK {
-                match next {
-                    Some(free) if free == slot => return true,
-                    Some(free) => next = free.cast::<Option<NonNull<u8>>>().read(),
-                    None => return false,
-                }
-            }
-        }
-        false
     }
 
     /// The header, for reading and updating its counters and links.
@@ -195,8 +189,16 @@ impl Header {
     }
 
     #[inline(always)]
-    pub(crate) fn free(&self) -> Option<NonNull<u8>> {
+    pub(crate) fn free(&self) -> FreeSlots {
         self.free
+    }
+
+    pub(crate) fn set_free(&mut self, free: FreeSlots) {
+        self.free = free;
+    }
+
+    pub(crate) fn set_bump(&mut self, bump: usize) {
+        self.bump = bump as u32;
     }
 
     #[inline(always)]

@@ -1,0 +1,254 @@
+//! A class's active page: the page allocations take from, whose free list,
+//! uncarved slots and live count the class holds itself.
+//!
+//! Keeping them in the class, not in the page's header, makes the hot paths
+//! one pointer chase shorter: an allocation reads the class's free list head
+//! and that slot's link, and a free of an object of the active page writes
+//! the slot and the class, never the page's header. The header's copies of
+//! those fields are stale while the page is active; `deactivate` writes them
+//! back before the page is retired to the full list or stops being first.
+//!
+//! The class is one cache line on 64-bit targets, and on every target a
+//! class is found from a layout with one table load and a scaled address.
+
+use core::mem::size_of;
+use core::ptr::NonNull;
+
+use super::classes::{CLASSES, MAX_CLASS, class_by_formula};
+use super::page::{FreeSlots, HEADER_SIZE, Page, pop_slot, push_slot};
+
+/// A size class as the hot paths name it: its index times
+/// [`CLASS_WORDS`], which is where its [`Class`] starts in the slab's
+/// array, in 8-byte words. Finding the class is then one scaled address, no
+/// multiply.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct ClassId(usize);
+
+/// 8-byte words a [`Class`] takes.
+pub(super) const CLASS_WORDS: usize = size_of::<Class>() / 8;
+
+const _: () =
+    assert!(size_of::<Class>() % 8 == 0 && (CLASSES - 1) * CLASS_WORDS <= u8::MAX as usize);
+// `Class::lowest` and `Class::size` fit 16 bits: the lowest slot starts
+// below the header's end plus one slot.
+const _: () = assert!(HEADER_SIZE + MAX_CLASS <= u16::MAX as usize);
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(size_of::<Class>() == 64);
+
+/// `ID_OF_EIGHTH[i]`: the class of slots of `8 * i + 1` to `8 * i + 8`
+/// bytes. Class sizes are multiples of 8, so an eighth never straddles two
+/// classes.
+static ID_OF_EIGHTH: [u8; MAX_CLASS / 8] = {
+    let mut table = [0; MAX_CLASS / 8];
+    let mut i = 0;
+    while i < table.len() {
+        table[i] = (class_by_formula(8 * i) * CLASS_WORDS) as u8;
+        i += 1;
+    }
+    table
+};
+
+impl ClassId {
+    /// The class whose slots hold `last + 1` bytes: one table load.
+    ///
+    /// # Safety
+    /// `last < MAX_CLASS`.
+    #[inline(always)]
+    pub(crate) unsafe fn of_last(last: usize) -> Self {
+        debug_assert!(last < MAX_CLASS);
+        // SAFETY: `last >> 3 < MAX_CLASS / 8`, the table's length (caller).
+        ClassId(unsafe { *ID_OF_EIGHTH.get_unchecked(last >> 3) } as usize)
+    }
+
+    /// The class at `index` (0 is the smallest); `index < CLASSES`.
+    pub(super) const fn of_index(index: usize) -> Self {
+        debug_assert!(index < CLASSES);
+        ClassId(index * CLASS_WORDS)
+    }
+
+    /// The class's index, 0 for the smallest.
+    #[inline(always)]
+    pub(crate) const fn index(self) -> usize {
+        self.0 / CLASS_WORDS
+    }
+
+    /// Where the class starts in an array of `Class`, in 8-byte words.
+    #[inline(always)]
+    pub(super) const fn words(self) -> usize {
+        self.0
+    }
+}
+
+/// What allocate and free touch of one size class.
+///
+/// Allocations and frees each bump a counter of their own rather than one
+/// live count: an alloc/free pair then carries no value from one memory
+/// round trip to the next through a shared counter (the same reason as for
+/// `given_back`, see `put`).
+///
+/// `repr(C)` keeps the field order, in which no two counters that one path
+/// updates together are adjacent: LLVM would update such a pair with one
+/// 16-byte vector load and store, and a 16-byte load right after an 8-byte
+/// store to half of it (the other path's update) cannot take its value from
+/// the store buffer, which stalls it until the store retires.
+#[derive(Clone, Copy)]
+#[cfg_attr(target_pointer_width = "64", repr(C, align(64)))]
+#[cfg_attr(not(target_pointer_width = "64"), repr(C))]
+pub(super) struct Class {
+    /// The active page's free slots.
+    pub(super) free: FreeSlots,
+    /// The slot most recently taken, if it was freed right after: kept off
+    /// `free` (see `put`).
+    pub(super) given_back: FreeSlots,
+    /// Frees of the class: `allocations - frees` objects are live.
+    pub(super) frees: u64,
+    /// The slot most recently taken.
+    pub(super) last_taken: FreeSlots,
+    /// The class's pages with a free slot, or that were just filled: the
+    /// first is the active page. Only the first may be empty (the class's
+    /// spare) or full (until the next allocation retires it).
+    pub(super) partial: Option<Page>,
+    /// Live objects on the class's pages other than the active one.
+    pub(super) inactive_live: usize,
+    /// Allocations of the class.
+    pub(super) allocations: u64,
+    /// Offset of the active page's lowest carved slot; `lowest` when it has
+    /// no uncarved slot left, or when there is no active page.
+    pub(super) bump: u32,
+    /// Offset of the lowest slot a page of this class holds (below the
+    /// header's end plus one slot, so at most 4136).
+    pub(super) lowest: u16,
+    /// The class's slot size (at most 4096).
+    pub(super) size: u16,
+}
+
+impl Class {
+    /// A class of slots of `size` bytes with no page, whose pages hold
+    /// slots from `lowest` up.
+    pub(super) const fn new(size: usize, lowest: usize) -> Self {
+        Class {
+            free: None,
+            given_back: None,
+            frees: 0,
+            last_taken: None,
+            partial: None,
+            inactive_live: 0,
+            allocations: 0,
+            bump: lowest as u32,
+            lowest: lowest as u16,
+            size: size as u16,
+        }
+    }
+
+    /// Takes a slot from the active page: the one given back, else a freed
+    /// one, else the next uncarved one; `None` when the page is full or
+    /// there is none.
+    #[inline(always)]
+    pub(super) fn take(&mut self) -> Option<NonNull<u8>> {
+        let slot = if let Some(slot) = self.given_back.take() {
+            slot
+        } else if let Some(slot) = self.free {
+            // SAFETY: the class's free list holds free slots of the active
+            // page, each linking to the next.
+            self.free = unsafe { pop_slot(slot) };
+            slot
+        } else if self.bump > u32::from(self.lowest) {
+            self.bump -= u32::from(self.size);
+            // SAFETY: with uncarved slots left there is an active page (no
+            // page leaves `bump == lowest`), and slots from `lowest` up lie
+            // inside it, below its slot end.
+            unsafe {
+                let page = self.partial.unwrap_unchecked();
+                page.start().add(self.bump as usize)
+            }
+        } else {
+            return None;
+        };
+        self.last_taken = Some(slot);
+        self.allocations += 1;
+        Some(slot)
+    }
+
+    /// Puts `slot` back: aside as `given_back` when it is the slot taken
+    /// last, else on the active page's free list.
+    ///
+    /// An object freed right after it was allocated (a temporary, an
+    /// alloc/free loop) then goes back and forth through one pointer,
+    /// stored by one side and loaded by the other. Through the list its
+    /// way back would also pass the list head through the slot's link
+    /// word: two store-to-load forwards in a row, each a few cycles. Only
+    /// that case takes the shortcut, so that the branch on it stays
+    /// predictable when frees come in random order; then the slot taken
+    /// last is rarely the one freed, and `given_back` rarely holds a slot.
+    ///
+    /// # Safety
+    /// `slot` is a live slot of the active page, with the page's provenance.
+    #[inline(always)]
+    pub(super) unsafe fn put(&mut self, slot: NonNull<u8>) {
+        if self.last_taken == Some(slot) {
+            // No slot is given back twice without being taken in between:
+            // `take` empties `given_back` before it sets `last_taken`.
+            debug_assert!(self.given_back.is_none());
+            self.given_back = Some(slot);
+        } else {
+            // SAFETY: forwarded; the slot is no longer in use.
+            unsafe { push_slot(&mut self.free, slot) };
+        }
+        self.frees += 1;
+    }
+
+    /// Live objects of the class, on all its pages.
+    pub(super) fn live(&self) -> usize {
+        (self.allocations - self.frees) as usize
+    }
+
+    /// Live objects of the active page (0 when there is none).
+    pub(super) fn active_live(&self) -> usize {
+        self.live() - self.inactive_live
+    }
+
+    /// Whether the active page has a slot left.
+    pub(super) fn active_has_room(&self) -> bool {
+        self.given_back.is_some() || self.free.is_some() || self.bump > u32::from(self.lowest)
+    }
+
+    /// Makes `page`, which was just put first on `partial`, the active
+    /// page: its header's free list, bump and live count move into the
+    /// class.
+    ///
+    /// # Safety
+    /// `page` is an owned, initialised page of this class, first on
+    /// `partial`; the class had no active page (it was `deactivate`d or
+    /// there was none).
+    pub(super) unsafe fn activate(&mut self, page: Page) {
+        debug_assert!(self.partial == Some(page) && self.active_live() == 0);
+        debug_assert!(self.given_back.is_none() && self.free.is_none());
+        debug_assert!(self.bump == u32::from(self.lowest));
+        // SAFETY: forwarded from the caller.
+        let header = unsafe { page.header() };
+        self.free = header.free();
+        self.bump = header.bump() as u32;
+        self.inactive_live -= header.live();
+    }
+
+    /// Writes the active page's state back to its header and leaves the
+    /// class with no active page (its `partial` list is unchanged).
+    ///
+    /// # Safety
+    /// `page` is the active page.
+    pub(super) unsafe fn deactivate(&mut self, page: Page) {
+        debug_assert!(self.partial == Some(page));
+        let live = self.active_live();
+        if let Some(slot) = self.given_back.take() {
+            // SAFETY: a given-back slot is a free slot of the active page.
+            unsafe { push_slot(&mut self.free, slot) };
+        }
+        // SAFETY: forwarded from the caller.
+        let header = unsafe { page.header() };
+        header.set_free(self.free.take());
+        header.set_bump(self.bump as usize);
+        header.set_live(live);
+        self.bump = u32::from(self.lowest);
+        self.inactive_live += live;
+    }
+}
