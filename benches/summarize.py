@@ -7,7 +7,7 @@ beside it, which names the group, peer and parameter) and prints one table:
 a row per group and parameter, a column per peer with the median time, and
 ratios of rtarena's cores to their nearest peers (below 1: rtarena is
 faster): the TLSF against rlsf and talc, the hybrid heap against mimalloc and
-rlsf, the slab against mimalloc.
+rlsf, the heap and the slab against mimalloc and bumpalo.
 
 By default a cell is the median per element: every group of benches/tlsf.rs
 declares a throughput in elements (pair: one alloc+free pair; batch_shuffled:
@@ -48,6 +48,8 @@ RATIOS = [
     ("rtarena-heap", "mimalloc"),
     ("rtarena-heap", "rlsf"),
     ("rtarena-slab", "mimalloc"),
+    ("rtarena-heap", "bumpalo"),
+    ("rtarena-slab", "bumpalo"),
     ("rtarena-sync", "talc-lock"),
 ]
 

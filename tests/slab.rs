@@ -171,6 +171,48 @@ fn a_slot_freed_right_after_it_was_taken_is_taken_next() {
 }
 
 #[test]
+fn objects_freed_through_narrowed_pointers_on_every_kind_of_page() {
+    // 512-byte pages of 59 one-byte objects (8-byte slots): 130 of them
+    // fill two pages and start a third, so frees reach full pages, partial
+    // ones and the active one.
+    let mut buf = PoolBuf::with_align(8 * 512, 512);
+    let mut slab = Slab::new(PoolPages::new(buf.slice(), 512).unwrap()).unwrap();
+    let byte = Layout::new::<u8>();
+    let narrowed = |object: NonNull<[u8]>| {
+        // SAFETY: a live slot; the reference's provenance covers one byte,
+        // as a `Box<u8>`'s would.
+        NonNull::from(unsafe { &mut *object.cast::<u8>().as_ptr() })
+    };
+    let bytes: std::vec::Vec<_> = (0..130)
+        .map(|_| narrowed(slab.allocate(byte).unwrap()))
+        .collect();
+    for &object in bytes.iter().step_by(2) {
+        // SAFETY: live, allocated with `byte`.
+        unsafe { slab.deallocate(object, byte) };
+        slab.check().unwrap();
+    }
+    let words: std::vec::Vec<_> = (0..65)
+        .map(|_| slab.allocate(Layout::new::<u64>()).unwrap())
+        .collect();
+    for word in &words {
+        // SAFETY: a live 8-byte slot.
+        unsafe { word.cast::<u64>().write(u64::MAX) };
+    }
+    for &object in bytes.iter().skip(1).step_by(2) {
+        // SAFETY: live, allocated with `byte`.
+        unsafe { slab.deallocate(object, byte) };
+    }
+    for &word in &words {
+        // SAFETY: live, allocated with this layout.
+        unsafe { slab.deallocate(narrowed(word), Layout::new::<u64>()) };
+        slab.check().unwrap();
+    }
+    assert_eq!(slab.stats().live(), 0);
+    assert_eq!(slab.trim(), 1);
+    slab.check().unwrap();
+}
+
+#[test]
 fn slots_are_aligned_to_any_alignment_their_layout_asks() {
     let mut buf = PoolBuf::with_align(64 * PAGE, PAGE);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();

@@ -93,7 +93,7 @@ impl ClassId {
 /// the store buffer, which stalls it until the store retires.
 #[derive(Clone, Copy)]
 #[cfg_attr(target_pointer_width = "64", repr(C, align(64)))]
-#[cfg_attr(not(target_pointer_width = "64"), repr(C))]
+#[cfg_attr(not(target_pointer_width = "64"), repr(C, align(8)))]
 pub(super) struct Class {
     /// The active page's free slots.
     pub(super) free: FreeSlots,
@@ -154,9 +154,9 @@ impl Class {
             slot
         } else if self.bump > u32::from(self.lowest) {
             self.bump -= u32::from(self.size);
-            // SAFETY: with uncarved slots left there is an active page (no
-            // page leaves `bump == lowest`), and slots from `lowest` up lie
-            // inside it, below its slot end.
+            // SAFETY: `bump > lowest` only while there is an active page
+            // (`Class::new` and `deactivate` set `bump = lowest`), and slots
+            // from `lowest` up lie inside it, below its slot end.
             unsafe {
                 let page = self.partial.unwrap_unchecked();
                 page.start().add(self.bump as usize)

@@ -228,11 +228,16 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     }
 
     /// The class `id`.
+    ///
+    /// # Safety
+    /// `id` is served: `class_for` gave it, or it is `ClassId::of_index(c)`
+    /// with `c < self.served`.
     #[inline(always)]
-    fn class_mut(&mut self, id: ClassId) -> &mut Class {
-        debug_assert!(id.index() < N);
-        // SAFETY: a `ClassId` is the offset of a class of the array, in the
-        // 8-byte words that `Class` sizes and aligns are a multiple of.
+    unsafe fn class_mut(&mut self, id: ClassId) -> &mut Class {
+        debug_assert!(id.index() < self.served);
+        // SAFETY: `id` is served (caller), so below `N`, and `id.words()` is
+        // where `classes[id.index()]` starts: `Class`'s size is a multiple
+        // of 8 and its alignment at least 8 (asserted in `active.rs`).
         unsafe {
             &mut *self
                 .classes
@@ -285,7 +290,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         &mut self,
         class: ClassId,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let slots = self.class_mut(class);
+        // SAFETY: `class` is served (caller).
+        let slots = unsafe { self.class_mut(class) };
         match slots.take() {
             Some(slot) => Ok(NonNull::slice_from_raw_parts(slot, slots.size as usize)),
             None => self.allocate_from_next_page(class.index()),
@@ -301,7 +307,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let (slots, pages) = (&mut self.classes[class], &mut self.class_pages[class]);
         if let Some(full) = slots.partial {
             // SAFETY: the active page heads `partial` and has no free slot
-            // (`take` found none); list members are owned pages.
+            // (`take` found none); list members are owned pages; `class <
+            // served` (the caller's, from a served `ClassId`).
             unsafe {
                 slots.deactivate(full);
                 unlink(&mut slots.partial, full);
@@ -447,26 +454,30 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     ) {
         debug_assert_eq!(self.class_for(layout), Some(class));
         let addr = ptr.as_ptr() as usize;
-        if let Some(active) = self.class_mut(class).partial {
+        // SAFETY: `class` is served (the layout's, and the caller's object
+        // has it).
+        if let Some(active) = unsafe { self.class_mut(class) }.partial {
             let offset = addr.wrapping_sub(active.addr());
             if offset < self.slot_end {
                 #[cfg(debug_assertions)]
                 self.debug_check_live(active, class.index(), ptr);
-                // SAFETY: `ptr` is a live object of this slab (caller) inside
-                // the active page, whose pointer gives the slot the page's
-                // provenance.
+                // SAFETY: `class` is served; `ptr` is a live object of this
+                // slab (caller) inside the active page, whose pointer gives
+                // the slot the page's provenance.
                 unsafe { self.class_mut(class).put(active.start().add(offset)) };
                 return;
             }
         }
-        // SAFETY: forwarded from the caller; `class` is the layout's.
+        // SAFETY: forwarded from the caller; `class` is the layout's, and
+        // `ptr` is not in its active page (checked just above).
         unsafe { self.deallocate_elsewhere(class.index(), ptr) }
     }
 
     /// Frees an object that is not on its class's active page.
     ///
     /// # Safety
-    /// As for `deallocate_in`.
+    /// As for `deallocate_in`, and `ptr` is not in its class's active page
+    /// (whose header is stale).
     #[inline(always)]
     unsafe fn deallocate_elsewhere(&mut self, class: usize, ptr: NonNull<u8>) {
         let addr = ptr.as_ptr() as usize;
@@ -474,8 +485,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             return foreign_pointer(ptr);
         };
         // SAFETY: `addr` is in a page the source handed out, which the slab
-        // owns, of this class (caller's contract); `start` carries the
-        // page's provenance.
+        // owns, of this class and not its active page (caller's contract), so
+        // its header is current; `start` carries the page's provenance.
         unsafe {
             let page = Page::from_start(start);
             #[cfg(debug_assertions)]
@@ -511,8 +522,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // An emptied page goes back to the source unless it is the active
         // page, which the class keeps as its spare.
         if live == 1 && self.classes[class].partial != Some(page) {
-            // SAFETY: an empty page of `class`; it had a free slot, so it is
-            // on the partial list.
+            // SAFETY: an empty page of `class` other than the active one; it
+            // was partial, or `page_unfilled` just moved it to `partial`.
             unsafe { self.release_page_cold(class, page) };
         }
     }
@@ -773,8 +784,9 @@ impl<S: PageSource, const N: usize> core::fmt::Debug for Slab<S, N> {
 }
 
 // SAFETY: slots are carved from pages the slab owns (see `PageSource`), each
-// slot belongs to one page and is handed out only while not on the page's
-// free list, so live objects never overlap; slots are aligned as asked (a
+// slot belongs to one page and is handed out only while it is neither
+// uncarved, on its page's (or its class's) free list, nor its class's
+// given-back slot, so live objects never overlap; slots are aligned as asked (a
 // served layout's class size is a multiple of its alignment, see
 // `classes.rs`, and slots sit at multiples of it below a `slot_end` aligned
 // to at least `max_align`); resizing never moves or touches a slot; the
