@@ -652,11 +652,6 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         ))
     }
 
-    /// Live objects of `class`, on all its pages.
-    fn class_live(&self, class: usize) -> usize {
-        self.classes[class].live()
-    }
-
     /// Whether `class` has a free slot: in its active page, or in a second
     /// partial page (which always has one).
     fn has_free_slot(&self, class: usize) -> bool {
@@ -719,7 +714,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         Some(ClassStats {
             size: CLASS_SIZES[class],
             slots_per_page: slots_per_page(self.slot_end, class),
-            live: self.class_live(class),
+            live: self.classes[class].live(),
             pages: self.class_pages[class].count,
         })
     }
