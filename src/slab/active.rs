@@ -38,7 +38,12 @@ const _: () = assert!(size_of::<Class>() == 64);
 /// `ID_OF_EIGHTH[i]`: the class of slots of `8 * i + 1` to `8 * i + 8`
 /// bytes. Class sizes are multiples of 8, so an eighth never straddles two
 /// classes.
-static ID_OF_EIGHTH: [u8; MAX_CLASS / 8] = {
+///
+/// A `const`, not a `static`: each crate that inlines the hot paths gets its
+/// own copy, addressed relative to its code. A `static` of this crate is
+/// reached through the global offset table in a position-independent
+/// binary, which costs one more load per lookup.
+const ID_OF_EIGHTH: [u8; MAX_CLASS / 8] = {
     let mut table = [0; MAX_CLASS / 8];
     let mut i = 0;
     while i < table.len() {
@@ -97,13 +102,10 @@ impl ClassId {
 pub(super) struct Class {
     /// The active page's free slots.
     pub(super) free: FreeSlots,
-    /// The slot most recently taken, if it was freed right after: kept off
-    /// `free` (see `put`).
-    pub(super) given_back: FreeSlots,
     /// Frees of the class: `allocations - frees` objects are live.
     pub(super) frees: u64,
-    /// The slot most recently taken.
-    pub(super) last_taken: FreeSlots,
+    /// The slot most recently taken; dangling before the first.
+    pub(super) last_taken: NonNull<u8>,
     /// The class's pages with a free slot, or that were just filled: the
     /// first is the active page. Only the first may be empty (the class's
     /// spare) or full (until the next allocation retires it).
@@ -120,6 +122,9 @@ pub(super) struct Class {
     pub(super) lowest: u16,
     /// The class's slot size (at most 4096).
     pub(super) size: u16,
+    /// Whether `last_taken` was freed right after it was taken and is free
+    /// again, kept off `free` (see `put`).
+    pub(super) given_back: bool,
 }
 
 impl Class {
@@ -128,15 +133,15 @@ impl Class {
     pub(super) const fn new(size: usize, lowest: usize) -> Self {
         Class {
             free: None,
-            given_back: None,
             frees: 0,
-            last_taken: None,
+            last_taken: NonNull::dangling(),
             partial: None,
             inactive_live: 0,
             allocations: 0,
             bump: lowest as u32,
             lowest: lowest as u16,
             size: size as u16,
+            given_back: false,
         }
     }
 
@@ -145,9 +150,12 @@ impl Class {
     /// there is none.
     #[inline(always)]
     pub(super) fn take(&mut self) -> Option<NonNull<u8>> {
-        let slot = if let Some(slot) = self.given_back.take() {
-            slot
-        } else if let Some(slot) = self.free {
+        if self.given_back {
+            self.given_back = false;
+            self.allocations += 1;
+            return Some(self.last_taken);
+        }
+        let slot = if let Some(slot) = self.free {
             // SAFETY: the class's free list holds free slots of the active
             // page, each linking to the next.
             self.free = unsafe { pop_slot(slot) };
@@ -164,37 +172,43 @@ impl Class {
         } else {
             return None;
         };
-        self.last_taken = Some(slot);
+        self.last_taken = slot;
         self.allocations += 1;
         Some(slot)
     }
 
-    /// Puts `slot` back: aside as `given_back` when it is the slot taken
+    /// Puts `slot` back: aside as given back when it is the slot taken
     /// last, else on the active page's free list.
     ///
     /// An object freed right after it was allocated (a temporary, an
-    /// alloc/free loop) then goes back and forth through one pointer,
-    /// stored by one side and loaded by the other. Through the list its
-    /// way back would also pass the list head through the slot's link
-    /// word: two store-to-load forwards in a row, each a few cycles. Only
-    /// that case takes the shortcut, so that the branch on it stays
-    /// predictable when frees come in random order; then the slot taken
-    /// last is rarely the one freed, and `given_back` rarely holds a slot.
+    /// alloc/free loop) then costs a flag, set here and cleared by the next
+    /// `take`, which returns `last_taken` again. No pointer goes from one
+    /// side to the other through memory: through the list, the slot's way
+    /// back would pass the list head through the slot's link word, two
+    /// store-to-load forwards in a row, each a few cycles, on the path from
+    /// one pair to the next. Only that case takes the shortcut, so that the
+    /// branch on it stays predictable when frees come in random order; then
+    /// the slot taken last is rarely the one freed.
     ///
     /// # Safety
     /// `slot` is a live slot of the active page, with the page's provenance.
     #[inline(always)]
     pub(super) unsafe fn put(&mut self, slot: NonNull<u8>) {
-        if self.last_taken == Some(slot) {
-            // No slot is given back twice without being taken in between:
-            // `take` empties `given_back` before it sets `last_taken`.
-            debug_assert!(self.given_back.is_none());
-            self.given_back = Some(slot);
+        if self.last_taken == slot {
+            // A slot given back is not live: freeing it again is a double
+            // free, which the caller's contract rules out.
+            debug_assert!(!self.given_back);
+            self.given_back = true;
         } else {
             // SAFETY: forwarded; the slot is no longer in use.
             unsafe { push_slot(&mut self.free, slot) };
         }
         self.frees += 1;
+    }
+
+    /// The slot given back, if any.
+    pub(super) fn given_back_slot(&self) -> FreeSlots {
+        self.given_back.then_some(self.last_taken)
     }
 
     /// Live objects of the class, on all its pages.
@@ -209,7 +223,7 @@ impl Class {
 
     /// Whether the active page has a slot left.
     pub(super) fn active_has_room(&self) -> bool {
-        self.given_back.is_some() || self.free.is_some() || self.bump > u32::from(self.lowest)
+        self.given_back || self.free.is_some() || self.bump > u32::from(self.lowest)
     }
 
     /// Makes `page`, which was just put first on `partial`, the active
@@ -222,7 +236,7 @@ impl Class {
     /// there was none).
     pub(super) unsafe fn activate(&mut self, page: Page) {
         debug_assert!(self.partial == Some(page) && self.active_live() == 0);
-        debug_assert!(self.given_back.is_none() && self.free.is_none());
+        debug_assert!(!self.given_back && self.free.is_none());
         debug_assert!(self.bump == u32::from(self.lowest));
         // SAFETY: forwarded from the caller.
         let header = unsafe { page.header() };
@@ -239,9 +253,10 @@ impl Class {
     pub(super) unsafe fn deactivate(&mut self, page: Page) {
         debug_assert!(self.partial == Some(page));
         let live = self.active_live();
-        if let Some(slot) = self.given_back.take() {
+        if self.given_back {
+            self.given_back = false;
             // SAFETY: a given-back slot is a free slot of the active page.
-            unsafe { push_slot(&mut self.free, slot) };
+            unsafe { push_slot(&mut self.free, self.last_taken) };
         }
         // SAFETY: forwarded from the caller.
         let header = unsafe { page.header() };

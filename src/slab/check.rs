@@ -21,7 +21,7 @@ pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<
         }
         if slots.partial.is_none()
             && (slots.free.is_some()
-                || slots.given_back.is_some()
+                || slots.given_back
                 || slots.active_live() != 0
                 || slots.bump != u32::from(slots.lowest))
         {

@@ -456,17 +456,22 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let addr = ptr.as_ptr() as usize;
         // SAFETY: `class` is served (the layout's, and the caller's object
         // has it).
-        if let Some(active) = unsafe { self.class_mut(class) }.partial {
-            let offset = addr.wrapping_sub(active.addr());
-            if offset < self.slot_end {
-                #[cfg(debug_assertions)]
-                self.debug_check_live(active, class.index(), ptr);
-                // SAFETY: `class` is served; `ptr` is a live object of this
-                // slab (caller) inside the active page, whose pointer gives
-                // the slot the page's provenance.
-                unsafe { self.class_mut(class).put(active.start().add(offset)) };
-                return;
-            }
+        let active = unsafe { self.class_mut(class) }.partial;
+        // With no active page the offset is the address itself, at least
+        // the page size (the object is in a page, aligned to it), so no
+        // `None` test is needed: the range check fails.
+        let offset = addr.wrapping_sub(active.map_or(0, Page::addr));
+        if offset < self.slot_end {
+            // SAFETY: the offset is below the slot end, so there is an
+            // active page (see above).
+            let active = unsafe { active.unwrap_unchecked() };
+            #[cfg(debug_assertions)]
+            self.debug_check_live(active, class.index(), ptr);
+            // SAFETY: `class` is served; `ptr` is a live object of this slab
+            // (caller) inside the active page, whose pointer gives the slot
+            // the page's provenance.
+            unsafe { self.class_mut(class).put(active.start().add(offset)) };
+            return;
         }
         // SAFETY: forwarded from the caller; `class` is the layout's, and
         // `ptr` is not in its active page (checked just above).
@@ -576,7 +581,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let slots = &self.classes[class];
         if slots.partial == Some(page) {
             PageState {
-                given_back: slots.given_back,
+                given_back: slots.given_back_slot(),
                 free: slots.free,
                 live: slots.active_live(),
                 bump: slots.bump as usize,
