@@ -313,6 +313,10 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// O(1).
     #[inline(always)]
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: forwarded from the caller.
+        if unsafe { self.slab.deallocate_latest(ptr, layout) } {
+            return;
+        }
         if let Some(class) = self.slab.class_for(layout) {
             // SAFETY: a layout the slab serves was allocated by the slab (every
             // size up to the returned length maps to the same class).

@@ -171,6 +171,77 @@ fn a_slot_freed_right_after_it_was_taken_is_taken_next() {
 }
 
 #[test]
+fn the_latest_object_freed_is_taken_next_whatever_came_between() {
+    let mut buf = PoolBuf::with_align(64 * PAGE, PAGE);
+    let mut heap = Heap::new(buf.slice()).unwrap();
+    let (small, other, large) = (layout(48, 8), layout(200, 8), layout(8000, 8));
+    let take = |heap: &mut Heap, l: Layout| {
+        let object = heap.allocate(l).unwrap().cast::<u8>();
+        heap.check().unwrap();
+        object
+    };
+    let free = |heap: &mut Heap, object: NonNull<u8>, l: Layout| {
+        // SAFETY: every object passed here is live, allocated with `l`.
+        unsafe { heap.deallocate(object, l) };
+        heap.check().unwrap();
+    };
+    // Freed right after: given back without a class lookup, taken next.
+    let a = take(&mut heap, small);
+    free(&mut heap, a, small);
+    assert_eq!(take(&mut heap, small), a);
+    // A TLSF block in between is not the slab's latest allocation, so `a`
+    // still is; the block's own free goes to the TLSF.
+    let block = take(&mut heap, large);
+    free(&mut heap, a, small);
+    free(&mut heap, block, large);
+    assert_eq!(take(&mut heap, small), a);
+    // An allocation of another class in between: each class still gives
+    // its own latest slot back.
+    let b = take(&mut heap, other);
+    free(&mut heap, b, other);
+    free(&mut heap, a, small);
+    assert_eq!((take(&mut heap, small), take(&mut heap, other)), (a, b));
+    free(&mut heap, a, small);
+    free(&mut heap, b, other);
+    assert_eq!(heap.stats().live(), 0);
+}
+
+#[test]
+fn a_page_that_stops_being_active_forgets_its_last_slot() {
+    // 512-byte pages hold 59 one-byte objects: the 60th starts a second
+    // page, and a free on the first, full page makes it active again.
+    let mut buf = PoolBuf::with_align(8 * 512, 512);
+    let mut slab = Slab::new(PoolPages::new(buf.slice(), 512).unwrap()).unwrap();
+    let byte = Layout::new::<u8>();
+    let objects: std::vec::Vec<_> = (0..60)
+        .map(|_| slab.allocate(byte).unwrap().cast::<u8>())
+        .collect();
+    let latest = objects[59];
+    let alone = objects[..59]
+        .iter()
+        .all(|o| o.as_ptr().addr() / 512 != latest.as_ptr().addr() / 512);
+    assert!(alone, "the 60th object is on a page of its own");
+    // SAFETY: live objects, allocated with `byte`.
+    unsafe {
+        slab.deallocate(objects[10], byte);
+        slab.check().unwrap();
+        // The latest object's page is no longer active: this free goes to
+        // that page's header, not aside as given back.
+        slab.deallocate(latest, byte);
+        slab.check().unwrap();
+    }
+    assert_eq!(slab.allocate(byte).unwrap().cast::<u8>(), objects[10]);
+    assert_eq!(slab.stats().live(), 59);
+    slab.check().unwrap();
+    for object in objects[..59].iter().copied() {
+        // SAFETY: live (object 10 was taken again above).
+        unsafe { slab.deallocate(object, byte) };
+        slab.check().unwrap();
+    }
+    assert_eq!(slab.stats().live(), 0);
+}
+
+#[test]
 fn objects_freed_through_narrowed_pointers_on_every_kind_of_page() {
     // 512-byte pages of 59 one-byte objects (8-byte slots): 130 of them
     // fill two pages and start a third, so frees reach full pages, partial
@@ -452,6 +523,30 @@ mod misuse {
             slab.deallocate(object.cast(), l);
             slab.deallocate(object.cast(), l);
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "double free")]
+    fn double_free_of_the_latest_heap_object_panics() {
+        let mut buf = PoolBuf::with_align(16 * PAGE, PAGE);
+        let mut heap = Heap::new(buf.slice()).unwrap();
+        let l = layout(32, 8);
+        let object = heap.allocate(l).unwrap();
+        // SAFETY: deliberately freed twice: the second free must panic.
+        unsafe {
+            heap.deallocate(object.cast(), l);
+            heap.deallocate(object.cast(), l);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "wrong layout")]
+    fn the_latest_heap_object_freed_as_a_large_block_panics() {
+        let mut buf = PoolBuf::with_align(16 * PAGE, PAGE);
+        let mut heap = Heap::new(buf.slice()).unwrap();
+        let object = heap.allocate(layout(32, 8)).unwrap();
+        // SAFETY: deliberately a layout of the TLSF's: must panic.
+        unsafe { heap.deallocate(object.cast(), layout(8000, 8)) };
     }
 
     #[test]

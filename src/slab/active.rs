@@ -104,8 +104,9 @@ pub(super) struct Class {
     pub(super) free: FreeSlots,
     /// Frees of the class: `allocations - frees` objects are live.
     pub(super) frees: u64,
-    /// The slot most recently taken; dangling before the first.
-    pub(super) last_taken: NonNull<u8>,
+    /// The slot most recently taken from the active page; `None` before the
+    /// first and once the page stops being active.
+    pub(super) last_taken: Option<NonNull<u8>>,
     /// The class's pages with a free slot, or that were just filled: the
     /// first is the active page. Only the first may be empty (the class's
     /// spare) or full (until the next allocation retires it).
@@ -134,7 +135,7 @@ impl Class {
         Class {
             free: None,
             frees: 0,
-            last_taken: NonNull::dangling(),
+            last_taken: None,
             partial: None,
             inactive_live: 0,
             allocations: 0,
@@ -153,7 +154,8 @@ impl Class {
         if self.given_back {
             self.given_back = false;
             self.allocations += 1;
-            return Some(self.last_taken);
+            // SAFETY: a slot is given back only while it is `last_taken`.
+            return Some(unsafe { self.last_taken.unwrap_unchecked() });
         }
         let slot = if let Some(slot) = self.free {
             // SAFETY: the class's free list holds free slots of the active
@@ -172,7 +174,7 @@ impl Class {
         } else {
             return None;
         };
-        self.last_taken = slot;
+        self.last_taken = Some(slot);
         self.allocations += 1;
         Some(slot)
     }
@@ -194,7 +196,7 @@ impl Class {
     /// `slot` is a live slot of the active page, with the page's provenance.
     #[inline(always)]
     pub(super) unsafe fn put(&mut self, slot: NonNull<u8>) {
-        if self.last_taken == slot {
+        if self.last_taken == Some(slot) {
             // A slot given back is not live: freeing it again is a double
             // free, which the caller's contract rules out.
             debug_assert!(!self.given_back);
@@ -206,9 +208,20 @@ impl Class {
         self.frees += 1;
     }
 
+    /// Frees `slot`, which is `last_taken`: sets it aside as given back.
+    ///
+    /// # Safety
+    /// `slot` is `last_taken` and live.
+    #[inline(always)]
+    pub(super) unsafe fn give_back(&mut self, slot: NonNull<u8>) {
+        debug_assert!(self.last_taken == Some(slot) && !self.given_back);
+        self.given_back = true;
+        self.frees += 1;
+    }
+
     /// The slot given back, if any.
     pub(super) fn given_back_slot(&self) -> FreeSlots {
-        self.given_back.then_some(self.last_taken)
+        self.last_taken.filter(|_| self.given_back)
     }
 
     /// Live objects of the class, on all its pages.
@@ -255,9 +268,11 @@ impl Class {
         let live = self.active_live();
         if self.given_back {
             self.given_back = false;
-            // SAFETY: a given-back slot is a free slot of the active page.
-            unsafe { push_slot(&mut self.free, self.last_taken) };
+            // SAFETY: a slot is given back only while it is `last_taken`,
+            // and it is then a free slot of the active page.
+            unsafe { push_slot(&mut self.free, self.last_taken.unwrap_unchecked()) };
         }
+        self.last_taken = None;
         // SAFETY: forwarded from the caller.
         let header = unsafe { page.header() };
         header.set_free(self.free.take());

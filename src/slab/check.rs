@@ -19,8 +19,15 @@ pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<
         if counted.is_none_or(|live| live < slots.inactive_live as u64) {
             return Err(CheckError::new("class counters are inconsistent", class));
         }
+        if slots.given_back && slots.last_taken.is_none() {
+            return Err(CheckError::new(
+                "a slot is given back but none was taken",
+                class,
+            ));
+        }
         if slots.partial.is_none()
             && (slots.free.is_some()
+                || slots.last_taken.is_some()
                 || slots.given_back
                 || slots.active_live() != 0
                 || slots.bump != u32::from(slots.lowest))
@@ -161,6 +168,12 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
             }
             Ok(())
         };
+        // The active page's last slot taken is live or given back, never on
+        // the free list.
+        let last_taken = self.slab.classes[self.class].last_taken.filter(|_| active);
+        if let Some(slot) = last_taken {
+            on_grid(slot)?;
+        }
         let mut free = 0;
         if let Some(slot) = state.given_back {
             on_grid(slot)?;
@@ -175,6 +188,12 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
                 ));
             }
             on_grid(slot)?;
+            if Some(slot) == last_taken {
+                return Err(CheckError::new(
+                    "the last slot taken is on the free list",
+                    slot.as_ptr() as usize,
+                ));
+            }
             free += 1;
             // SAFETY: the slot is a carved slot of this page (checked above)
             // on its free list, whose first word links to the next.
