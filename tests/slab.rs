@@ -568,6 +568,17 @@ mod misuse {
         // SAFETY: deliberately foreign: must panic.
         unsafe { slab.deallocate(NonNull::from(&mut other).cast(), layout(32, 8)) };
     }
+
+    #[test]
+    #[should_panic(expected = "foreign pointer")]
+    fn a_low_foreign_pointer_into_a_class_without_pages_panics() {
+        // Address 8 is below the slot end: with no active page its offset
+        // passes the range check that live objects rely on.
+        let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
+        let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+        // SAFETY: deliberately foreign: must panic.
+        unsafe { slab.deallocate(NonNull::<u64>::dangling().cast(), layout(32, 8)) };
+    }
 }
 
 /// A page source that counts the pages it has out, to see what a heap

@@ -9,6 +9,13 @@ use crate::CheckError;
 use crate::pages::PageSource;
 
 pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckError> {
+    // `deallocate_latest` reads this class with no bounds check.
+    if slab.latest.index() >= slab.served.max(1) {
+        return Err(CheckError::new(
+            "the latest allocation's class is not served",
+            slab.latest.index(),
+        ));
+    }
     let mut total_pages = 0;
     for (class, (slots, pages)) in slab.classes.iter().zip(&slab.class_pages).enumerate() {
         let lowest = slab.slot_end - slots_per_page(slab.slot_end, class) * CLASS_SIZES[class];

@@ -422,7 +422,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// `ptr` was returned by this slab's `allocate` (or resized in place) for
     /// a layout with `layout.align()` and a size between the requested size
     /// and the returned length, and it has not been freed since. A zero-size
-    /// `layout` makes this a no-op.
+    /// `layout` with the dangling pointer a zero-size allocation returned
+    /// makes this a no-op.
     ///
     /// Debug builds panic when the source knows `ptr` is none of its pages
     /// (a `PoolPages` pool, a `Heap`'s pools; `OsPages` cannot tell), when
@@ -462,7 +463,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     ///
     /// # Safety
     /// `ptr` is a live object of this slab's owner (this slab, or for a
-    /// `Heap` the slab or the TLSF) allocated for `layout`.
+    /// `Heap` the slab or the TLSF) allocated for `layout`, or the dangling
+    /// pointer of a zero-size allocation.
     #[inline(always)]
     pub(crate) unsafe fn deallocate_latest(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
         #[cfg(not(debug_assertions))]
@@ -471,8 +473,12 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // SAFETY: `latest` is `of_index(0)` (and `N > 0`) or a class
         // `allocate_in` served.
         let slots = unsafe { self.class_mut(latest) };
-        // `last_taken` is a slot of the class's active page or no slot, so a
-        // live object there is that slot's, of this class.
+        // `last_taken` is a slot of the class's active page or no slot, and
+        // no other live object of the owner shares a slot's address (a
+        // `Heap`'s slab pages are live TLSF blocks), so a live object there
+        // is that slot's, of this class. A zero-size allocation's dangling
+        // pointer is its alignment, a power of two: below every page, or a
+        // page's start, where the header lies and no slot does.
         if slots.last_taken != Some(ptr) {
             return false;
         }
@@ -504,13 +510,24 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // SAFETY: `class` is served (the layout's, and the caller's object
         // has it).
         let active = unsafe { self.class_mut(class) }.partial;
-        // With no active page the offset is the address itself, at least
-        // the page size (the object is in a page, aligned to it), so no
-        // `None` test is needed: the range check fails.
+        #[cfg(debug_assertions)]
+        if active.is_none() {
+            // A foreign pointer below the slot end would pass the range
+            // check below; the checks of `deallocate_elsewhere` name it.
+            // SAFETY: forwarded from the caller; with no active page, `ptr`
+            // is not in one.
+            return unsafe { self.deallocate_elsewhere(class.index(), ptr) };
+        }
+        // With no active page the offset is the address itself. A live
+        // object lies in a page the source handed out, and pages are
+        // aligned to their size (`PageSource`'s contract), so its address
+        // is at least the page size, above the slot end: the range check
+        // fails and no `None` test is needed.
         let offset = addr.wrapping_sub(active.map_or(0, Page::addr));
         if offset < self.slot_end {
             // SAFETY: the offset is below the slot end, so there is an
-            // active page (see above).
+            // active page (see above: `ptr` is live, by the caller's
+            // contract).
             let active = unsafe { active.unwrap_unchecked() };
             #[cfg(debug_assertions)]
             self.debug_check_live(active, class.index(), ptr);
