@@ -242,6 +242,50 @@ fn a_page_that_stops_being_active_forgets_its_last_slot() {
 }
 
 #[test]
+fn stats_count_the_slot_given_back_and_taken_again() {
+    let mut buf = PoolBuf::with_align(8 * 512, 512);
+    let mut slab = Slab::new(PoolPages::new(buf.slice(), 512).unwrap()).unwrap();
+    let byte = Layout::new::<u8>();
+    let counts = |slab: &Slab<PoolPages>| {
+        slab.check().unwrap();
+        let s = slab.stats();
+        (s.allocations, s.deallocations)
+    };
+    for pair in 1..=100 {
+        let object = slab.allocate(byte).unwrap().cast::<u8>();
+        // SAFETY: live, allocated with `byte`.
+        unsafe { slab.deallocate(object, byte) };
+        assert_eq!(counts(&slab), (pair, pair));
+    }
+    // 59 objects fill the first page; the 60th and 61st go on a second.
+    let objects: std::vec::Vec<_> = (0..61)
+        .map(|_| slab.allocate(byte).unwrap().cast::<u8>())
+        .collect();
+    assert_eq!(counts(&slab), (161, 100));
+    // SAFETY: live objects, allocated with `byte`.
+    unsafe {
+        // Given back: the second page's latest slot.
+        slab.deallocate(objects[60], byte);
+        assert_eq!(counts(&slab), (161, 101));
+        // The first page, full, takes over as active: the second stops
+        // being active with its slot still given back.
+        slab.deallocate(objects[10], byte);
+        assert_eq!(counts(&slab), (161, 102));
+    }
+    for (i, object) in objects[..60].iter().copied().enumerate() {
+        if i != 10 {
+            // SAFETY: live (all but 10 and 60, freed above).
+            unsafe { slab.deallocate(object, byte) };
+        }
+    }
+    assert_eq!(counts(&slab), (161, 161));
+    let object = slab.allocate(byte).unwrap().cast::<u8>();
+    // SAFETY: live, allocated with `byte`.
+    unsafe { slab.deallocate(object, byte) };
+    assert_eq!(counts(&slab), (162, 162));
+}
+
+#[test]
 fn objects_freed_through_narrowed_pointers_on_every_kind_of_page() {
     // 512-byte pages of 59 one-byte objects (8-byte slots): 130 of them
     // fill two pages and start a third, so frees reach full pages, partial

@@ -29,8 +29,8 @@ pub(super) const CLASS_WORDS: usize = size_of::<Class>() / 8;
 
 const _: () =
     assert!(size_of::<Class>() % 8 == 0 && (CLASSES - 1) * CLASS_WORDS <= u8::MAX as usize);
-// `Class::lowest` and `Class::size` fit 16 bits: the lowest slot starts
-// below the header's end plus one slot.
+// `Class::size` fits 16 bits, and the room test of `take` adds the header
+// to it without overflow.
 const _: () = assert!(HEADER_SIZE + MAX_CLASS <= u16::MAX as usize);
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(size_of::<Class>() == 64);
@@ -89,7 +89,10 @@ impl ClassId {
 /// Allocations and frees each bump a counter of their own rather than one
 /// live count: an alloc/free pair then carries no value from one memory
 /// round trip to the next through a shared counter (the same reason as for
-/// `given_back`, see `put`).
+/// `given_back`, see `put`). A free that gives its slot back and the
+/// allocation that takes it again (the pair of a temporary) update one
+/// counter between them, `give_backs`: each counter update is a load and a
+/// store, and such a pair is otherwise two stores of a flag and two loads.
 ///
 /// `repr(C)` keeps the field order, in which no two counters that one path
 /// updates together are adjacent: LLVM would update such a pair with one
@@ -102,7 +105,7 @@ impl ClassId {
 pub(super) struct Class {
     /// The active page's free slots.
     pub(super) free: FreeSlots,
-    /// Frees of the class: `allocations - frees` objects are live.
+    /// Frees of the class that put their slot on a free list.
     pub(super) frees: u64,
     /// The slot most recently taken from the active page; `None` before the
     /// first and once the page stops being active.
@@ -113,14 +116,20 @@ pub(super) struct Class {
     pub(super) partial: Option<Page>,
     /// Live objects on the class's pages other than the active one.
     pub(super) inactive_live: usize,
-    /// Allocations of the class.
+    /// Allocations of the class that took a slot from a free list or an
+    /// uncarved one. (One that takes the given-back slot again is counted
+    /// by that slot's free, in `give_backs`.)
     pub(super) allocations: u64,
-    /// Offset of the active page's lowest carved slot; `lowest` when it has
-    /// no uncarved slot left, or when there is no active page.
+    /// Frees of the class that gave their slot back (see `put`). All but
+    /// the one still given back were followed by the allocation that took
+    /// the slot again.
+    pub(super) give_backs: u64,
+    /// Offset of the active page's lowest carved slot, which is the lowest
+    /// slot of the page once every slot is carved; 0 when there is no
+    /// active page. The page has an uncarved slot when `bump - size` is at
+    /// least the header's size: slots lie at `size` steps down from the
+    /// slot end, and the lowest is the last of them above the header.
     pub(super) bump: u32,
-    /// Offset of the lowest slot a page of this class holds (below the
-    /// header's end plus one slot, so at most 4136).
-    pub(super) lowest: u16,
     /// The class's slot size (at most 4096).
     pub(super) size: u16,
     /// Whether `last_taken` was freed right after it was taken and is free
@@ -128,10 +137,12 @@ pub(super) struct Class {
     pub(super) given_back: bool,
 }
 
+/// Where the header ends, as `Class::bump`'s type.
+const HEADER_END: u32 = HEADER_SIZE as u32;
+
 impl Class {
-    /// A class of slots of `size` bytes with no page, whose pages hold
-    /// slots from `lowest` up.
-    pub(super) const fn new(size: usize, lowest: usize) -> Self {
+    /// A class of slots of `size` bytes with no page.
+    pub(super) const fn new(size: usize) -> Self {
         Class {
             free: None,
             frees: 0,
@@ -139,8 +150,8 @@ impl Class {
             partial: None,
             inactive_live: 0,
             allocations: 0,
-            bump: lowest as u32,
-            lowest: lowest as u16,
+            give_backs: 0,
+            bump: 0,
             size: size as u16,
             given_back: false,
         }
@@ -153,7 +164,6 @@ impl Class {
     pub(super) fn take(&mut self) -> Option<NonNull<u8>> {
         if self.given_back {
             self.given_back = false;
-            self.allocations += 1;
             // SAFETY: a slot is given back only while it is `last_taken`.
             return Some(unsafe { self.last_taken.unwrap_unchecked() });
         }
@@ -162,11 +172,11 @@ impl Class {
             // page, each linking to the next.
             self.free = unsafe { pop_slot(slot) };
             slot
-        } else if self.bump > u32::from(self.lowest) {
+        } else if self.has_uncarved() {
             self.bump -= u32::from(self.size);
-            // SAFETY: `bump > lowest` only while there is an active page
-            // (`Class::new` and `deactivate` set `bump = lowest`), and slots
-            // from `lowest` up lie inside it, below its slot end.
+            // SAFETY: there are uncarved slots only while there is an active
+            // page (`Class::new` and `deactivate` set `bump = 0`), and the
+            // slot below `bump` lies in it, above its header.
             unsafe {
                 let page = self.partial.unwrap_unchecked();
                 page.start().add(self.bump as usize)
@@ -201,11 +211,12 @@ impl Class {
             // free, which the caller's contract rules out.
             debug_assert!(!self.given_back);
             self.given_back = true;
+            self.give_backs += 1;
         } else {
             // SAFETY: forwarded; the slot is no longer in use.
             unsafe { push_slot(&mut self.free, slot) };
+            self.frees += 1;
         }
-        self.frees += 1;
     }
 
     /// Frees `slot`, which is `last_taken`: sets it aside as given back.
@@ -216,7 +227,7 @@ impl Class {
     pub(super) unsafe fn give_back(&mut self, slot: NonNull<u8>) {
         debug_assert!(self.last_taken == Some(slot) && !self.given_back);
         self.given_back = true;
-        self.frees += 1;
+        self.give_backs += 1;
     }
 
     /// The slot given back, if any.
@@ -226,7 +237,14 @@ impl Class {
 
     /// Live objects of the class, on all its pages.
     pub(super) fn live(&self) -> usize {
-        (self.allocations - self.frees) as usize
+        // Every allocation and free counted in `give_backs` pair up, but
+        // for the free of the slot given back now.
+        (self.allocations - self.frees - u64::from(self.given_back)) as usize
+    }
+
+    /// Successful allocations of the class so far.
+    pub(super) fn allocation_count(&self) -> u64 {
+        self.allocations + self.give_backs - u64::from(self.given_back)
     }
 
     /// Live objects of the active page (0 when there is none).
@@ -236,7 +254,13 @@ impl Class {
 
     /// Whether the active page has a slot left.
     pub(super) fn active_has_room(&self) -> bool {
-        self.given_back || self.free.is_some() || self.bump > u32::from(self.lowest)
+        self.given_back || self.free.is_some() || self.has_uncarved()
+    }
+
+    /// Whether the active page has a slot not carved yet (see `bump`).
+    #[inline(always)]
+    fn has_uncarved(&self) -> bool {
+        self.bump >= HEADER_END + u32::from(self.size)
     }
 
     /// Makes `page`, which was just put first on `partial`, the active
@@ -250,7 +274,7 @@ impl Class {
     pub(super) unsafe fn activate(&mut self, page: Page) {
         debug_assert!(self.partial == Some(page) && self.active_live() == 0);
         debug_assert!(!self.given_back && self.free.is_none());
-        debug_assert!(self.bump == u32::from(self.lowest));
+        debug_assert!(self.bump == 0);
         // SAFETY: forwarded from the caller.
         let header = unsafe { page.header() };
         self.free = header.free();
@@ -268,6 +292,9 @@ impl Class {
         let live = self.active_live();
         if self.given_back {
             self.given_back = false;
+            // Its free now counts as one that put the slot on a free list.
+            self.give_backs -= 1;
+            self.frees += 1;
             // SAFETY: a slot is given back only while it is `last_taken`,
             // and it is then a free slot of the active page.
             unsafe { push_slot(&mut self.free, self.last_taken.unwrap_unchecked()) };
@@ -278,7 +305,7 @@ impl Class {
         header.set_free(self.free.take());
         header.set_bump(self.bump as usize);
         header.set_live(live);
-        self.bump = u32::from(self.lowest);
+        self.bump = 0;
         self.inactive_live += live;
     }
 }

@@ -18,12 +18,16 @@ pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<
     }
     let mut total_pages = 0;
     for (class, (slots, pages)) in slab.classes.iter().zip(&slab.class_pages).enumerate() {
-        let lowest = slab.slot_end - slots_per_page(slab.slot_end, class) * CLASS_SIZES[class];
-        if slots.lowest as usize != lowest || slots.size as usize != CLASS_SIZES[class] {
-            return Err(CheckError::new("class slot offset is wrong", class));
+        if slots.size as usize != CLASS_SIZES[class] {
+            return Err(CheckError::new("class slot size is wrong", class));
         }
-        let counted = slots.allocations.checked_sub(slots.frees);
-        if counted.is_none_or(|live| live < slots.inactive_live as u64) {
+        let counted = slots
+            .allocations
+            .checked_sub(slots.frees)
+            .and_then(|live| live.checked_sub(u64::from(slots.given_back)));
+        if counted.is_none_or(|live| live < slots.inactive_live as u64)
+            || slots.give_backs < u64::from(slots.given_back)
+        {
             return Err(CheckError::new("class counters are inconsistent", class));
         }
         if slots.given_back && slots.last_taken.is_none() {
@@ -37,7 +41,7 @@ pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<
                 || slots.last_taken.is_some()
                 || slots.given_back
                 || slots.active_live() != 0
-                || slots.bump != u32::from(slots.lowest))
+                || slots.bump != 0)
         {
             return Err(CheckError::new(
                 "a class without an active page has its state",

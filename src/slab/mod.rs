@@ -182,10 +182,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let slot_end = page_size - tail.min(MAX_TAIL);
         let served = served_classes(slot_end, min_slots, max_size).min(N);
         Ok(Slab {
-            classes: core::array::from_fn(|class| {
-                let size = CLASS_SIZES[class];
-                Class::new(size, slot_end - slots_per_page(slot_end, class) * size)
-            }),
+            classes: core::array::from_fn(|class| Class::new(CLASS_SIZES[class])),
             class_pages: [ClassPages::default(); N],
             served,
             limit: served.checked_sub(1).map_or(0, |last| CLASS_SIZES[last]),
@@ -764,7 +761,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             let size = slots.size as usize;
             in_use += slots.live() * size;
             live += slots.live() as u64;
-            allocations += slots.allocations;
+            allocations += slots.allocation_count();
             if self.has_free_slot(class) {
                 largest_free = size;
             }
@@ -824,7 +821,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         for class in 0..self.served {
             let slots = &mut self.classes[class];
             let partial = slots.partial;
-            *slots = Class::new(slots.size as usize, slots.lowest as usize);
+            *slots = Class::new(slots.size as usize);
             let pages = core::mem::take(&mut self.class_pages[class]);
             for head in [partial, pages.full] {
                 let mut next = head;
