@@ -242,6 +242,30 @@ fn a_page_that_stops_being_active_forgets_its_last_slot() {
 }
 
 #[test]
+fn an_active_page_emptied_in_any_order_is_carved_again_in_address_order() {
+    let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
+    let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+    let l = layout(64, 8);
+    let carve = |slab: &mut Slab<PoolPages>| -> std::vec::Vec<NonNull<u8>> {
+        (0..20).map(|_| slab.allocate(l).unwrap().cast()).collect()
+    };
+    let first = carve(&mut slab);
+    let mut objects = first.clone();
+    // Two shuffled orders (7 is coprime with 20); the second frees the slot
+    // taken last (19) first, so the page empties with it given back.
+    for shift in [0, 19] {
+        for i in 0..20 {
+            // SAFETY: each object is live, allocated with `l`, freed once.
+            unsafe { slab.deallocate(objects[(i * 7 + shift) % 20], l) };
+            slab.check().unwrap();
+        }
+        assert_eq!(slab.stats().live(), 0);
+        objects = carve(&mut slab);
+        assert_eq!(objects, first, "carved again from the top");
+    }
+}
+
+#[test]
 fn stats_count_the_slot_given_back_and_taken_again() {
     let mut buf = PoolBuf::with_align(8 * 512, 512);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), 512).unwrap()).unwrap();

@@ -531,7 +531,14 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             // SAFETY: `class` is served; `ptr` is a live object of this slab
             // (caller) inside the active page, whose pointer gives the slot
             // the page's provenance.
-            unsafe { self.class_mut(class).put(active.start().add(offset)) };
+            let slot_end = self.slot_end;
+            // SAFETY: as above.
+            let slots = unsafe { self.class_mut(class) };
+            // SAFETY: as above.
+            unsafe { slots.put(active.start().add(offset)) };
+            if slots.active_live() == 0 {
+                slots.recarve(slot_end);
+            }
             return;
         }
         // SAFETY: forwarded from the caller; `class` is the layout's, and
