@@ -270,6 +270,7 @@ fn stats_count_the_slot_given_back_and_taken_again() {
     let mut buf = PoolBuf::with_align(8 * 512, 512);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), 512).unwrap()).unwrap();
     let byte = Layout::new::<u8>();
+    let per_page = slab.class_stats(0).unwrap().slots_per_page;
     let counts = |slab: &Slab<PoolPages>| {
         slab.check().unwrap();
         let s = slab.stats();
@@ -281,32 +282,60 @@ fn stats_count_the_slot_given_back_and_taken_again() {
         unsafe { slab.deallocate(object, byte) };
         assert_eq!(counts(&slab), (pair, pair));
     }
-    // 59 objects fill the first page; the 60th and 61st go on a second.
-    let objects: std::vec::Vec<_> = (0..61)
+    // A full page, and two objects on a second.
+    let objects: std::vec::Vec<_> = (0..per_page + 2)
         .map(|_| slab.allocate(byte).unwrap().cast::<u8>())
         .collect();
-    assert_eq!(counts(&slab), (161, 100));
+    let n = objects.len() as u64;
+    assert_eq!(counts(&slab), (100 + n, 100));
     // SAFETY: live objects, allocated with `byte`.
     unsafe {
         // Given back: the second page's latest slot.
-        slab.deallocate(objects[60], byte);
-        assert_eq!(counts(&slab), (161, 101));
+        slab.deallocate(objects[per_page + 1], byte);
+        assert_eq!(counts(&slab), (100 + n, 101));
         // The first page, full, takes over as active: the second stops
         // being active with its slot still given back.
         slab.deallocate(objects[10], byte);
-        assert_eq!(counts(&slab), (161, 102));
+        assert_eq!(counts(&slab), (100 + n, 102));
     }
-    for (i, object) in objects[..60].iter().copied().enumerate() {
+    for (i, object) in objects[..=per_page].iter().copied().enumerate() {
         if i != 10 {
-            // SAFETY: live (all but 10 and 60, freed above).
+            // SAFETY: live (all but 10 and the last, freed above).
             unsafe { slab.deallocate(object, byte) };
         }
     }
-    assert_eq!(counts(&slab), (161, 161));
+    assert_eq!(counts(&slab), (100 + n, 100 + n));
     let object = slab.allocate(byte).unwrap().cast::<u8>();
     // SAFETY: live, allocated with `byte`.
     unsafe { slab.deallocate(object, byte) };
-    assert_eq!(counts(&slab), (162, 162));
+    assert_eq!(counts(&slab), (101 + n, 101 + n));
+}
+
+#[test]
+fn a_page_emptied_by_a_given_back_slot_of_another_class_is_carved_again() {
+    // The free of `x` misses the latest-allocation lane (the latest class is
+    // another), reaches `put` as the slot `x`'s class took last, and
+    // empties the page with it given back.
+    let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
+    let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+    let (small, other) = (layout(8, 8), layout(16, 8));
+    let x = slab.allocate(small).unwrap().cast::<u8>();
+    let y = slab.allocate(other).unwrap().cast::<u8>();
+    slab.check().unwrap();
+    // SAFETY: live, allocated with `small`.
+    unsafe { slab.deallocate(x, small) };
+    slab.check().unwrap();
+    assert_eq!(slab.stats().live(), 1);
+    assert_eq!(slab.allocate(small).unwrap().cast::<u8>(), x);
+    slab.check().unwrap();
+    // SAFETY: live, allocated with their layouts.
+    unsafe {
+        slab.deallocate(x, small);
+        slab.deallocate(y, other);
+    }
+    slab.check().unwrap();
+    assert_eq!(slab.stats().allocations, 3);
+    assert_eq!(slab.stats().live(), 0);
 }
 
 #[test]

@@ -124,9 +124,9 @@ pub(super) struct Class {
     /// the one still given back were followed by the allocation that took
     /// the slot again.
     pub(super) give_backs: u64,
-    /// Offset of the active page's lowest carved slot, which is the lowest
-    /// slot of the page once every slot is carved; 0 when there is no
-    /// active page. The page has an uncarved slot when `bump - size` is at
+    /// Offset of the active page's lowest carved slot (the slot end when
+    /// none is carved, the page's lowest slot once all are); 0 when there
+    /// is no active page. The page has an uncarved slot when `bump - size` is at
     /// least the header's size: slots lie at `size` steps down from the
     /// slot end, and the lowest is the last of them above the header.
     pub(super) bump: u32,
@@ -175,8 +175,9 @@ impl Class {
         } else if self.has_uncarved() {
             self.bump -= u32::from(self.size);
             // SAFETY: there are uncarved slots only while there is an active
-            // page (`Class::new` and `deactivate` set `bump = 0`), and the
-            // slot below `bump` lies in it, above its header.
+            // page (`Class::new` and `deactivate` set `bump = 0`, `recarve`
+            // sets the slot end only on an active page), and the slot below
+            // `bump` lies in it, above its header.
             unsafe {
                 let page = self.partial.unwrap_unchecked();
                 page.start().add(self.bump as usize)
@@ -252,12 +253,17 @@ impl Class {
     /// allocations carve it again from the top, in address order, rather
     /// than follow a free list that frees in random order shuffled across
     /// the page (each step of which may be a cache miss the next allocation
-    /// waits on). Frees that give their slot back do not test for this, to
-    /// stay a flag: a page they empty keeps its free list.
+    /// waits on). Frees of the latest allocation's slot
+    /// (`Slab::deallocate_latest`) do not test for this, to stay a flag: a
+    /// page they empty keeps its free list.
+    ///
+    /// # Safety
+    /// The class has an active page, with no live object on it, and
+    /// `slot_end` is its slab's slot end.
     ///
     /// # Time complexity
     /// O(1).
-    pub(super) fn recarve(&mut self, slot_end: usize) {
+    pub(super) unsafe fn recarve(&mut self, slot_end: usize) {
         debug_assert!(self.partial.is_some() && self.active_live() == 0);
         self.unset_given_back();
         self.last_taken = None;

@@ -528,16 +528,17 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             let active = unsafe { active.unwrap_unchecked() };
             #[cfg(debug_assertions)]
             self.debug_check_live(active, class.index(), ptr);
-            // SAFETY: `class` is served; `ptr` is a live object of this slab
-            // (caller) inside the active page, whose pointer gives the slot
-            // the page's provenance.
             let slot_end = self.slot_end;
-            // SAFETY: as above.
+            // SAFETY: `class` is served.
             let slots = unsafe { self.class_mut(class) };
-            // SAFETY: as above.
+            // SAFETY: `ptr` is a live object of this slab (caller) inside
+            // the active page, whose pointer gives the slot the page's
+            // provenance.
             unsafe { slots.put(active.start().add(offset)) };
             if slots.active_live() == 0 {
-                slots.recarve(slot_end);
+                // SAFETY: the active page (there is one) holds no live
+                // object; `slot_end` is this slab's.
+                unsafe { slots.recarve(slot_end) };
             }
             return;
         }
