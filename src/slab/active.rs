@@ -89,7 +89,8 @@ impl ClassId {
 /// Allocations and frees each bump a counter of their own rather than one
 /// live count: an alloc/free pair then carries no value from one memory
 /// round trip to the next through a shared counter (the same reason as for
-/// `given_back`, see `put`). A free that gives its slot back and the
+/// `given_back`, see `put`). A free on another page than the active one
+/// updates one counter of the class (`inactive_live`, see `off_active`). A free that gives its slot back and the
 /// allocation that takes it again (the pair of a temporary) update one
 /// counter between them, `give_backs`: each counter update is a load and a
 /// store, and such a pair is otherwise two stores of a flag and two loads.
@@ -105,8 +106,13 @@ impl ClassId {
 pub(super) struct Class {
     /// The active page's free slots.
     pub(super) free: FreeSlots,
-    /// Frees of the class that put their slot on a free list.
-    pub(super) frees: u64,
+    /// Allocations (of those counted in `allocations`) that are off the
+    /// active page's count: freed onto a free list, or live on another
+    /// page. `allocations - off_active - given_back` objects are live on
+    /// the active page. A free on another page moves an object from one
+    /// kind to the other and leaves this count as it is, so that it
+    /// updates one counter of the class, `inactive_live`.
+    pub(super) off_active: u64,
     /// The slot most recently taken from the active page; `None` before the
     /// first and once the page stops being active.
     pub(super) last_taken: Option<NonNull<u8>>,
@@ -145,7 +151,7 @@ impl Class {
     pub(super) const fn new(size: usize) -> Self {
         Class {
             free: None,
-            frees: 0,
+            off_active: 0,
             last_taken: None,
             partial: None,
             inactive_live: 0,
@@ -216,7 +222,7 @@ impl Class {
         } else {
             // SAFETY: forwarded; the slot is no longer in use.
             unsafe { push_slot(&mut self.free, slot) };
-            self.frees += 1;
+            self.off_active += 1;
         }
     }
 
@@ -244,7 +250,7 @@ impl Class {
         }
         self.given_back = false;
         self.give_backs -= 1;
-        self.frees += 1;
+        self.off_active += 1;
         // A slot is given back only while it is `last_taken`.
         self.last_taken
     }
@@ -273,9 +279,7 @@ impl Class {
 
     /// Live objects of the class, on all its pages.
     pub(super) fn live(&self) -> usize {
-        // Every allocation and free counted in `give_backs` pair up, but
-        // for the free of the slot given back now.
-        (self.allocations - self.frees - u64::from(self.given_back)) as usize
+        self.active_live() + self.inactive_live
     }
 
     /// Successful allocations of the class so far.
@@ -285,7 +289,9 @@ impl Class {
 
     /// Live objects of the active page (0 when there is none).
     pub(super) fn active_live(&self) -> usize {
-        self.live() - self.inactive_live
+        // Every allocation and free counted in `give_backs` pair up, but
+        // for the free of the slot given back now.
+        (self.allocations - self.off_active - u64::from(self.given_back)) as usize
     }
 
     /// Whether the active page has a slot left.
@@ -316,6 +322,7 @@ impl Class {
         self.free = header.free();
         self.bump = header.bump() as u32;
         self.inactive_live -= header.live();
+        self.off_active -= header.live() as u64;
     }
 
     /// Writes the active page's state back to its header and leaves the
@@ -338,5 +345,6 @@ impl Class {
         header.set_live(live);
         self.bump = 0;
         self.inactive_live += live;
+        self.off_active += live as u64;
     }
 }

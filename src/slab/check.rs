@@ -21,11 +21,9 @@ pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<
         if slots.size as usize != CLASS_SIZES[class] {
             return Err(CheckError::new("class slot size is wrong", class));
         }
-        let counted = slots
-            .allocations
-            .checked_sub(slots.frees)
-            .and_then(|live| live.checked_sub(u64::from(slots.given_back)));
-        if counted.is_none_or(|live| live < slots.inactive_live as u64)
+        let off = slots.off_active.checked_add(u64::from(slots.given_back));
+        if off.is_none_or(|off| off > slots.allocations)
+            || slots.off_active < slots.inactive_live as u64
             || slots.give_backs < u64::from(slots.given_back)
         {
             return Err(CheckError::new("class counters are inconsistent", class));

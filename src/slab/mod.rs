@@ -588,7 +588,6 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             (live, header.capacity())
         };
         let slots = &mut self.classes[class];
-        slots.frees += 1;
         slots.inactive_live -= 1;
         if live == capacity {
             self.page_unfilled(class, page);
