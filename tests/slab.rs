@@ -434,6 +434,35 @@ fn with_max_class_limits_the_classes() {
 }
 
 #[test]
+fn pages_of_one_slot_fill_and_empty() {
+    // With every class up to 4 KiB allowed, 4 KiB pages hold one slot of
+    // the 2 KiB to 3.5 KiB classes: every allocation takes a page and every
+    // free fills or empties one.
+    let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
+    let pages = PoolPages::new(buf.slice(), PAGE).unwrap();
+    let mut slab = Slab::with_max_class(pages, 4096).unwrap();
+    let l = layout(3000, 8);
+    let class = (0..)
+        .map_while(|c| slab.class_stats(c))
+        .find(|c| c.size >= 3000);
+    assert_eq!(class.unwrap().slots_per_page, 1);
+    for round in 0..3 {
+        let mut objects = fill_up(&mut slab, l);
+        assert_eq!(objects.len(), 8, "round {round}");
+        slab.check().unwrap();
+        // Out of order: middle, ends, the rest.
+        objects.swap(0, 4);
+        for object in objects {
+            // SAFETY: live, allocated with `l`.
+            unsafe { slab.deallocate(object, l) };
+            slab.check().unwrap();
+        }
+        assert_eq!(slab.stats().live(), 0);
+        assert!(slab.stats().capacity <= PAGE, "at most the spare is kept");
+    }
+}
+
+#[test]
 fn bad_page_sizes_are_pool_errors() {
     let mut buf = PoolBuf::new(8 * PAGE);
     for size in [0, 256, 1000, 3 << 20, 4 << 20] {

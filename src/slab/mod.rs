@@ -513,7 +513,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             // check below; the checks of `deallocate_elsewhere` name it.
             // SAFETY: forwarded from the caller; with no active page, `ptr`
             // is not in one.
-            return unsafe { self.deallocate_elsewhere(class.index(), ptr) };
+            return unsafe { self.deallocate_elsewhere(class, ptr) };
         }
         // With no active page the offset is the address itself. A live
         // object lies in a page the source handed out, and pages are
@@ -544,7 +544,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         }
         // SAFETY: forwarded from the caller; `class` is the layout's, and
         // `ptr` is not in its active page (checked just above).
-        unsafe { self.deallocate_elsewhere(class.index(), ptr) }
+        unsafe { self.deallocate_elsewhere(class, ptr) }
     }
 
     /// Frees an object that is not on its class's active page.
@@ -553,7 +553,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// As for `deallocate_in`, and `ptr` is not in its class's active page
     /// (whose header is stale).
     #[inline(always)]
-    unsafe fn deallocate_elsewhere(&mut self, class: usize, ptr: NonNull<u8>) {
+    unsafe fn deallocate_elsewhere(&mut self, class: ClassId, ptr: NonNull<u8>) {
         let addr = ptr.as_ptr() as usize;
         let Some(start) = self.source.page_containing(addr) else {
             return foreign_pointer(ptr);
@@ -564,7 +564,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         unsafe {
             let page = Page::from_start(start);
             #[cfg(debug_assertions)]
-            self.debug_check_live(page, class, ptr);
+            self.debug_check_live(page, class.index(), ptr);
             self.deallocate_inactive(class, page, page.slot_at(addr));
         }
     }
@@ -577,7 +577,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// `slot` is a live slot of `page`, a page of `class` other than its
     /// active one.
     #[inline(always)]
-    unsafe fn deallocate_inactive(&mut self, class: usize, page: Page, slot: NonNull<u8>) {
+    unsafe fn deallocate_inactive(&mut self, class: ClassId, page: Page, slot: NonNull<u8>) {
         // SAFETY: the page is owned, initialised and not active, so its
         // header is current; the slot is forwarded from the caller.
         let (live, capacity) = unsafe {
@@ -587,8 +587,33 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             header.set_live(live - 1);
             (live, header.capacity())
         };
-        let slots = &mut self.classes[class];
-        slots.inactive_live -= 1;
+        // SAFETY: `class` is served (caller).
+        unsafe { self.class_mut(class) }.inactive_live -= 1;
+        // One test for the two rare cases, the page was full (`live ==
+        // capacity`) or is now empty (`live == 1`): `1 <= live <=
+        // capacity`, so below 2 wraps to the top, and with one slot per
+        // page (`with_max_class`) every free takes the rare path.
+        if live.wrapping_sub(2) >= capacity.wrapping_sub(2) {
+            // SAFETY: as above.
+            unsafe { self.page_unfilled_or_emptied(class.index(), page, live, capacity) };
+        }
+    }
+
+    /// A free left `page`, not the active page of `class`, with a free slot
+    /// after it was full (`live == capacity` before the free), or empty
+    /// (`live == 1`).
+    ///
+    /// # Safety
+    /// `page` is a page of `class` other than its active one.
+    #[cold]
+    #[inline(never)]
+    unsafe fn page_unfilled_or_emptied(
+        &mut self,
+        class: usize,
+        page: Page,
+        live: usize,
+        capacity: usize,
+    ) {
         if live == capacity {
             self.page_unfilled(class, page);
         }
@@ -597,7 +622,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         if live == 1 && self.classes[class].partial != Some(page) {
             // SAFETY: an empty page of `class` other than the active one; it
             // was partial, or `page_unfilled` just moved it to `partial`.
-            unsafe { self.release_page_cold(class, page) };
+            unsafe { self.release_page(class, page) };
         }
     }
 
@@ -629,15 +654,6 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             push_front(&mut slots.partial, page);
             slots.activate(page);
         }
-    }
-
-    /// # Safety
-    /// As for `release_page`.
-    #[cold]
-    #[inline(never)]
-    unsafe fn release_page_cold(&mut self, class: usize, page: Page) {
-        // SAFETY: forwarded.
-        unsafe { self.release_page(class, page) }
     }
 
     /// The free list, live count and bump of a page of `class`: the class's
