@@ -460,6 +460,18 @@ fn pages_of_one_slot_fill_and_empty() {
         assert_eq!(slab.stats().live(), 0);
         assert!(slab.stats().capacity <= PAGE, "at most the spare is kept");
     }
+    // A page unfilled while the active page is full: `b`'s page retires to
+    // the full list and `a`'s, empty, becomes the spare.
+    let a = slab.allocate(l).unwrap().cast::<u8>();
+    let b = slab.allocate(l).unwrap().cast::<u8>();
+    // SAFETY: live, allocated with `l`.
+    unsafe { slab.deallocate(a, l) };
+    slab.check().unwrap();
+    assert_eq!((slab.stats().live(), slab.stats().capacity), (1, 2 * PAGE));
+    // SAFETY: live, allocated with `l`.
+    unsafe { slab.deallocate(b, l) };
+    slab.check().unwrap();
+    assert_eq!((slab.stats().live(), slab.stats().capacity), (0, PAGE));
 }
 
 #[test]

@@ -594,7 +594,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // capacity`, so below 2 wraps to the top, and with one slot per
         // page (`with_max_class`) every free takes the rare path.
         if live.wrapping_sub(2) >= capacity.wrapping_sub(2) {
-            // SAFETY: as above.
+            // SAFETY: `page` is a page of `class` other than its active one
+            // (caller); `live` and `capacity` are its header's from before
+            // this free, which is recorded.
             unsafe { self.page_unfilled_or_emptied(class.index(), page, live, capacity) };
         }
     }
@@ -604,7 +606,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// (`live == 1`).
     ///
     /// # Safety
-    /// `page` is a page of `class` other than its active one.
+    /// `page` is a page of `class` other than its active one; `live` and
+    /// `capacity` are its live count before the free and its capacity; the
+    /// free is already recorded in its header and in `inactive_live`.
     #[cold]
     #[inline(never)]
     unsafe fn page_unfilled_or_emptied(
@@ -615,7 +619,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         capacity: usize,
     ) {
         if live == capacity {
-            self.page_unfilled(class, page);
+            // SAFETY: a page that was full is on the full list (only the
+            // active page, which `page` is not, stays on `partial` full).
+            unsafe { self.page_unfilled(class, page) };
         }
         // An emptied page goes back to the source unless it is the active
         // page, which the class keeps as its spare.
@@ -632,8 +638,11 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// (and go back to the source). The page it takes over from stays
     /// second, or goes to the full list if it has filled up; an empty active
     /// page (the spare) keeps its place and `page` goes second.
+    ///
+    /// # Safety
+    /// `page` is a page of `class` on its full list, with a free slot now.
     #[cold]
-    fn page_unfilled(&mut self, class: usize, page: Page) {
+    unsafe fn page_unfilled(&mut self, class: usize, page: Page) {
         let (slots, pages) = (&mut self.classes[class], &mut self.class_pages[class]);
         // SAFETY: a full page of `class` is on its `full` list; the active
         // page heads `partial`; list members are owned, initialised pages.

@@ -279,9 +279,10 @@ pub fn ops_strategy(
 }
 
 /// A proptest configuration: `cases` cases, no failure file (Miri's
-/// isolation forbids file IO, and the seeds of a run are printed anyway).
+/// isolation forbids file IO; a failure prints its minimal input).
 ///
-/// The seed is fixed unless `PROPTEST_RNG_SEED` names one: the coverage
+/// The seed is fixed unless `PROPTEST_RNG_SEED` is set (to a number; any
+/// other value gets a random seed, with proptest's warning): the coverage
 /// assertions (an allocation failed, the heap got full) hold for the fixed
 /// seed, where a random one very rarely misses one of them and fails a run
 /// that found nothing wrong. `PROPTEST_RNG_SEED=<n> cargo test` explores
