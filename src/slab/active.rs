@@ -89,11 +89,12 @@ impl ClassId {
 /// Allocations and frees each bump a counter of their own rather than one
 /// live count: an alloc/free pair then carries no value from one memory
 /// round trip to the next through a shared counter (the same reason as for
-/// `given_back`, see `put`). A free on another page than the active one
-/// updates one counter of the class (`inactive_live`, see `off_active`). A free that gives its slot back and the
+/// `given_back`, see `put`). A free that gives its slot back and the
 /// allocation that takes it again (the pair of a temporary) update one
 /// counter between them, `give_backs`: each counter update is a load and a
 /// store, and such a pair is otherwise two stores of a flag and two loads.
+/// A free on another page than the active one updates one counter of the
+/// class (`inactive_live`, see `off_active`).
 ///
 /// `repr(C)` keeps the field order, in which no two counters that one path
 /// updates together are adjacent: LLVM would update such a pair with one
@@ -132,9 +133,9 @@ pub(super) struct Class {
     pub(super) give_backs: u64,
     /// Offset of the active page's lowest carved slot (the slot end when
     /// none is carved, the page's lowest slot once all are); 0 when there
-    /// is no active page. The page has an uncarved slot when `bump - size` is at
-    /// least the header's size: slots lie at `size` steps down from the
-    /// slot end, and the lowest is the last of them above the header.
+    /// is no active page. The page has an uncarved slot when `bump - size`
+    /// is at least the header's size: slots lie at `size` steps down from
+    /// the slot end, and the lowest is the last of them above the header.
     pub(super) bump: u32,
     /// The class's slot size (at most 4096).
     pub(super) size: u16,
