@@ -27,6 +27,9 @@ use mimalloc::MiMalloc;
 use rtarena::pages::PoolPages;
 use rtarena::{Arena, Heap, Slab, Tlsf};
 
+mod common;
+use common::{POOL, Rlsf, SLAB_PAGE, Talc};
+
 const PEERS: [&str; 7] = [
     "rtarena",
     "rtarena-heap",
@@ -41,9 +44,6 @@ const SIZES: [usize; 5] = [16, 64, 256, 1024, 4096];
 const ROUND: usize = 1000;
 const SHORT: usize = ROUND;
 const LONG: usize = 11 * ROUND;
-const POOL: usize = 64 << 20;
-/// The standalone slab's page, as in `benches/tlsf.rs`.
-const SLAB_PAGE: usize = 16 << 10;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -116,7 +116,7 @@ fn child(peer: &str, size: usize, pairs: usize) {
             arena_pairs(&Arena::new(Slab::new(pages).unwrap()), layout, rounds);
         }
         "rlsf" => {
-            let mut rlsf = rlsf::Tlsf::<'_, u32, u16, 27, 16>::new();
+            let mut rlsf = Rlsf::new();
             rlsf.insert_free_block(&mut pool);
             run(
                 &mut rlsf,
@@ -129,9 +129,7 @@ fn child(peer: &str, size: usize, pairs: usize) {
             );
         }
         "talc" => {
-            let mut talc = talc::base::Talc::<talc::source::Manual, talc::DefaultBinning>::new(
-                talc::source::Manual,
-            );
+            let mut talc = Talc::new(talc::source::Manual);
             // SAFETY: `pool` outlives `talc` and nothing else touches it.
             unsafe { talc.claim(pool.as_mut_ptr().cast(), pool.len()) }.unwrap();
             run(
