@@ -1,0 +1,276 @@
+//! The operation sequences. Every workload runs on every core, the same
+//! sequence for each (a sequence reacts only to its own failed requests).
+//! The random and RTOS workloads are typical loads; each adversarial one
+//! drives one named long path of the cores it names in `targets`.
+
+use crate::cores::{Core, SLAB_PAGE};
+use crate::measure::{Driver, SLOTS};
+use rtarena::slab::PAGE_HEADER;
+
+pub struct Workload {
+    pub name: &'static str,
+    /// The cores an adversarial workload aims at (comma-separated, as the
+    /// harness names them); empty for the typical ones.
+    pub targets: &'static str,
+    /// The path it aims at.
+    pub aim: &'static str,
+}
+
+/// Calls `$run!(workload, function)` for every workload, in report order.
+macro_rules! for_each_workload {
+    ($run:ident) => {
+        $run!(RANDOM, random);
+        $run!(RTOS, rtos);
+        $run!(PAGE_TAKE_SPARES, page_take_spares);
+        $run!(PAGE_TAKE_HOLES, page_take_holes);
+        $run!(OUT_OF_PAGES, out_of_pages);
+        $run!(CLASS_BOUNDARY, class_boundary);
+        $run!(FALLBACK, fallback);
+        $run!(COALESCE, coalesce);
+        $run!(ALIGNED, aligned);
+    };
+}
+pub(crate) use for_each_workload;
+
+/// A xorshift generator: the same sequence on every core and CPU.
+struct Rng(u32);
+
+impl Rng {
+    fn below(&mut self, n: u32) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        ((u64::from(self.0) * u64::from(n)) >> 32) as u32
+    }
+
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below((hi - lo + 1) as u32) as usize
+    }
+}
+
+/// Allocates `size`-byte blocks until a request fails, into the free slots
+/// from `first` on while they last; returns how many it got.
+fn fill<C: Core>(d: &mut Driver<C>, first: usize, size: usize, align: usize) -> usize {
+    let mut got = 0;
+    for slot in first..SLOTS {
+        if d.is_live(slot) {
+            continue;
+        }
+        if !d.alloc(slot, size, align) {
+            return got;
+        }
+        got += 1;
+    }
+    got
+}
+
+pub const RANDOM: Workload = Workload {
+    name: "random",
+    targets: "",
+    aim: "",
+};
+
+/// 4000 operations over 64 slots: a free of the slot's block if it has one,
+/// else an allocation of 1 B to 1 KiB (three in four at most 64 B), aligned
+/// to 1 to 16.
+pub fn random<C: Core>(d: &mut Driver<C>) {
+    let mut rng = Rng(0x2545_f491);
+    for _ in 0..4000 {
+        let slot = rng.below(64) as usize;
+        if d.is_live(slot) {
+            d.free(slot);
+        } else {
+            let size = if rng.below(4) < 3 {
+                rng.range(1, 64)
+            } else {
+                rng.range(65, 1024)
+            };
+            d.alloc(slot, size, 1 << rng.below(5));
+        }
+    }
+    d.free_all();
+}
+
+pub const RTOS: Workload = Workload {
+    name: "rtos",
+    targets: "",
+    aim: "",
+};
+
+/// An RTOS's mix: tasks send small fixed-size messages (16, 24 and 48 B)
+/// through a queue of up to 32, a consumer frees the oldest, and four
+/// long-lived buffers (128 B to 1 KiB) are now and then replaced.
+pub fn rtos<C: Core>(d: &mut Driver<C>) {
+    const QUEUE: usize = 32;
+    const BUFFERS: usize = QUEUE;
+    let mut rng = Rng(0x1234_5678);
+    for buffer in 0..4 {
+        d.alloc(BUFFERS + buffer, 256 << (buffer % 3), 8);
+    }
+    let (mut head, mut tail) = (0, 0);
+    for step in 0..3000 {
+        if tail - head == QUEUE || (tail > head && rng.below(3) == 0) {
+            d.free(head % QUEUE);
+            head += 1;
+        } else {
+            let size = [16, 24, 48][rng.below(3) as usize];
+            d.alloc(tail % QUEUE, size, 4);
+            tail += 1;
+        }
+        if step % 100 == 99 {
+            let buffer = BUFFERS + rng.below(4) as usize;
+            d.free(buffer);
+            d.alloc(buffer, rng.range(128, 1024), 8);
+        }
+    }
+    d.free_all();
+}
+
+pub const PAGE_TAKE_SPARES: Workload = Workload {
+    name: "page-take-spares",
+    targets: "SmallHeap",
+    aim: "a page take while every class holds an empty page: 8 B objects until the pool is full",
+};
+
+pub fn page_take_spares<C: Core>(d: &mut Driver<C>) {
+    for size in (8..=256).step_by(8) {
+        d.alloc(0, size, 8);
+        d.free(0);
+    }
+    fill(d, 0, 8, 8);
+    d.free_all();
+}
+
+pub const PAGE_TAKE_HOLES: Workload = Workload {
+    name: "page-take-holes",
+    targets: "SmallHeap",
+    aim: "a page take with the free memory in 584 B holes, none page-aligned",
+};
+
+pub fn page_take_holes<C: Core>(d: &mut Driver<C>) {
+    let blocks = fill(d, 0, 584, 8);
+    for slot in (0..blocks).step_by(2) {
+        d.free(slot);
+    }
+    for size in [8, 16, 32, 64, 8] {
+        fill(d, blocks, size, 8);
+    }
+    d.free_all();
+}
+
+pub const OUT_OF_PAGES: Workload = Workload {
+    name: "out-of-pages",
+    targets: "Slab,SmallHeap",
+    aim: "out of pages while every class holds an empty page",
+};
+
+pub fn out_of_pages<C: Core>(d: &mut Driver<C>) {
+    for _round in 0..3 {
+        for size in (8..=512).step_by(8) {
+            d.alloc(0, size, 8);
+            d.free(0);
+        }
+        fill(d, 0, 24, 8);
+        d.free_all();
+    }
+}
+
+pub const CLASS_BOUNDARY: Workload = Workload {
+    name: "class-boundary",
+    targets: "Slab,SmallHeap",
+    aim: "a class switching pages: allocations and frees across full pages' boundaries",
+};
+
+pub fn class_boundary<C: Core>(d: &mut Driver<C>) {
+    for size in [8, 32, 96, 200] {
+        let per_page = (SLAB_PAGE - PAGE_HEADER) / size;
+        let pages = (SLOTS / per_page).min(3);
+        for slot in 0..per_page * pages {
+            d.alloc(slot, size, 8);
+        }
+        // Free one object of each full page, then the newest, and take
+        // them again: each step crosses from one page to another.
+        for round in 0..50 {
+            let victim = (round % pages) * per_page + round % per_page;
+            let last = per_page * pages - 1;
+            if victim == last {
+                continue;
+            }
+            d.free(victim);
+            d.free(last);
+            d.alloc(last, size, 8);
+            d.alloc(victim, size, 8);
+        }
+        d.free_all();
+    }
+}
+
+pub const FALLBACK: Workload = Workload {
+    name: "fallback",
+    targets: "SmallTlsf,Tlsf",
+    aim: "the fallback search: the only fitting free blocks sit in the request's own list",
+};
+
+pub fn fallback<C: Core>(d: &mut Driver<C>) {
+    for (size, align) in [(1000, 8), (1000, 64), (300, 8), (300, 32), (2000, 128)] {
+        // Blocks of `size` between 16 B guards, then free the big ones:
+        // each hole fits `size` exactly but lies below the list that
+        // rounding up searches.
+        let mut slot = 0;
+        while slot + 1 < SLOTS && d.alloc(slot, size, 8) && d.alloc(slot + 1, 16, 8) {
+            slot += 2;
+        }
+        for hole in (0..slot).step_by(2) {
+            d.free(hole);
+        }
+        for hole in (0..slot).step_by(2) {
+            d.alloc(hole, size, align);
+        }
+        d.free_all();
+    }
+}
+
+pub const COALESCE: Workload = Workload {
+    name: "coalesce",
+    targets: "SmallTlsf,Tlsf",
+    aim: "a free that merges on both sides, the neighbours in the middle of their lists",
+};
+
+pub fn coalesce<C: Core>(d: &mut Driver<C>) {
+    let mut rng = Rng(0x0bad_cafe);
+    for _round in 0..4 {
+        let mut slot = 0;
+        while slot < SLOTS && d.alloc(slot, rng.range(24, 400), 8) {
+            slot += 1;
+        }
+        // Free the first and last of every three, then the middle ones:
+        // each of those merges with both neighbours.
+        for triple in (0..slot / 3).map(|t| 3 * t) {
+            d.free(triple);
+            d.free(triple + 2);
+        }
+        for triple in (0..slot / 3).map(|t| 3 * t) {
+            d.free(triple + 1);
+        }
+        d.free_all();
+    }
+}
+
+pub const ALIGNED: Workload = Workload {
+    name: "aligned",
+    targets: "SmallTlsf,Tlsf",
+    aim: "aligned requests (16 B to 1 KiB) in a fragmented pool",
+};
+
+pub fn aligned<C: Core>(d: &mut Driver<C>) {
+    let mut rng = Rng(0x600d_f00d);
+    for _ in 0..2000 {
+        let slot = rng.below(48) as usize;
+        if d.is_live(slot) {
+            d.free(slot);
+        } else {
+            d.alloc(slot, rng.range(1, 512), 16 << rng.below(7));
+        }
+    }
+    d.free_all();
+}
