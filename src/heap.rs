@@ -60,15 +60,12 @@ pub type Heap<'p> = GenericHeap<'p, { crate::tlsf::DEFAULT_FL }, 16>;
 
 /// The hybrid heap over a [`SmallTlsf`](crate::SmallTlsf), for
 /// microcontroller pools of up to 64 KiB: its control block (the TLSF's
-/// and the slab's classes) is about 2.3 KiB on 64-bit targets, 1.5 KiB on
-/// 32-bit ones.
+/// and the slab's classes) is 2,368 bytes on x86_64, 1,664 on Cortex-M and
+/// 1,528 on i686 (asserted at compile time on those targets).
 ///
 /// Its slab has room for the 16 smallest classes (up to 256 bytes): the
 /// default page of a 64 KiB pool, 512 bytes, serves only those up to 112.
 pub type SmallHeap<'p> = GenericHeap<'p, { crate::tlsf::config::fl_len(1 << 16) }, 8, 16>;
-
-// `SmallHeap` keeps the promise its documentation makes.
-const _: () = assert!(usize::BITS != 64 || core::mem::size_of::<SmallHeap>() <= 2432);
 
 /// The TLSF as a page source, counting what its pages take from it so that
 /// the heap's stats can show the pages' objects instead of whole pages.

@@ -18,7 +18,7 @@ mod tests;
 
 use core::alloc::Layout;
 use core::marker::PhantomData;
-use core::mem::{MaybeUninit, size_of};
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use self::block::{Block, PREV_FREE, SENTINEL_SIZE, USED};
@@ -62,7 +62,6 @@ pub type LargeTlsf<'p> = GenericTlsf<'p, { config::fl_len(isize::MAX as usize) }
 
 // The named configurations keep the promises their docs and the README make.
 const _: () = assert!(SmallTlsf::MAX_POOL >= 1 << 16);
-const _: () = assert!(usize::BITS != 64 || size_of::<SmallTlsf>() <= 1024);
 const _: () = assert!(Tlsf::MAX_POOL as u64 >= 1 << 32 || Tlsf::MAX_POOL >= isize::MAX as usize);
 const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 1));
 
