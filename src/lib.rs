@@ -17,6 +17,7 @@ mod arena;
 mod compose;
 mod error;
 mod heap;
+mod in_place;
 #[cfg(feature = "sync")]
 mod lock;
 mod misuse;
