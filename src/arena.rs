@@ -65,6 +65,10 @@ impl<C> Arena<C> {
     /// Wraps a core. `const`, so an arena can be a `static`'s initializer
     /// part (in a `thread_local!`, say).
     ///
+    /// The core moves into the arena: for a core built in place (such as
+    /// [`Heap::new_in_place`](crate::GenericHeap::new_in_place)), wrap the
+    /// `&mut` it returns, which leaves the core where it is.
+    ///
     /// # Time complexity
     /// O(1).
     pub const fn new(core: C) -> Self {

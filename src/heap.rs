@@ -11,6 +11,7 @@ use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
+use crate::in_place::{by_value, uninit_field};
 use crate::pages::{MAX_PAGE, MIN_PAGE, PageSource, check_page_size};
 use crate::slab::Slab;
 use crate::slab::classes::CLASSES;
@@ -60,15 +61,12 @@ pub type Heap<'p> = GenericHeap<'p, { crate::tlsf::DEFAULT_FL }, 16>;
 
 /// The hybrid heap over a [`SmallTlsf`](crate::SmallTlsf), for
 /// microcontroller pools of up to 64 KiB: its control block (the TLSF's
-/// and the slab's classes) is about 2.3 KiB on 64-bit targets, 1.5 KiB on
-/// 32-bit ones.
+/// and the slab's classes) is 2,368 bytes on x86_64, 1,664 on Cortex-M and
+/// 1,528 on i686 (asserted at compile time on those targets).
 ///
 /// Its slab has room for the 16 smallest classes (up to 256 bytes): the
 /// default page of a 64 KiB pool, 512 bytes, serves only those up to 112.
 pub type SmallHeap<'p> = GenericHeap<'p, { crate::tlsf::config::fl_len(1 << 16) }, 8, 16>;
-
-// `SmallHeap` keeps the promise its documentation makes.
-const _: () = assert!(usize::BITS != 64 || core::mem::size_of::<SmallHeap>() <= 2432);
 
 /// The TLSF as a page source, counting what its pages take from it so that
 /// the heap's stats can show the pages' objects instead of whole pages.
@@ -85,7 +83,31 @@ struct TlsfPages<'p, const FL: usize, const SL: usize> {
     hidden_failures: u64,
 }
 
-impl<const FL: usize, const SL: usize> TlsfPages<'_, FL, SL> {
+impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
+    /// Builds in `place` a source of pages of layout `page` from a TLSF over
+    /// `pool`, the TLSF in place too (see `GenericTlsf::new_in_place`). On
+    /// `Err`, `place` holds nothing that needs dropping.
+    fn new_in_place<'a>(
+        place: &'a mut MaybeUninit<Self>,
+        pool: &'p mut [MaybeUninit<u8>],
+        page: Layout,
+    ) -> Result<&'a mut Self, PoolError> {
+        let pages = place.as_mut_ptr();
+        // SAFETY: `pages` points to `place`, valid for writes; `&raw mut`
+        // names each field without a reference to uninitialised memory, a
+        // `MaybeUninit` of the field may be referenced, and the writes
+        // initialise every field.
+        unsafe {
+            GenericTlsf::new_in_place(uninit_field(&raw mut (*pages).tlsf), pool)?;
+            (&raw mut (*pages).page).write(page);
+            (&raw mut (*pages).page_bytes).write(0);
+            (&raw mut (*pages).page_allocations).write(0);
+            (&raw mut (*pages).page_deallocations).write(0);
+            (&raw mut (*pages).hidden_failures).write(0);
+            Ok(place.assume_init_mut())
+        }
+    }
+
     /// TLSF bytes of the page at `page`.
     fn block_bytes(&self, page: NonNull<u8>) -> usize {
         // SAFETY: `page` is a live TLSF block (a page handed out).
@@ -195,6 +217,66 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         pool: &'p mut [MaybeUninit<u8>],
         page_size: usize,
     ) -> Result<Self, PoolError> {
+        // SAFETY: `with_page_size_in_place` initialises its place when it
+        // returns `Ok`.
+        unsafe { by_value(|place| Self::with_page_size_in_place(place, pool, page_size)) }
+    }
+
+    /// [`new`](Self::new), building the heap in `place` (a `static`, a
+    /// task's memory) with no copy of it on the stack: the control block is
+    /// kilobytes (see the crate documentation), and `new` followed by
+    /// `Arena::new` puts several copies on the stack. Wrap the result as
+    /// `Arena::new(heap)`: an [`Arena`](crate::Arena) over `&mut` the heap
+    /// leaves the heap where it is.
+    ///
+    /// ```
+    /// # #[cfg(feature = "allocator-api2")] {
+    /// use core::mem::MaybeUninit;
+    /// use rtarena::allocator_api2::vec::Vec;
+    /// use rtarena::{Arena, SmallHeap};
+    ///
+    /// let mut pool = [MaybeUninit::uninit(); 8 * 1024];
+    /// let mut place = MaybeUninit::uninit();
+    /// let arena = Arena::new(SmallHeap::new_in_place(&mut place, &mut pool).unwrap());
+    /// let mut v = Vec::new_in(&arena);
+    /// v.extend([1u16, 2, 3]);
+    /// assert_eq!(arena.stats().live(), 1);
+    /// # }
+    /// ```
+    ///
+    /// The value in `place` is not dropped unless the caller drops it
+    /// ([`MaybeUninit::assume_init_drop`]). Forgetting it loses nothing: a
+    /// heap's drop only gives the slab's pages back to its own TLSF, and
+    /// the pool is the caller's again once the borrow ends. On `Err`,
+    /// `place` holds nothing that needs dropping.
+    ///
+    /// # Errors
+    /// As for [`new`](Self::new).
+    ///
+    /// # Time complexity
+    /// O(classes).
+    pub fn new_in_place<'a>(
+        place: &'a mut MaybeUninit<Self>,
+        pool: &'p mut [MaybeUninit<u8>],
+    ) -> Result<&'a mut Self, PoolError> {
+        let page_size = Self::default_page_size(pool.len());
+        Self::with_page_size_in_place(place, pool, page_size)
+    }
+
+    /// [`with_page_size`](Self::with_page_size), building the heap in
+    /// `place` with no copy of it on the stack, as
+    /// [`new_in_place`](Self::new_in_place) does (and with its drop rules).
+    ///
+    /// # Errors
+    /// As for [`with_page_size`](Self::with_page_size).
+    ///
+    /// # Time complexity
+    /// O(classes).
+    pub fn with_page_size_in_place<'a>(
+        place: &'a mut MaybeUninit<Self>,
+        pool: &'p mut [MaybeUninit<u8>],
+        page_size: usize,
+    ) -> Result<&'a mut Self, PoolError> {
         check_page_size(page_size)?;
         // A page's TLSF block is `page_size` bytes from its header word, one
         // word before the page: pages then tile the pool with no gap, and
@@ -206,17 +288,23 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
                 max: MAX_PAGE,
             }
         })?;
-        let source = TlsfPages {
-            tlsf: GenericTlsf::new(pool)?,
-            page,
-            page_bytes: 0,
-            page_allocations: 0,
-            page_deallocations: 0,
-            hidden_failures: 0,
-        };
-        Ok(GenericHeap {
-            slab: Slab::with_min_slots(source, Self::MIN_SLOTS, usize::MAX)?,
-        })
+        let heap = place.as_mut_ptr();
+        // SAFETY: `heap` points to `place`, valid for writes; `&raw mut`
+        // names the field without a reference to uninitialised memory, and
+        // a `MaybeUninit` of the field may be referenced.
+        let slab = unsafe { uninit_field(&raw mut (*heap).slab) };
+        // SAFETY: `TlsfPages::new_in_place` initialises its place when it
+        // returns `Ok`, and leaves nothing that needs dropping on `Err`.
+        unsafe {
+            Slab::init(
+                slab,
+                |source| TlsfPages::new_in_place(source, pool, page),
+                Self::MIN_SLOTS,
+                usize::MAX,
+            )?;
+        }
+        // SAFETY: the slab, the heap's one field, was just initialised.
+        Ok(unsafe { place.assume_init_mut() })
     }
 
     /// Gives the heap another pool (for both sides); returns the bytes it

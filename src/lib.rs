@@ -17,11 +17,15 @@ mod arena;
 mod compose;
 mod error;
 mod heap;
+mod in_place;
 #[cfg(feature = "sync")]
 mod lock;
 mod misuse;
 pub mod pages;
 mod raw_heap;
+// Other targets assert no sizes (see the module).
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "arm"))]
+mod sizes;
 pub mod slab;
 mod stats;
 #[cfg(feature = "sync")]

@@ -10,7 +10,9 @@ use crate::{AllocError, CheckError, ClassStats, Stats};
 ///
 /// [`Arena`](crate::Arena) turns any `RawHeap` into an `Allocator`; a core
 /// implements only the in-place primitives, the wrappers compose the moving
-/// grow and shrink from them.
+/// grow and shrink from them. `&mut C` is a `RawHeap` when `C` is, so a
+/// wrapper can hold a core that stays where it was built (see
+/// [`Slab::new_in_place`](crate::Slab::new_in_place)).
 ///
 /// # Safety
 ///
@@ -81,6 +83,61 @@ pub unsafe trait RawHeap {
     fn class_stats(&self, class: usize) -> Option<ClassStats> {
         let _ = class;
         None
+    }
+}
+
+// SAFETY: every method forwards to `C`'s, which keeps the contract. The
+// blocks lie in the memory `C` manages, not in the reference, so moving the
+// reference (as `Box::new_in` moves its allocator) moves no block; the
+// exclusive borrow keeps anything else from moving, dropping or resetting
+// `C` while the reference lives, and every block handed out through it (a collection over
+// an `Arena<&mut C>`, or a block it leaks) is borrowed for at most that
+// long. Forwarding calls nothing but `C`, so no call reaches the wrapper.
+unsafe impl<C: RawHeap + ?Sized> RawHeap for &mut C {
+    #[inline(always)]
+    fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        C::allocate(self, layout)
+    }
+
+    #[inline(always)]
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: same contract.
+        unsafe { C::deallocate(self, ptr, layout) }
+    }
+
+    #[inline(always)]
+    unsafe fn grow_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: same contract.
+        unsafe { C::grow_in_place(self, ptr, old, new) }
+    }
+
+    #[inline(always)]
+    unsafe fn shrink_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: same contract.
+        unsafe { C::shrink_in_place(self, ptr, old, new) }
+    }
+
+    #[inline(always)]
+    fn stats(&self) -> Stats {
+        C::stats(self)
+    }
+
+    fn check(&self) -> Result<(), CheckError> {
+        C::check(self)
+    }
+
+    fn class_stats(&self, class: usize) -> Option<ClassStats> {
+        C::class_stats(self, class)
     }
 }
 

@@ -61,6 +61,12 @@ unsafe impl<C: Send, R: Lock + Send> Send for SyncArena<C, R> {}
 impl<C, R: Lock> SyncArena<C, R> {
     /// Wraps a core; `const`, so a `static` arena works (with a core whose
     /// constructor is `const`, such as [`GenericTlsf::empty`](crate::GenericTlsf::empty)).
+    /// The core moves into the arena: for a core built in place (such as
+    /// [`Heap::new_in_place`](crate::GenericHeap::new_in_place)), wrap the
+    /// `&mut` it returns, which leaves the core where it is.
+    ///
+    /// # Time complexity
+    /// O(1).
     pub const fn new(core: C) -> Self {
         SyncArena {
             lock: R::INIT,

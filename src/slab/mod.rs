@@ -25,6 +25,7 @@ mod page;
 mod tests;
 
 use core::alloc::Layout;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use self::active::{Class, ClassId};
@@ -32,6 +33,7 @@ use self::classes::{CLASS_SIZES, CLASSES, last_byte};
 #[cfg(debug_assertions)]
 use self::page::recently_freed;
 use self::page::{FreeSlots, HEADER_SIZE, Page};
+use crate::in_place::{by_value, uninit_field};
 use crate::misuse::foreign_pointer;
 #[cfg(debug_assertions)]
 use crate::misuse::{double_free, wrong_layout};
@@ -140,6 +142,10 @@ impl<S: PageSource> Slab<S> {
     /// slots in a page (up to 1792 bytes with 4 KiB pages, 224 bytes with
     /// 512-byte pages, 4 KiB from 16 KiB pages up).
     ///
+    /// The slab is built on the stack and returned by value; on a small
+    /// stack, build it where it will stay with
+    /// [`new_in_place`](Self::new_in_place).
+    ///
     /// # Errors
     /// [`PoolError::PageSize`] if the source's page size is not a power of
     /// two from [`MIN_PAGE`](crate::pages::MIN_PAGE) to
@@ -149,7 +155,8 @@ impl<S: PageSource> Slab<S> {
     /// # Time complexity
     /// O(CLASSES).
     pub fn new(source: S) -> Result<Self, PoolError> {
-        Self::with_min_slots(source, 2, usize::MAX)
+        // SAFETY: `new_in_place` initialises its place when it returns `Ok`.
+        unsafe { by_value(|place| Self::new_in_place(place, source)) }
     }
 
     /// A slab over `source` that serves the classes up to `max_size` bytes
@@ -162,38 +169,133 @@ impl<S: PageSource> Slab<S> {
     /// # Time complexity
     /// O(CLASSES).
     pub fn with_max_class(source: S, max_size: usize) -> Result<Self, PoolError> {
-        Self::with_min_slots(source, 1, max_size)
+        // SAFETY: `with_max_class_in_place` initialises its place when it
+        // returns `Ok`.
+        unsafe { by_value(|place| Self::with_max_class_in_place(place, source, max_size)) }
+    }
+
+    /// [`new`](Self::new), building the slab in `place` (a `static`, a
+    /// task's memory) with no copy of it on the stack: the control block is
+    /// kilobytes (see the crate documentation), and `new` followed by
+    /// `Arena::new` puts several copies on the stack. Wrap the result as
+    /// `Arena::new(slab)`: an [`Arena`](crate::Arena) over `&mut Slab`
+    /// leaves the slab where it is.
+    ///
+    /// ```
+    /// # #[cfg(feature = "allocator-api2")] {
+    /// use core::mem::MaybeUninit;
+    /// use rtarena::allocator_api2::boxed::Box;
+    /// use rtarena::pages::PoolPages;
+    /// use rtarena::{Arena, Slab};
+    ///
+    /// let mut pool = [MaybeUninit::uninit(); 16 * 1024];
+    /// let mut place = MaybeUninit::uninit();
+    /// let pages = PoolPages::new(&mut pool, 4096).unwrap();
+    /// let slab = Slab::new_in_place(&mut place, pages).unwrap();
+    /// let arena = Arena::new(slab);
+    /// let boxed = Box::new_in(7u64, &arena);
+    /// assert_eq!(arena.stats().live(), 1);
+    /// # drop(boxed);
+    /// // The slab is never dropped unless you drop it: this gives its
+    /// // pages back to the source.
+    /// // SAFETY: `new_in_place` returned `Ok`, and nothing uses the slab.
+    /// unsafe { place.assume_init_drop() };
+    /// # }
+    /// ```
+    ///
+    /// The value in `place` is not dropped unless the caller drops it
+    /// ([`MaybeUninit::assume_init_drop`]); a slab's drop gives its pages
+    /// back to the source. On `Err`, `place` is left uninitialised and
+    /// `source` is dropped.
+    ///
+    /// # Errors
+    /// As for [`new`](Self::new).
+    ///
+    /// # Time complexity
+    /// O(CLASSES).
+    pub fn new_in_place(place: &mut MaybeUninit<Self>, source: S) -> Result<&mut Self, PoolError> {
+        // SAFETY: `MaybeUninit::write` initialises the source's place.
+        unsafe { Self::init(place, |slot| Ok(slot.write(source)), 2, usize::MAX) }
+    }
+
+    /// [`with_max_class`](Self::with_max_class), building the slab in
+    /// `place` with no copy of it on the stack, as
+    /// [`new_in_place`](Self::new_in_place) does (and with its drop rules).
+    ///
+    /// # Errors
+    /// As for [`new`](Self::new).
+    ///
+    /// # Time complexity
+    /// O(CLASSES).
+    pub fn with_max_class_in_place(
+        place: &mut MaybeUninit<Self>,
+        source: S,
+        max_size: usize,
+    ) -> Result<&mut Self, PoolError> {
+        // SAFETY: `MaybeUninit::write` initialises the source's place.
+        unsafe { Self::init(place, |slot| Ok(slot.write(source)), 1, max_size) }
     }
 }
 
 impl<S: PageSource, const N: usize> Slab<S, N> {
-    /// A slab serving the classes up to `max_size` bytes that fit at least
-    /// `min_slots` slots in a page.
-    pub(crate) fn with_min_slots(
-        source: S,
+    /// Builds in `place` a slab serving the classes up to `max_size` bytes
+    /// that fit at least `min_slots` slots in a page, over the source that
+    /// `source` writes in the place it is given (so that a large source,
+    /// the hybrid heap's TLSF, is built in place too).
+    ///
+    /// Fields are written one by one through raw pointers, the classes one
+    /// at a time, so that no copy of the control block is made on the
+    /// stack. On `Err`, nothing in `place` needs dropping.
+    ///
+    /// # Safety
+    /// `source` initialises the place it is given when it returns `Ok`, and
+    /// leaves nothing in it that needs dropping when it returns `Err`.
+    pub(crate) unsafe fn init(
+        place: &mut MaybeUninit<Self>,
+        source: impl FnOnce(&mut MaybeUninit<S>) -> Result<&mut S, PoolError>,
         min_slots: usize,
         max_size: usize,
-    ) -> Result<Self, PoolError> {
+    ) -> Result<&mut Self, PoolError> {
         const { assert!(N > 0 && N <= CLASSES, "a slab has 1 to CLASSES classes") };
+        let slab = place.as_mut_ptr();
+        // SAFETY: `slab` points to `place`, valid for writes; `&raw mut`
+        // names the field without a reference to uninitialised memory, and
+        // a `MaybeUninit` of the field may be referenced.
+        let source = source(unsafe { uninit_field(&raw mut (*slab).source) })?;
         let page_size = source.page_size();
-        check_page_size(page_size)?;
+        if let Err(error) = check_page_size(page_size) {
+            // SAFETY: `source` was just initialised (caller), and nothing
+            // else of the slab holds it: `place` is left with nothing to
+            // drop.
+            unsafe { core::ptr::drop_in_place(source) };
+            return Err(error);
+        }
         let tail = source.reserved_tail();
         debug_assert!(tail <= MAX_TAIL, "PageSource::reserved_tail above MAX_TAIL");
         let slot_end = page_size - tail.min(MAX_TAIL);
         let served = served_classes(slot_end, min_slots, max_size).min(N);
-        Ok(Slab {
-            classes: core::array::from_fn(|class| Class::new(CLASS_SIZES[class])),
-            class_pages: [ClassPages::default(); N],
-            served,
-            limit: served.checked_sub(1).map_or(0, |last| CLASS_SIZES[last]),
+        // SAFETY: as above, each write is to a field of `place` (the class
+        // arrays' elements one by one, in bounds), and together with the
+        // source (initialised by `source`, as the caller promises) they
+        // initialise every field.
+        unsafe {
+            let classes = (&raw mut (*slab).classes).cast::<Class>();
+            let class_pages = (&raw mut (*slab).class_pages).cast::<ClassPages>();
+            for (class, &size) in CLASS_SIZES[..N].iter().enumerate() {
+                classes.add(class).write(Class::new(size));
+                class_pages.add(class).write(ClassPages::default());
+            }
+            (&raw mut (*slab).served).write(served);
+            let limit = served.checked_sub(1).map_or(0, |last| CLASS_SIZES[last]);
+            (&raw mut (*slab).limit).write(limit);
             // Slots sit at multiples of their size below `slot_end`.
-            max_align: 1 << slot_end.trailing_zeros(),
-            page_size,
-            slot_end,
-            source,
-            counters: Counters::default(),
-            latest: ClassId::of_index(0),
-        })
+            (&raw mut (*slab).max_align).write(1 << slot_end.trailing_zeros());
+            (&raw mut (*slab).page_size).write(page_size);
+            (&raw mut (*slab).slot_end).write(slot_end);
+            (&raw mut (*slab).counters).write(Counters::default());
+            (&raw mut (*slab).latest).write(ClassId::of_index(0));
+            Ok(place.assume_init_mut())
+        }
     }
 
     /// The largest request (`Layout::size()` rounded up to its alignment)

@@ -18,7 +18,7 @@ mod tests;
 
 use core::alloc::Layout;
 use core::marker::PhantomData;
-use core::mem::{MaybeUninit, size_of};
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use self::block::{Block, PREV_FREE, SENTINEL_SIZE, USED};
@@ -26,6 +26,7 @@ use self::config::{GRANULE, MIN_BLOCK, POOL_OVERHEAD, WORD, list_at_least, list_
 pub use self::grow::GrowingTlsf;
 pub use self::pools::MAX_POOLS;
 use self::pools::PoolTable;
+use crate::in_place::by_value;
 use crate::misuse::foreign_pointer;
 #[cfg(debug_assertions)]
 use crate::misuse::{double_free, wrong_layout};
@@ -62,7 +63,6 @@ pub type LargeTlsf<'p> = GenericTlsf<'p, { config::fl_len(isize::MAX as usize) }
 
 // The named configurations keep the promises their docs and the README make.
 const _: () = assert!(SmallTlsf::MAX_POOL >= 1 << 16);
-const _: () = assert!(usize::BITS != 64 || size_of::<SmallTlsf>() <= 1024);
 const _: () = assert!(Tlsf::MAX_POOL as u64 >= 1 << 32 || Tlsf::MAX_POOL >= isize::MAX as usize);
 const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 1));
 
@@ -91,6 +91,17 @@ const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 
 /// pool gives [`config::POOL_OVERHEAD`] bytes (two words) to
 /// alignment and its end sentinel. The control block is
 /// `size_of::<GenericTlsf<FL, SL>>()`: mostly `FL * SL` list heads of one word each.
+///
+/// # Building it without a copy on the stack
+///
+/// `new` returns the control block by value, and wrapping that in an
+/// arena moves it again: copies a small stack may not hold. Two ways build
+/// it where it stays. A `static` initialised in `const` context with
+/// [`empty`](Self::empty) (say `static ARENA: SyncArena<Tlsf, _> =
+/// SyncArena::new(Tlsf::empty())`, in `.bss`), given its pool at start-up
+/// with [`add_pool`](Self::add_pool) through the arena's lock; or
+/// [`new_in_place`](Self::new_in_place) into any `MaybeUninit`, wrapped as
+/// an [`Arena`](crate::Arena) over the `&mut` it returns.
 pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
     /// Bit `fl` is set when `sl_bitmaps[fl] != 0`.
     fl_bitmap: usize,
@@ -200,7 +211,33 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// # Time complexity
     /// O(1).
     pub fn new(pool: &'p mut [MaybeUninit<u8>]) -> Result<Self, PoolError> {
-        let mut tlsf = Self::empty();
+        // SAFETY: `new_in_place` initialises its place when it returns `Ok`.
+        unsafe { by_value(|place| Self::new_in_place(place, pool)) }
+    }
+
+    /// [`new`](Self::new), building the heap in `place` with no copy of
+    /// its control block on the stack (the heap's own use, inside
+    /// [`GenericHeap`](crate::GenericHeap), is where it matters most).
+    ///
+    /// The empty control block is a constant, assigned to `place`: the
+    /// compiler writes it straight into `place` (a copy from read-only
+    /// data, or a zero fill), with no temporary on the stack, in debug
+    /// builds too. A `GenericTlsf`
+    /// needs no drop, so `place` may simply be forgotten; on `Err` it holds
+    /// an empty heap.
+    ///
+    /// # Errors
+    /// As for [`new`](Self::new).
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub fn new_in_place<'a>(
+        place: &'a mut MaybeUninit<Self>,
+        pool: &'p mut [MaybeUninit<u8>],
+    ) -> Result<&'a mut Self, PoolError> {
+        *place = const { MaybeUninit::new(Self::empty()) };
+        // SAFETY: initialised just above.
+        let tlsf = unsafe { place.assume_init_mut() };
         tlsf.add_pool(pool)?;
         Ok(tlsf)
     }
