@@ -155,12 +155,18 @@ def parse(cpu, status, report, plugin_log):
             paths[int(words[1])] = words[2:]
         elif len(words) == 2 and words[0].isdigit():
             counts.append((int(words[0]), int(words[1])))
-        elif words:
+        elif words and len(errors) < 10:
             errors.append(f"{cpu}: plugin: {line}")
     if len(counts) != len(calls):
         errors.append(f"{cpu}: {len(calls)} calls reported but {len(counts)} counted")
     for call, (count, path) in zip(calls, counts):
         call.count, call.path = count, path
+        # The first function a call runs is the measured one: a check that
+        # the two streams stay paired.
+        entry = demangle(paths.get(path, ["?"])[0])
+        if not entry.endswith("measure::" + ("allocate" if call.op == "allocate" else "deallocate")):
+            errors.append(f"{cpu}: a {call.op} call was counted as a call of {entry}")
+            break
     if status != 0 and not errors:
         errors.append(f"{cpu}: the firmware exited with status {status}")
     if not report.rstrip().endswith("done 0") and not errors:
@@ -176,7 +182,17 @@ ESCAPES = {"$LT$": "<", "$GT$": ">", "$C$": ",", "$RF$": "&", "$BP$": "*", "$SP$
 
 
 def demangle(symbol):
-    """A legacy-mangled Rust symbol as its path, without the hash."""
+    """A Rust symbol as its path, without the hash (v0 symbols: their
+    identifiers only)."""
+    symbol = symbol.split(".llvm.")[0]
+    if symbol.startswith("_R"):
+        symbol = re.sub(r"Cs[0-9A-Za-z]*_", "C", symbol)  # crate disambiguators
+        names, at = [], 2
+        while m := re.compile(r"(\d+)_?(?=[A-Za-z_])").search(symbol, at):
+            end = m.end() + int(m.group(1))
+            names.append(symbol[m.end():end])
+            at = end
+        return "::".join(names) or symbol
     m = re.fullmatch(r"_ZN(.*)E", symbol)
     if not m:
         return symbol
@@ -347,8 +363,9 @@ def table(results):
     sizes = code_sizes(by_cpu["m4"]) if "m4" in by_cpu else {}
     cpus = [c for c in ("m4", "m0") if c in by_cpu]
     head = ["core"] + [f"{CPUS[c]['name']} {op}" for c in cpus for op in ("allocate", "free")]
-    lines = [TABLE_BEGIN, "| " + " | ".join(head + ["code (M4)"]) + " |",
-             "|---|" + "---:|" * (len(head) - 1) + "---:|"]
+    extra = ["code (M4)", "stack to build (M0)"]
+    lines = [TABLE_BEGIN, "| " + " | ".join(head + extra) + " |",
+             "|---|" + "---:|" * (len(head) - 1 + len(extra))]
     for core in CORES:
         cells = [core]
         for c in cpus:
@@ -356,6 +373,9 @@ def table(results):
                 s = stat(calls_of(by_cpu[c], core, op))
                 cells.append(f"{s.mean:.0f} / {s.max}" if s else "-")
         cells.append(f"{sizes[core]:,} B" if core in sizes else "-")
+        m0 = by_cpu.get("m0")
+        stacks = [r.construction_stack for r in m0.runs if r.core == core] if m0 else []
+        cells.append(f"{max(stacks)} B" if stacks else "-")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append(TABLE_END)
     return "\n".join(lines)

@@ -87,6 +87,9 @@ static void on_start(unsigned int vcpu, void *udata)
 {
     (void)vcpu;
     (void)udata;
+    if (measuring) {
+        qemu_plugin_outs("error: start marker inside a measured call\n");
+    }
     measuring = true;
     started_at = executed;
     current_len = 0;
@@ -153,9 +156,16 @@ static void on_block(unsigned int vcpu, void *symbol)
     }
 }
 
+/*
+ * The instruction's first halfword. Near the end of a page QEMU's Thumb
+ * decoder peeks at the next halfword and its bytes are appended to the
+ * instruction's, so the size may be 4 for a 16-bit instruction; a 32-bit
+ * instruction never starts with a marker's halfword (0x46xx is a 16-bit
+ * encoding), so the first halfword alone decides.
+ */
 static uint16_t halfword(const struct qemu_plugin_insn *insn)
 {
-    if (qemu_plugin_insn_size(insn) != 2) {
+    if (qemu_plugin_insn_size(insn) < 2) {
         return 0;
     }
     uint16_t value;

@@ -64,15 +64,15 @@ impl Core for Rlsf {
 
 /// An rtarena core: the same calls on every one of them.
 macro_rules! rtarena_core {
-    ($type:ty, $name:literal, |$pool:ident| $new:expr) => {
+    ($type:ty, $name:literal, |$place:ident, $pool:ident| $new:expr) => {
         impl Core for $type {
             const NAME: &'static str = $name;
 
             fn build<'a>(
-                place: &'a mut MaybeUninit<Self>,
+                $place: &'a mut MaybeUninit<Self>,
                 $pool: &'static mut [MaybeUninit<u8>],
             ) -> &'a mut Self {
-                place.write($new)
+                $new.unwrap()
             }
 
             #[inline(always)]
@@ -93,11 +93,17 @@ macro_rules! rtarena_core {
     };
 }
 
-rtarena_core!(SmallTlsf<'static>, "SmallTlsf", |pool| SmallTlsf::new(pool)
-    .unwrap());
-rtarena_core!(Tlsf<'static>, "Tlsf", |pool| Tlsf::new(pool).unwrap());
-rtarena_core!(SmallHeap<'static>, "SmallHeap", |pool| SmallHeap::new(pool)
-    .unwrap());
-rtarena_core!(Slab<PoolPages<'static>>, "Slab", |pool| {
-    Slab::new(PoolPages::new(pool, SLAB_PAGE).unwrap()).unwrap()
+// Each built in place: no copy of its control block on the stack, which
+// the micro:bit's 16 KiB could not hold beside the pool.
+rtarena_core!(SmallTlsf<'static>, "SmallTlsf", |place, pool| {
+    SmallTlsf::new_in_place(place, pool)
+});
+rtarena_core!(Tlsf<'static>, "Tlsf", |place, pool| Tlsf::new_in_place(
+    place, pool
+));
+rtarena_core!(SmallHeap<'static>, "SmallHeap", |place, pool| {
+    SmallHeap::new_in_place(place, pool)
+});
+rtarena_core!(Slab<PoolPages<'static>>, "Slab", |place, pool| {
+    Slab::new_in_place(place, PoolPages::new(pool, SLAB_PAGE).unwrap())
 });

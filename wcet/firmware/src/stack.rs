@@ -27,9 +27,17 @@ fn stack_pointer() -> usize {
 }
 
 /// Runs `f` on a freshly painted stack; returns what it returned and the
-/// bytes of stack it took below this function's frame.
-#[inline(never)]
+/// bytes of stack it took below the caller's frame (the frames of this
+/// function and of `f`, and whatever `f` calls).
+#[inline(always)]
 pub fn measure<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let top = stack_pointer();
+    let result = paint_and_run(f);
+    (result, top - lowest())
+}
+
+#[inline(never)]
+fn paint_and_run<R>(f: impl FnOnce() -> R) -> R {
     let top = stack_pointer();
     let mut word = bottom();
     while (word as usize) < top {
@@ -41,8 +49,7 @@ pub fn measure<R>(f: impl FnOnce() -> R) -> (R, usize) {
             word = word.add(1);
         }
     }
-    let result = f();
-    (result, top - lowest())
+    f()
 }
 
 /// The lowest address written since the last `measure` painted the stack.
