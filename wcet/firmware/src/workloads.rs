@@ -23,6 +23,7 @@ macro_rules! for_each_workload {
         $run!(RTOS, rtos);
         $run!(PAGE_TAKE_SPARES, page_take_spares);
         $run!(PAGE_TAKE_HOLES, page_take_holes);
+        $run!(PAGE_GIVE_BACK, page_give_back);
         $run!(OUT_OF_PAGES, out_of_pages);
         $run!(CLASS_BOUNDARY, class_boundary);
         $run!(FALLBACK, fallback);
@@ -156,6 +157,32 @@ pub fn page_take_holes<C: Core>(d: &mut Driver<C>) {
         fill(d, blocks, size, 8);
     }
     d.free_all();
+}
+
+pub const PAGE_GIVE_BACK: Workload = Workload {
+    name: "page-give-back",
+    targets: "SmallHeap,Slab",
+    aim: "a free that empties a page while its class already holds an empty one: the page goes back",
+};
+
+/// Two pages' worth of objects of one class between large blocks, then
+/// every object freed: the first page emptied stays as the class's spare,
+/// the second goes back to the source (in the heap, a TLSF free that merges
+/// with its neighbours).
+pub fn page_give_back<C: Core>(d: &mut Driver<C>) {
+    for size in [8, 24, 64, 112] {
+        let per_page = (SLAB_PAGE - PAGE_HEADER) / size;
+        let objects = (2 * per_page + 1).min(SLOTS - 2);
+        d.alloc(SLOTS - 2, 600, 8);
+        for slot in 0..objects {
+            d.alloc(slot, size, 8);
+        }
+        d.alloc(SLOTS - 1, 600, 8);
+        for slot in 0..objects {
+            d.free(slot);
+        }
+        d.free_all();
+    }
 }
 
 pub const OUT_OF_PAGES: Workload = Workload {
