@@ -23,7 +23,8 @@ mod lock;
 mod misuse;
 pub mod pages;
 mod raw_heap;
-// Other targets assert no sizes (see the module).
+// Other architectures assert no sizes; the module picks its table by
+// pointer width and `u64` alignment.
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "arm"))]
 mod sizes;
 pub mod slab;
