@@ -93,19 +93,25 @@ impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
         page: Layout,
     ) -> Result<&'a mut Self, PoolError> {
         let pages = place.as_mut_ptr();
-        // SAFETY: `pages` points to `place`, valid for writes; `&raw mut`
-        // names each field without a reference to uninitialised memory, a
-        // `MaybeUninit` of the field may be referenced, and the writes
-        // initialise every field.
+        // SAFETY: `pages` points to `place`, so the field is valid for reads
+        // and writes and aligned; `&raw mut` names it without a reference to
+        // uninitialised memory, and a `MaybeUninit` of it may be referenced.
+        // It is reached only through this reference until `assume_init_mut`,
+        // the other writes being to disjoint fields.
+        let tlsf = unsafe { uninit_field(&raw mut (*pages).tlsf) };
+        GenericTlsf::new_in_place(tlsf, pool)?;
+        // SAFETY: each write is to a field of `place` through `pages`, none
+        // to the TLSF's.
         unsafe {
-            GenericTlsf::new_in_place(uninit_field(&raw mut (*pages).tlsf), pool)?;
             (&raw mut (*pages).page).write(page);
             (&raw mut (*pages).page_bytes).write(0);
             (&raw mut (*pages).page_allocations).write(0);
             (&raw mut (*pages).page_deallocations).write(0);
             (&raw mut (*pages).hidden_failures).write(0);
-            Ok(place.assume_init_mut())
         }
+        // SAFETY: the TLSF (built by `new_in_place`, which returned `Ok`)
+        // and the writes above initialise every field.
+        Ok(unsafe { place.assume_init_mut() })
     }
 
     /// TLSF bytes of the page at `page`.
@@ -247,8 +253,10 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// The value in `place` is not dropped unless the caller drops it
     /// ([`MaybeUninit::assume_init_drop`]). Forgetting it loses nothing: a
     /// heap's drop only gives the slab's pages back to its own TLSF, and
-    /// the pool is the caller's again once the borrow ends. On `Err`,
-    /// `place` holds nothing that needs dropping.
+    /// the pool is the caller's again once the borrow ends. Building in a
+    /// `place` that already holds a heap overwrites it without dropping it,
+    /// which is forgetting it (a leak of nothing, as above), not undefined
+    /// behaviour. On `Err`, `place` holds nothing that needs dropping.
     ///
     /// # Errors
     /// As for [`new`](Self::new).
@@ -289,20 +297,23 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
             }
         })?;
         let heap = place.as_mut_ptr();
-        // SAFETY: `heap` points to `place`, valid for writes; `&raw mut`
-        // names the field without a reference to uninitialised memory, and
-        // a `MaybeUninit` of the field may be referenced.
+        // SAFETY: `heap` points to `place`, so the field is valid for reads
+        // and writes and aligned; `&raw mut` names it without a reference to
+        // uninitialised memory, and a `MaybeUninit` of it may be referenced.
+        // It is reached only through this reference until `assume_init_mut`
+        // (the heap has no other field).
         let slab = unsafe { uninit_field(&raw mut (*heap).slab) };
         // SAFETY: `TlsfPages::new_in_place` initialises its place when it
-        // returns `Ok`, and leaves nothing that needs dropping on `Err`.
+        // returns `Ok`, returning a reference to it, and leaves nothing that
+        // needs dropping on `Err`.
         unsafe {
             Slab::init(
                 slab,
                 |source| TlsfPages::new_in_place(source, pool, page),
                 Self::MIN_SLOTS,
                 usize::MAX,
-            )?;
-        }
+            )
+        }?;
         // SAFETY: the slab, the heap's one field, was just initialised.
         Ok(unsafe { place.assume_init_mut() })
     }

@@ -28,8 +28,8 @@ pub(crate) unsafe fn by_value<T>(
 /// built) as a `MaybeUninit`, for its own in-place constructor.
 ///
 /// # Safety
-/// `field` is valid for writes and aligned, and nothing else accesses it
-/// for `'a`.
+/// `field` is valid for reads and writes and aligned, and is accessed only
+/// through the returned reference for `'a`.
 pub(crate) unsafe fn uninit_field<'a, T>(field: *mut T) -> &'a mut MaybeUninit<T> {
     // SAFETY: as the caller promises; a `MaybeUninit` may hold any bytes,
     // so the reference asserts nothing about the field's contents.

@@ -11,6 +11,7 @@ mod common;
 use std::cell::Cell;
 use std::fmt::Debug;
 use std::mem::MaybeUninit;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 
 use allocator_api2::boxed::Box;
@@ -62,12 +63,14 @@ fn same<C: RawHeap + Debug>(mut by_value: C, in_place: &mut C) {
 }
 
 /// A `PoolPages` that counts the pages it has out and its own drops, and
-/// may report a wrong page size (a contract violation a slab reports).
+/// may report a wrong page size (a contract violation a slab reports) or
+/// panic when asked for its reserved tail.
 struct Counted<'a> {
     pages: PoolPages<'a>,
     out: &'a Cell<usize>,
     drops: &'a Cell<usize>,
     page_size: usize,
+    tail_panics: bool,
 }
 
 impl<'a> Counted<'a> {
@@ -78,6 +81,7 @@ impl<'a> Counted<'a> {
             out,
             drops,
             page_size,
+            tail_panics: false,
         }
     }
 }
@@ -93,6 +97,11 @@ impl Drop for Counted<'_> {
 unsafe impl PageSource for Counted<'_> {
     fn page_size(&self) -> usize {
         self.page_size
+    }
+
+    fn reserved_tail(&self) -> usize {
+        assert!(!self.tail_panics, "reserved_tail panics");
+        self.pages.reserved_tail()
     }
 
     fn allocate_page(&mut self) -> Result<NonNull<u8>, AllocError> {
@@ -180,6 +189,25 @@ fn a_slab_error_drops_the_source_and_leaves_the_place_reusable() {
     // SAFETY: built above, and nothing borrows it any more.
     unsafe { place.assume_init_drop() };
     assert_eq!((out.get(), drops.get()), (0, 5));
+}
+
+#[test]
+fn a_panic_while_building_a_slab_drops_the_source() {
+    let (mut a, mut b) = (PoolBuf::new(16 * PAGE), PoolBuf::new(16 * PAGE));
+    let (out, drops) = (Cell::new(0), Cell::new(0));
+    let [mut a, mut b] = [a.slice(), b.slice()]
+        .map(|pool| Counted::new(PoolPages::new(pool, PAGE).unwrap(), &out, &drops));
+    a.tail_panics = true;
+    b.tail_panics = true;
+    let mut place = MaybeUninit::uninit();
+    // `AssertUnwindSafe`: the counters are `Cell`s, read only after.
+    let built = catch_unwind(AssertUnwindSafe(|| {
+        Slab::new_in_place(&mut place, a).is_ok()
+    }));
+    assert!(built.is_err());
+    assert_eq!((out.get(), drops.get()), (0, 1));
+    assert!(catch_unwind(AssertUnwindSafe(|| Slab::new(b).is_ok())).is_err());
+    assert_eq!((out.get(), drops.get()), (0, 2));
 }
 
 #[test]

@@ -205,8 +205,11 @@ impl<S: PageSource> Slab<S> {
     ///
     /// The value in `place` is not dropped unless the caller drops it
     /// ([`MaybeUninit::assume_init_drop`]); a slab's drop gives its pages
-    /// back to the source. On `Err`, `place` is left uninitialised and
-    /// `source` is dropped.
+    /// back to the source. Building in a `place` that already holds a slab
+    /// overwrites it without dropping it: its pages and its source are
+    /// leaked (not undefined behaviour). On `Err`, `place` is left
+    /// uninitialised and `source` is dropped; so is `source` if a panic
+    /// (in its `page_size` or `reserved_tail`) interrupts the build.
     ///
     /// # Errors
     /// As for [`new`](Self::new).
@@ -214,7 +217,8 @@ impl<S: PageSource> Slab<S> {
     /// # Time complexity
     /// O(CLASSES).
     pub fn new_in_place(place: &mut MaybeUninit<Self>, source: S) -> Result<&mut Self, PoolError> {
-        // SAFETY: `MaybeUninit::write` initialises the source's place.
+        // SAFETY: `MaybeUninit::write` initialises the source's place and
+        // returns a reference to it, and the closure never returns `Err`.
         unsafe { Self::init(place, |slot| Ok(slot.write(source)), 2, usize::MAX) }
     }
 
@@ -232,8 +236,23 @@ impl<S: PageSource> Slab<S> {
         source: S,
         max_size: usize,
     ) -> Result<&mut Self, PoolError> {
-        // SAFETY: `MaybeUninit::write` initialises the source's place.
+        // SAFETY: `MaybeUninit::write` initialises the source's place and
+        // returns a reference to it, and the closure never returns `Err`.
         unsafe { Self::init(place, |slot| Ok(slot.write(source)), 1, max_size) }
+    }
+}
+
+/// Drops the source in the place of a slab being built unless forgotten,
+/// which `Slab::init` does once the slab is complete.
+struct DropSource<S>(*mut S);
+
+impl<S> Drop for DropSource<S> {
+    fn drop(&mut self) {
+        // SAFETY: `Slab::init` makes this guard from the source's field once
+        // its closure has initialised it, and the reference the closure
+        // returned is not used again; the slab is not complete, so nothing
+        // else drops the source.
+        unsafe { core::ptr::drop_in_place(self.0) }
     }
 }
 
@@ -248,8 +267,10 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// stack. On `Err`, nothing in `place` needs dropping.
     ///
     /// # Safety
-    /// `source` initialises the place it is given when it returns `Ok`, and
-    /// leaves nothing in it that needs dropping when it returns `Err`.
+    /// `source` initialises the place it is given when it returns `Ok`,
+    /// returning a reference to that place (the slab takes its page size
+    /// from it), and leaves nothing in it that needs dropping when it
+    /// returns `Err`.
     pub(crate) unsafe fn init(
         place: &mut MaybeUninit<Self>,
         source: impl FnOnce(&mut MaybeUninit<S>) -> Result<&mut S, PoolError>,
@@ -258,26 +279,31 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     ) -> Result<&mut Self, PoolError> {
         const { assert!(N > 0 && N <= CLASSES, "a slab has 1 to CLASSES classes") };
         let slab = place.as_mut_ptr();
-        // SAFETY: `slab` points to `place`, valid for writes; `&raw mut`
-        // names the field without a reference to uninitialised memory, and
-        // a `MaybeUninit` of the field may be referenced.
-        let source = source(unsafe { uninit_field(&raw mut (*slab).source) })?;
+        // SAFETY: `slab` points to `place`; `&raw mut` names the field
+        // without a reference to uninitialised memory.
+        let source_place = unsafe { &raw mut (*slab).source };
+        // SAFETY: the field is valid for reads and writes and aligned (it
+        // is in `place`), and a `MaybeUninit` of it may be referenced; it is
+        // reached only through this reference until the guard below or
+        // `assume_init_mut` (after the reference's last use), the other
+        // writes being to disjoint fields.
+        let source = source(unsafe { uninit_field(source_place) })?;
+        // Until the slab is complete, nothing else would drop the source on
+        // an `Err` below or a panic (a `debug_assert!`, or the source's
+        // `page_size` or `reserved_tail`).
+        let guard = DropSource(source_place);
         let page_size = source.page_size();
-        if let Err(error) = check_page_size(page_size) {
-            // SAFETY: `source` was just initialised (caller), and nothing
-            // else of the slab holds it: `place` is left with nothing to
-            // drop.
-            unsafe { core::ptr::drop_in_place(source) };
-            return Err(error);
-        }
+        check_page_size(page_size)?;
         let tail = source.reserved_tail();
         debug_assert!(tail <= MAX_TAIL, "PageSource::reserved_tail above MAX_TAIL");
         let slot_end = page_size - tail.min(MAX_TAIL);
         let served = served_classes(slot_end, min_slots, max_size).min(N);
-        // SAFETY: as above, each write is to a field of `place` (the class
-        // arrays' elements one by one, in bounds), and together with the
-        // source (initialised by `source`, as the caller promises) they
-        // initialise every field.
+        let limit = served.checked_sub(1).map_or(0, |last| CLASS_SIZES[last]);
+        // Slots sit at multiples of their size below `slot_end`.
+        let max_align = 1 << slot_end.trailing_zeros();
+        // SAFETY: each write is to a field of `place` through `slab` (the
+        // class arrays' elements one by one, in bounds), none to the
+        // source's.
         unsafe {
             let classes = (&raw mut (*slab).classes).cast::<Class>();
             let class_pages = (&raw mut (*slab).class_pages).cast::<ClassPages>();
@@ -286,16 +312,18 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 class_pages.add(class).write(ClassPages::default());
             }
             (&raw mut (*slab).served).write(served);
-            let limit = served.checked_sub(1).map_or(0, |last| CLASS_SIZES[last]);
             (&raw mut (*slab).limit).write(limit);
-            // Slots sit at multiples of their size below `slot_end`.
-            (&raw mut (*slab).max_align).write(1 << slot_end.trailing_zeros());
+            (&raw mut (*slab).max_align).write(max_align);
             (&raw mut (*slab).page_size).write(page_size);
             (&raw mut (*slab).slot_end).write(slot_end);
             (&raw mut (*slab).counters).write(Counters::default());
             (&raw mut (*slab).latest).write(ClassId::of_index(0));
-            Ok(place.assume_init_mut())
         }
+        // The slab is complete: its own drop has the source now.
+        core::mem::forget(guard);
+        // SAFETY: the writes above and the source (initialised by `source`,
+        // as the caller promises) initialise every field.
+        Ok(unsafe { place.assume_init_mut() })
     }
 
     /// The largest request (`Layout::size()` rounded up to its alignment)
