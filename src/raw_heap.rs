@@ -20,7 +20,8 @@ use crate::{AllocError, CheckError, ClassStats, Stats};
 /// - `allocate` returns a block valid for reads and writes of the returned
 ///   length (at least `layout.size()`), aligned to `layout.align()`, that
 ///   overlaps no other live block and stays valid until it is deallocated or
-///   the heap is dropped or reset;
+///   the heap is dropped or reset (for `&mut C`, the heap is the referent
+///   `C`, not the reference);
 /// - `grow_in_place` and `shrink_in_place` keep the block's address and
 ///   contents, and on `Err` change nothing; on `Ok` the pointer they return
 ///   is valid for the whole returned length (the caller's pointer may cover
@@ -86,13 +87,17 @@ pub unsafe trait RawHeap {
     }
 }
 
-// SAFETY: every method forwards to `C`'s, which keeps the contract. The
-// blocks lie in the memory `C` manages, not in the reference, so moving the
-// reference (as `Box::new_in` moves its allocator) moves no block; the
+// SAFETY: every method forwards to `C`'s, which keeps the contract for the
+// heap `C`. Blocks may die without the reference being dropped: once its
+// lifetime `'a` ends, the owner may reset or drop `C`. The `Allocator`
+// contract allows that, as a block need stay valid only for the shorter of
+// its deallocation and the borrow-checker lifetime of the allocator type,
+// and `Arena<&'a mut C>` (or a `SyncArena` over it) carries `'a`: no
+// collection over it, nor a block it leaks, outlives `'a`. Until then the
 // exclusive borrow keeps anything else from moving, dropping or resetting
-// `C` while the reference lives, and every block handed out through it (a collection over
-// an `Arena<&mut C>`, or a block it leaks) is borrowed for at most that
-// long. Forwarding calls nothing but `C`, so no call reaches the wrapper.
+// `C`. The blocks lie in the memory `C` manages, not in the reference, so
+// moving the reference (as `Box::new_in` moves its allocator) moves no
+// block. Forwarding calls nothing but `C`, so no call reaches the wrapper.
 unsafe impl<C: RawHeap + ?Sized> RawHeap for &mut C {
     #[inline(always)]
     fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {

@@ -245,7 +245,10 @@ impl<C, R: RawMutex> SyncArena<C, R> {
     ///
     /// While blocks of this arena are live, the caller must not end their
     /// life through the guard: no `reset`, no replacing or taking the core.
-    /// Growing the core (adding a pool) and reading it are fine.
+    /// When `C` is `&mut X`, the guard derefs to `&mut &mut X`, and
+    /// replacing the core covers both re-pointing `*guard` to another `X`
+    /// and replacing `**guard`. Growing the core (adding a pool) and reading
+    /// it are fine.
     ///
     /// # Time complexity
     /// Taking the lock.
