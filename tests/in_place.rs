@@ -1,13 +1,15 @@
 //! Cores built in place (`new_in_place` and its variants) and used through
 //! an `Arena` over `&mut` the core, so that the core stays where it was
 //! built: each gives the heap its by-value constructor gives, an error
-//! leaves the place free for another try, and a slab built in place gives
-//! its pages back when the caller drops it.
+//! leaves the place free for another try, a slab built in place gives its
+//! pages back when the caller drops it, and a slab build that fails or
+//! panics drops its source once.
 
 #![cfg(feature = "allocator-api2")]
 
 mod common;
 
+use std::alloc::Layout;
 use std::cell::Cell;
 use std::fmt::Debug;
 use std::mem::MaybeUninit;
@@ -27,9 +29,11 @@ const PAGE: usize = 4096;
 const POOL: usize = 64 * 1024;
 
 /// Uses `core` through an `Arena` over `&mut core`: small boxes and a
-/// vector that grows by moving, contents checked, then all freed. Returns
-/// the stats while everything was live.
-fn exercise<C: RawHeap>(core: &mut C) -> Stats {
+/// vector that grows by moving, contents checked, then all freed; then
+/// over-aligned blocks. Returns the stats while the boxes and the vector
+/// were live, and for each over-aligned block whether it was served, and
+/// where in its pool (all pools are 4096-aligned).
+fn exercise<C: RawHeap>(core: &mut C) -> (Stats, std::vec::Vec<Option<usize>>) {
     let arena = Arena::new(core);
     let boxes: std::vec::Vec<_> = (0..40u64).map(|i| Box::new_in(i, &arena)).collect();
     let mut bytes = Vec::new_in(&arena);
@@ -44,7 +48,27 @@ fn exercise<C: RawHeap>(core: &mut C) -> Stats {
     drop((boxes, bytes));
     assert_eq!(arena.stats().live(), 0);
     arena.check().unwrap();
-    live
+    // Alignments up to every page size the cores below use (512 and 1024
+    // for the heaps, `PAGE` for the slabs), served or not.
+    let layouts = [64, 512, 1024, PAGE].map(|align| Layout::from_size_align(align, align).unwrap());
+    let blocks = layouts.map(|layout| arena.allocate(layout).ok());
+    arena.check().unwrap();
+    let placed = (blocks.iter().zip(&layouts))
+        .map(|(block, layout)| {
+            let addr = block.map(|block| block.cast::<u8>().as_ptr().addr());
+            assert!(addr.is_none_or(|addr| addr % layout.align() == 0));
+            addr.map(|addr| addr % PAGE)
+        })
+        .collect();
+    for (block, layout) in blocks.into_iter().zip(layouts) {
+        if let Some(block) = block {
+            // SAFETY: allocated above with `layout`, not freed since.
+            unsafe { arena.deallocate(block.cast(), layout) };
+        }
+    }
+    assert_eq!(arena.stats().live(), 0);
+    arena.check().unwrap();
+    (live, placed)
 }
 
 /// Builds the same core by value and in place (over equal, equally aligned
@@ -60,6 +84,16 @@ fn same<C: RawHeap + Debug>(mut by_value: C, in_place: &mut C) {
             .collect::<std::vec::Vec<_>>()
     };
     assert_eq!(classes(&by_value), classes(in_place));
+    // And through `&mut C`'s forwarding and an `Arena<&mut C>`.
+    let forwarded = (0..)
+        .map_while(|c| <&mut C as RawHeap>::class_stats(&in_place, c))
+        .collect::<std::vec::Vec<_>>();
+    assert_eq!(forwarded, classes(in_place));
+    let arena = Arena::new(&mut *in_place);
+    let through_arena = (0..)
+        .map_while(|c| arena.class_stats(c))
+        .collect::<std::vec::Vec<_>>();
+    assert_eq!(through_arena, forwarded);
 }
 
 /// A `PoolPages` that counts the pages it has out and its own drops, and
@@ -189,6 +223,19 @@ fn a_slab_error_drops_the_source_and_leaves_the_place_reusable() {
     // SAFETY: built above, and nothing borrows it any more.
     unsafe { place.assume_init_drop() };
     assert_eq!((out.get(), drops.get()), (0, 5));
+}
+
+#[test]
+fn a_slab_new_error_drops_the_source_once() {
+    let mut buf = PoolBuf::new(16 * PAGE);
+    let (out, drops) = (Cell::new(0), Cell::new(0));
+    let mut source = Counted::new(PoolPages::new(buf.slice(), PAGE).unwrap(), &out, &drops);
+    source.page_size = 1000;
+    assert!(matches!(
+        Slab::new(source),
+        Err(PoolError::PageSize { size: 1000, .. })
+    ));
+    assert_eq!((out.get(), drops.get()), (0, 1));
 }
 
 #[test]
