@@ -161,11 +161,11 @@ def parse(cpu, status, report, plugin_log):
         errors.append(f"{cpu}: {len(calls)} calls reported but {len(counts)} counted")
     for call, (count, path) in zip(calls, counts):
         call.count, call.path = count, path
-        # The first function a call runs is the measured one: a check that
-        # the two streams stay paired.
-        entry = demangle(paths.get(path, ["?"])[0])
-        if not entry.endswith("measure::" + ("allocate" if call.op == "allocate" else "deallocate")):
-            errors.append(f"{cpu}: a {call.op} call was counted as a call of {entry}")
+        # Every call runs its measured entry function and not the other
+        # one's: a check that the two streams stay paired.
+        entries = {entry_of(s) for s in paths.get(path, [])} - {None}
+        if entries != {call.op}:
+            errors.append(f"{cpu}: a {call.op} call was counted as a call of {entries or 'nothing'}")
             break
     if status != 0 and not errors:
         errors.append(f"{cpu}: the firmware exited with status {status}")
@@ -215,13 +215,23 @@ def short(symbol):
     return "::".join(name.split("::")[-2:])
 
 
+def entry_of(symbol):
+    """"allocate" or "free" for the measured entry functions, else None."""
+    name = demangle(symbol)
+    if name == "rtarena_wcet::measure::allocate":
+        return "allocate"
+    if name == "rtarena_wcet::measure::deallocate":
+        return "free"
+    return None
+
+
 def is_harness(symbol):
     return demangle(symbol).startswith("rtarena_wcet::")
 
 
 def path_text(result, path):
     """The out-of-line functions a call ran, in the order entered."""
-    names = [short(s) for s in result.paths.get(path, [])[1:] if not is_harness(s)]
+    names = [short(s) for s in result.paths.get(path, []) if not is_harness(s)]
     return " > ".join(names) if names else "inlined"
 
 
@@ -266,8 +276,7 @@ def code_sizes(result):
     roots = defaultdict(set)
     for r in result.runs:
         for c in r.calls:
-            if c.path in result.paths:
-                roots[r.core].add(result.paths[c.path][0])
+            roots[r.core].update(s for s in result.paths.get(c.path, []) if entry_of(s))
     total = {}
     for core, entries in roots.items():
         seen, todo = set(), list(entries)
