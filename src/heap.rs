@@ -16,7 +16,10 @@ use crate::pages::{MAX_PAGE, MIN_PAGE, PageSource, check_page_size};
 use crate::slab::Slab;
 use crate::slab::classes::CLASSES;
 use crate::tlsf::GenericTlsf;
-use crate::{AllocError, CheckError, ClassStats, GRANULE, HEADER, PoolError, RawHeap, Stats};
+use crate::{
+    AllocError, CheckError, ClassStats, GRANULE, HEADER, MIN_BLOCK, POOL_OVERHEAD, PoolError,
+    RawHeap, Stats,
+};
 
 /// Slab classes in front of a TLSF, in one pool: the type to reach for when
 /// a heap serves both small objects and large buffers.
@@ -87,6 +90,12 @@ impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
     /// Builds in `place` a source of pages of layout `page` from a TLSF over
     /// `pool`, the TLSF in place too (see `GenericTlsf::new_in_place`). On
     /// `Err`, `place` holds nothing that needs dropping.
+    ///
+    /// A pool that cannot hold a page wherever it lies is refused: the
+    /// slab's requests would all fail. Two pages and a minimal block always
+    /// hold one, whatever the pool's alignment (up to a page less a granule
+    /// to reach a page boundary, and a gap before it is either nothing or a
+    /// block of its own).
     fn new_in_place<'a>(
         place: &'a mut MaybeUninit<Self>,
         pool: &'p mut [MaybeUninit<u8>],
@@ -99,7 +108,11 @@ impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
         // It is reached only through this reference until `assume_init_mut`,
         // the other writes being to disjoint fields.
         let tlsf = unsafe { uninit_field(&raw mut (*pages).tlsf) };
-        GenericTlsf::new_in_place(tlsf, pool)?;
+        let usable = GenericTlsf::new_in_place(tlsf, pool)?.stats().capacity + POOL_OVERHEAD;
+        let min = Self::min_pool(page.align());
+        if usable < min {
+            return Err(PoolError::TooSmall { usable, min });
+        }
         // SAFETY: each write is to a field of `place` through `pages`, none
         // to the TLSF's.
         unsafe {
@@ -112,6 +125,12 @@ impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
         // SAFETY: the TLSF (built by `new_in_place`, which returned `Ok`)
         // and the writes above initialise every field.
         Ok(unsafe { place.assume_init_mut() })
+    }
+
+    /// The smallest pool (usable bytes, as `PoolError::TooSmall` counts
+    /// them) that holds a page of `page_size` bytes wherever it lies.
+    const fn min_pool(page_size: usize) -> usize {
+        2 * page_size + MIN_BLOCK + POOL_OVERHEAD
     }
 
     /// TLSF bytes of the page at `page`.
@@ -174,7 +193,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// pages of [`default_page_size`](Self::default_page_size) bytes.
     ///
     /// # Errors
-    /// As for [`GenericTlsf::new`].
+    /// As for [`with_page_size`](Self::with_page_size).
     ///
     /// # Time complexity
     /// O(classes).
@@ -215,7 +234,11 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     ///
     /// # Errors
     /// [`PoolError::PageSize`] if `page_size` is not a power of two from
-    /// [`MIN_PAGE`] to [`MAX_PAGE`]; otherwise as for [`GenericTlsf::new`].
+    /// [`MIN_PAGE`] to [`MAX_PAGE`]; [`PoolError::TooSmall`] if the pool
+    /// cannot hold a page wherever it lies (two pages and
+    /// [`MIN_BLOCK`](crate::MIN_BLOCK) of usable bytes always can): the
+    /// slab's requests would all fail; otherwise as for
+    /// [`GenericTlsf::new`].
     ///
     /// # Time complexity
     /// O(classes).

@@ -13,7 +13,9 @@ use allocator_api2::boxed::Box;
 use allocator_api2::vec::Vec;
 use rtarena::pages::{PageSource, PoolPages};
 use rtarena::slab::classes::CLASS_SIZES;
-use rtarena::{AllocError, Arena, Heap, PoolError, Slab, SmallHeap, Stats};
+use rtarena::{
+    AllocError, Arena, GRANULE, Heap, MIN_BLOCK, POOL_OVERHEAD, PoolError, Slab, SmallHeap, Stats,
+};
 
 use common::{MIRI, PoolBuf, fill, verify};
 
@@ -575,6 +577,30 @@ fn a_small_heap_serves_its_sixteen_classes_and_no_more() {
     assert_eq!((slot[255], block[299], arena.stats().live()), (1, 2, 2));
     drop((slot, block));
     arena.check().unwrap();
+}
+
+/// A heap whose pool cannot hold a page would fail every small request, so
+/// it refuses the pool; one it accepts serves a small request wherever the
+/// pool lies.
+#[test]
+fn a_heap_refuses_a_pool_that_cannot_hold_a_page() {
+    const PAGE_512: usize = 512;
+    let min = 2 * PAGE_512 + MIN_BLOCK + POOL_OVERHEAD;
+    let mut buf = PoolBuf::new(4 * PAGE_512);
+    for len in [64, 600, 2 * PAGE_512, min - 1] {
+        let err = SmallHeap::with_page_size(&mut buf.slice()[..len], PAGE_512).unwrap_err();
+        assert!(
+            matches!(err, PoolError::TooSmall { min: m, .. } if m == min),
+            "len {len}: {err:?}"
+        );
+    }
+    let byte = Layout::new::<u8>();
+    for offset in (0..PAGE_512).step_by(GRANULE) {
+        let pool = &mut buf.slice()[offset..offset + min];
+        let mut heap = SmallHeap::with_page_size(pool, PAGE_512).unwrap();
+        assert!(heap.allocate(byte).is_ok(), "offset {offset}");
+        heap.check().unwrap();
+    }
 }
 
 #[test]
