@@ -1,36 +1,36 @@
 //! The hybrid core: slab classes for small requests, a TLSF for the rest,
 //! both in one pool.
 //!
-//! The slab's page source is the TLSF itself: a slab page is a page-aligned
-//! TLSF block. Whether a request is the slab's or the TLSF's depends only on
-//! its size rounded up to its alignment, so `deallocate` tells them apart
-//! from the `Layout` alone, and every size between a request and the length
-//! it got back goes to the same side.
+//! The slab's page source is the TLSF itself (`pages::TlsfPages`): a slab
+//! page is a TLSF block, found again through a page table per pool.
+//! Whether a request is the slab's depends on its size rounded up to its
+//! alignment, and every size between a request and the length it got back
+//! maps to the same side; a small request whose class can get no page is
+//! served by the TLSF instead, so freeing and resizing a small layout ask the
+//! page table whether the pointer lies in a slab page.
 
 use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use crate::in_place::{by_value, uninit_field};
-use crate::pages::{MAX_PAGE, MIN_PAGE, PageSource, check_page_size};
+use crate::pages::{MIN_PAGE, PageSource, TlsfPages, check_page_size};
 use crate::slab::Slab;
 use crate::slab::classes::CLASSES;
 use crate::tlsf::GenericTlsf;
-use crate::{
-    AllocError, CheckError, ClassStats, GRANULE, HEADER, MIN_BLOCK, POOL_OVERHEAD, PoolError,
-    RawHeap, Stats,
-};
+use crate::{AllocError, CheckError, ClassStats, PoolError, RawHeap, Stats};
 
 /// Slab classes in front of a TLSF, in one pool: the type to reach for when
 /// a heap serves both small objects and large buffers.
 ///
 /// Requests whose size, rounded up to their alignment, is at most
 /// [`max_class`](Self::max_class), and whose alignment is at most
-/// [`GRANULE`], take a slot of a size class (no header, no search); the
-/// others take a TLSF block. Slab pages are page-aligned
-/// TLSF blocks, taken when a class needs one and given back when they empty
-/// (each class keeps one empty page), so the two sides share the pool's
-/// memory as the load shifts.
+/// [`GRANULE`](crate::GRANULE), take a slot of a size class (no header, no search); the
+/// others take a TLSF block. Slab pages are TLSF blocks, taken when a class
+/// needs one and given back when they empty (each class keeps one empty
+/// page), so the two sides share the pool's memory as the load shifts. A
+/// small request whose class can get no page takes a TLSF block: a request
+/// fails only when the TLSF could not hold it either.
 ///
 /// ```
 /// # #[cfg(feature = "allocator-api2")] {
@@ -64,129 +64,12 @@ pub type Heap<'p> = GenericHeap<'p, { crate::tlsf::DEFAULT_FL }, 16>;
 
 /// The hybrid heap over a [`SmallTlsf`](crate::SmallTlsf), for
 /// microcontroller pools of up to 64 KiB: its control block (the TLSF's
-/// and the slab's classes) is 2,368 bytes on x86_64, 1,664 on Cortex-M and
-/// 1,528 on i686 (asserted at compile time on those targets).
+/// and the slab's classes) is 2,496 bytes on x86_64, 1,704 on Cortex-M and
+/// 1,568 on i686 (asserted at compile time on those targets).
 ///
 /// Its slab has room for the 16 smallest classes (up to 256 bytes): the
 /// default page of a 64 KiB pool, 512 bytes, serves only those up to 112.
 pub type SmallHeap<'p> = GenericHeap<'p, { crate::tlsf::config::fl_len(1 << 16) }, 8, 16>;
-
-/// The TLSF as a page source, counting what its pages take from it so that
-/// the heap's stats can show the pages' objects instead of whole pages.
-struct TlsfPages<'p, const FL: usize, const SL: usize> {
-    tlsf: GenericTlsf<'p, FL, SL>,
-    /// A page's size and alignment.
-    page: Layout,
-    /// TLSF bytes (block sizes, headers included) held as slab pages.
-    page_bytes: usize,
-    page_allocations: u64,
-    page_deallocations: u64,
-    /// TLSF failures that were not the caller's: a page the slab could not
-    /// get, a large block served on a retry after `trim`.
-    hidden_failures: u64,
-}
-
-impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
-    /// Builds in `place` a source of pages of layout `page` from a TLSF over
-    /// `pool`, the TLSF in place too (see `GenericTlsf::new_in_place`). On
-    /// `Err`, `place` holds nothing that needs dropping.
-    ///
-    /// A pool that cannot hold a page wherever it lies is refused: the
-    /// slab's requests would all fail. Two pages and a minimal block always
-    /// hold one, whatever the pool's alignment (up to a page less a granule
-    /// to reach a page boundary, and a gap before it is either nothing or a
-    /// block of its own).
-    fn new_in_place<'a>(
-        place: &'a mut MaybeUninit<Self>,
-        pool: &'p mut [MaybeUninit<u8>],
-        page: Layout,
-    ) -> Result<&'a mut Self, PoolError> {
-        let pages = place.as_mut_ptr();
-        // SAFETY: `pages` points to `place`, so the field is valid for reads
-        // and writes and aligned; `&raw mut` names it without a reference to
-        // uninitialised memory, and a `MaybeUninit` of it may be referenced.
-        // It is reached only through this reference until `assume_init_mut`,
-        // the other writes being to disjoint fields.
-        let tlsf = unsafe { uninit_field(&raw mut (*pages).tlsf) };
-        let usable = GenericTlsf::new_in_place(tlsf, pool)?.stats().capacity + POOL_OVERHEAD;
-        let min = Self::min_pool(page.align());
-        if usable < min {
-            return Err(PoolError::TooSmall { usable, min });
-        }
-        // SAFETY: each write is to a field of `place` through `pages`, none
-        // to the TLSF's.
-        unsafe {
-            (&raw mut (*pages).page).write(page);
-            (&raw mut (*pages).page_bytes).write(0);
-            (&raw mut (*pages).page_allocations).write(0);
-            (&raw mut (*pages).page_deallocations).write(0);
-            (&raw mut (*pages).hidden_failures).write(0);
-        }
-        // SAFETY: the TLSF (built by `new_in_place`, which returned `Ok`)
-        // and the writes above initialise every field.
-        Ok(unsafe { place.assume_init_mut() })
-    }
-
-    /// The smallest pool (usable bytes, as `PoolError::TooSmall` counts
-    /// them) that holds a page of `page_size` bytes wherever it lies.
-    const fn min_pool(page_size: usize) -> usize {
-        2 * page_size + MIN_BLOCK + POOL_OVERHEAD
-    }
-
-    /// TLSF bytes of the page at `page`.
-    fn block_bytes(&self, page: NonNull<u8>) -> usize {
-        // SAFETY: `page` is a live TLSF block (a page handed out).
-        unsafe { self.tlsf.usable_size(page) + HEADER }
-    }
-}
-
-// SAFETY: a page is the payload of a TLSF block of `page_size` bytes, header
-// included, aligned to `page_size` (a power of two from `MIN_PAGE` to
-// `MAX_PAGE`, checked in `GenericHeap::with_page_size`): its first `page_size -
-// GRANULE` bytes are the block's, disjoint from every other live block, in
-// pools that outlive the source, and the next block's header word lies in the
-// reserved tail. `page_containing` rebuilds the pointer from the pool's own
-// provenance. Nothing here calls into the heap that owns the source.
-unsafe impl<const FL: usize, const SL: usize> PageSource for TlsfPages<'_, FL, SL> {
-    #[inline]
-    fn page_size(&self) -> usize {
-        self.page.align()
-    }
-
-    fn allocate_page(&mut self) -> Result<NonNull<u8>, AllocError> {
-        match self.tlsf.allocate(self.page) {
-            Ok(block) => {
-                let page = block.cast::<u8>();
-                self.page_bytes += self.block_bytes(page);
-                self.page_allocations += 1;
-                Ok(page)
-            }
-            Err(AllocError) => {
-                self.hidden_failures += 1;
-                Err(AllocError)
-            }
-        }
-    }
-
-    unsafe fn deallocate_page(&mut self, page: NonNull<u8>) {
-        self.page_bytes -= self.block_bytes(page);
-        self.page_deallocations += 1;
-        // SAFETY: the page is a live block allocated with this layout.
-        unsafe { self.tlsf.deallocate(page, self.page) };
-    }
-
-    #[inline(always)]
-    fn page_containing(&self, addr: usize) -> Option<NonNull<u8>> {
-        self.tlsf.pointer_to(addr & !(self.page.align() - 1))
-    }
-
-    /// The page's last word is the next TLSF block's header; keeping a whole
-    /// granule keeps the slots' end granule-aligned (so the slab serves
-    /// alignments up to the granule, and the TLSF the larger ones).
-    fn reserved_tail(&self) -> usize {
-        GRANULE
-    }
-}
 
 impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, SL, N> {
     /// A heap over `pool`, which it borrows for as long as it lives, with
@@ -232,16 +115,19 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// slots in a page (up to 896 bytes with 4 KiB pages, 3584 bytes with
     /// 16 KiB pages, every class from 32 KiB pages up).
     ///
+    /// Every pool gives the heap's page table 4 bytes per `page_size`
+    /// bytes of it (0.8% with 512-byte pages, 0.1% with 4 KiB pages).
+    ///
     /// # Errors
     /// [`PoolError::PageSize`] if `page_size` is not a power of two from
-    /// [`MIN_PAGE`] to [`MAX_PAGE`]; [`PoolError::TooSmall`] if the pool
-    /// cannot hold a page wherever it lies (two pages and
-    /// [`MIN_BLOCK`](crate::MIN_BLOCK) of usable bytes always can): the
-    /// slab's requests would all fail; otherwise as for
+    /// [`MIN_PAGE`] to [`MAX_PAGE`](crate::pages::MAX_PAGE); [`PoolError::TooSmall`] if the pool
+    /// is shorter than a page and a few dozen bytes of overhead (a page,
+    /// its page table, the TLSF's overhead and the alignment of the pool's
+    /// ends): the slab's requests would all fail; otherwise as for
     /// [`GenericTlsf::new`].
     ///
     /// # Time complexity
-    /// O(classes).
+    /// O(classes + pool size / page size) (the page table starts zeroed).
     pub fn with_page_size(
         pool: &'p mut [MaybeUninit<u8>],
         page_size: usize,
@@ -309,16 +195,6 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         page_size: usize,
     ) -> Result<&'a mut Self, PoolError> {
         check_page_size(page_size)?;
-        // A page's TLSF block is `page_size` bytes from its header word, one
-        // word before the page: pages then tile the pool with no gap, and
-        // the next block's header takes the page's last word.
-        let page = Layout::from_size_align(page_size - HEADER, page_size).map_err(|_| {
-            PoolError::PageSize {
-                size: page_size,
-                min: MIN_PAGE,
-                max: MAX_PAGE,
-            }
-        })?;
         let heap = place.as_mut_ptr();
         // SAFETY: `heap` points to `place`, so the field is valid for reads
         // and writes and aligned; `&raw mut` names it without a reference to
@@ -332,7 +208,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         unsafe {
             Slab::init(
                 slab,
-                |source| TlsfPages::new_in_place(source, pool, page),
+                |source| TlsfPages::new_in_place(source, pool, page_size),
                 Self::MIN_SLOTS,
                 usize::MAX,
             )
@@ -341,21 +217,23 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         Ok(unsafe { place.assume_init_mut() })
     }
 
-    /// Gives the heap another pool (for both sides); returns the bytes it
-    /// adds to `capacity`.
+    /// Gives the heap another pool (for both sides), less its page table
+    /// (4 bytes per page-sized stretch); returns the bytes it adds to
+    /// `capacity`.
     ///
     /// # Errors
-    /// As for [`GenericTlsf::add_pool`]; the heap is unchanged.
+    /// As for [`GenericTlsf::add_pool`], or [`PoolError::TooSmall`] when
+    /// the pool cannot hold its page table; the heap is unchanged.
     ///
     /// # Time complexity
-    /// O(1).
+    /// O(pool size / page size) (the page table starts zeroed).
     pub fn add_pool(&mut self, pool: &'p mut [MaybeUninit<u8>]) -> Result<usize, PoolError> {
-        self.tlsf_mut().add_pool(pool)
+        self.slab.source_mut().add_pool(pool)
     }
 
     /// Size of the slab's pages.
     pub fn page_size(&self) -> usize {
-        self.slab.source().page.align()
+        self.slab.source().page_size()
     }
 
     /// The largest request (`Layout::size()` rounded up to its alignment)
@@ -392,6 +270,10 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// Allocates a slab slot or a TLSF block for `layout`; the returned
     /// slice is the whole slot or usable block.
     ///
+    /// A small request whose class has no free slot and can get no page
+    /// takes a TLSF block: a request fails only when the TLSF cannot hold
+    /// it either.
+    ///
     /// # Errors
     /// [`AllocError`] when neither side can serve the request; the heap is
     /// unchanged, except that a class out of free slots may first give the
@@ -404,11 +286,26 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         if let Some(class) = self.slab.class_for(layout) {
             // SAFETY: `class_for` gives served classes.
             unsafe { self.slab.allocate_in(class) }
+                .or_else(|AllocError| self.allocate_small_in_tlsf(layout))
         } else {
             self.tlsf_mut()
                 .allocate(layout)
                 .or_else(|AllocError| self.allocate_after_trim(layout))
         }
+    }
+
+    /// A small request's class could get no page: the TLSF serves it if it
+    /// can. The slab has counted a failure the caller sees only if the TLSF
+    /// fails too, and then the TLSF's own does not count.
+    #[cold]
+    fn allocate_small_in_tlsf(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        let pages = self.slab.source_mut();
+        let result = pages.tlsf.allocate(layout);
+        match result {
+            Ok(_) => pages.served_by_tlsf += 1,
+            Err(AllocError) => pages.hidden_failures += 1,
+        }
+        result
     }
 
     /// A large request found no free block: if slab classes hold empty
@@ -440,24 +337,34 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
             return;
         }
         if let Some(class) = self.slab.class_for(layout) {
-            // SAFETY: a layout the slab serves was allocated by the slab (every
-            // size up to the returned length maps to the same class).
-            unsafe { self.slab.deallocate_in(ptr, class, layout) }
-        } else {
-            // SAFETY: other layouts were allocated by the TLSF.
-            unsafe { self.tlsf_mut().deallocate(ptr, layout) }
+            // SAFETY: a small layout's object is a slot of its class (every
+            // size up to the returned length maps to the same class) or, when
+            // it lies in no slab page, a TLSF block; the page source finds
+            // exactly the pages (`TlsfPages::page_containing`).
+            if unsafe { self.slab.deallocate_if_in_page(ptr, class, layout) } {
+                return;
+            }
         }
+        // SAFETY: the TLSF allocated every other object.
+        unsafe { self.tlsf_mut().deallocate(ptr, layout) }
     }
 
-    /// Whether `layout` is the slab's.
+    /// Whether `ptr`, live in this heap with `layout`, is a slab slot.
     #[inline(always)]
-    fn in_slab(&self, layout: Layout) -> bool {
+    fn in_slab(&self, ptr: NonNull<u8>, layout: Layout) -> bool {
         self.slab.class_for(layout).is_some()
+            && self
+                .slab
+                .source()
+                .page_containing(ptr.as_ptr().addr())
+                .is_some()
     }
 
     /// Resizes in place: within a slab slot when both layouts map to its
-    /// class, within the TLSF when both are the TLSF's; `Err` (changing
-    /// nothing) when the block would have to change sides or move.
+    /// class, within the TLSF when the block is the TLSF's and so is the new
+    /// layout (or it is a small one, whose class could get no page); `Err`
+    /// (changing nothing) when the block would have to change sides or
+    /// move.
     ///
     /// # Safety
     /// `ptr` is live in this heap with layout `old`; `grow` says whether
@@ -469,14 +376,20 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         new: Layout,
         grow: bool,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        // SAFETY: `ptr` lives on the side `old` maps to; the other side is
-        // never asked about it.
+        let slot = self.in_slab(ptr, old);
+        // SAFETY: `ptr` is a slot when `slot` says so and a TLSF block
+        // otherwise; each side is asked only about its own.
         unsafe {
-            match (self.in_slab(old), self.in_slab(new)) {
-                (true, true) => self.slab.resize_in_place(ptr, old, new),
-                (false, false) if grow => self.tlsf_mut().grow_in_place(ptr, old, new),
-                (false, false) => self.tlsf_mut().shrink_in_place(ptr, old, new),
-                _ => Err(AllocError),
+            if slot {
+                self.slab.resize_in_place(ptr, old, new)
+            } else if self.slab.class_for(new).is_some() && self.slab.class_for(old).is_none() {
+                // A TLSF block shrinking to a small layout would be freed
+                // as a slot if it stayed where it is.
+                Err(AllocError)
+            } else if grow {
+                self.tlsf_mut().grow_in_place(ptr, old, new)
+            } else {
+                self.tlsf_mut().shrink_in_place(ptr, old, new)
             }
         }
     }
@@ -501,13 +414,13 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
             largest_free: tlsf.largest_free.max(slab.largest_free),
             allocations: tlsf.allocations - pages.page_allocations + slab.allocations,
             deallocations: tlsf.deallocations - pages.page_deallocations + slab.deallocations,
-            failures: tlsf.failures - pages.hidden_failures + slab.failures,
+            failures: tlsf.failures - pages.hidden_failures + slab.failures - pages.served_by_tlsf,
         }
     }
 
     /// Verifies every invariant of both sides (see [`GenericTlsf::check`] and
-    /// [`Slab::check`]) and that the TLSF bytes held as pages match the
-    /// pages the slab holds.
+    /// [`Slab::check`]), that the TLSF bytes held as pages match the pages
+    /// the slab holds, and that the page tables list exactly those pages.
     ///
     /// # Errors
     /// The first violation found.
@@ -527,7 +440,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
                 pages.page_bytes,
             ));
         }
-        Ok(())
+        pages.check(held)
     }
 }
 

@@ -41,8 +41,8 @@ macro_rules! assert_sizes {
 assert_sizes! {
     (8, 8);
     Slab<PoolPages> => 2688,
-    Heap => 6464,
-    SmallHeap => 2368,
+    Heap => 6592,
+    SmallHeap => 2496,
     SmallTlsf => 968,
     Tlsf => 3784,
     LargeTlsf => 7872,
@@ -52,8 +52,8 @@ assert_sizes! {
 assert_sizes! {
     (4, 4);
     Slab<PoolPages> => 1864,
-    Heap => 3896,
-    SmallHeap => 1528,
+    Heap => 3936,
+    SmallHeap => 1568,
     SmallTlsf => 552,
     Tlsf => 2024,
     LargeTlsf => 1956,
@@ -63,8 +63,8 @@ assert_sizes! {
 assert_sizes! {
     (4, 8);
     Slab<PoolPages> => 2120,
-    Heap => 4160,
-    SmallHeap => 1664,
+    Heap => 4200,
+    SmallHeap => 1704,
     SmallTlsf => 560,
     Tlsf => 2032,
     LargeTlsf => 1960,

@@ -13,9 +13,7 @@ use allocator_api2::boxed::Box;
 use allocator_api2::vec::Vec;
 use rtarena::pages::{PageSource, PoolPages};
 use rtarena::slab::classes::CLASS_SIZES;
-use rtarena::{
-    AllocError, Arena, GRANULE, Heap, MIN_BLOCK, POOL_OVERHEAD, PoolError, Slab, SmallHeap, Stats,
-};
+use rtarena::{AllocError, Arena, GRANULE, Heap, PoolError, Slab, SmallHeap, Stats};
 
 use common::{MIRI, PoolBuf, fill, verify};
 
@@ -581,16 +579,23 @@ fn a_small_heap_serves_its_sixteen_classes_and_no_more() {
 
 /// A heap whose pool cannot hold a page would fail every small request, so
 /// it refuses the pool; one it accepts serves a small request wherever the
-/// pool lies.
+/// pool lies, from a slab page.
 #[test]
 fn a_heap_refuses_a_pool_that_cannot_hold_a_page() {
     const PAGE_512: usize = 512;
-    let min = 2 * PAGE_512 + MIN_BLOCK + POOL_OVERHEAD;
     let mut buf = PoolBuf::new(4 * PAGE_512);
-    for len in [64, 600, 2 * PAGE_512, min - 1] {
+    let Err(PoolError::TooSmall { min, .. }) =
+        SmallHeap::with_page_size(&mut buf.slice()[..64], PAGE_512)
+    else {
+        panic!("a 64-byte pool was accepted");
+    };
+    // A page and a few dozen bytes: the page table, the TLSF's overhead and
+    // the pool's alignment.
+    assert!((PAGE_512..PAGE_512 + 64).contains(&min), "{min}");
+    for len in [PAGE_512, min - 1] {
         let err = SmallHeap::with_page_size(&mut buf.slice()[..len], PAGE_512).unwrap_err();
         assert!(
-            matches!(err, PoolError::TooSmall { min: m, .. } if m == min),
+            matches!(err, PoolError::TooSmall { .. }),
             "len {len}: {err:?}"
         );
     }
@@ -599,6 +604,7 @@ fn a_heap_refuses_a_pool_that_cannot_hold_a_page() {
         let pool = &mut buf.slice()[offset..offset + min];
         let mut heap = SmallHeap::with_page_size(pool, PAGE_512).unwrap();
         assert!(heap.allocate(byte).is_ok(), "offset {offset}");
+        assert_eq!(heap.class_stats(0).unwrap().live, 1, "offset {offset}");
         heap.check().unwrap();
     }
 }
@@ -667,6 +673,89 @@ fn heap_exhaustion_keeps_everything() {
         }
     }
     assert_eq!(arena.stats().live(), 0);
+    arena.check().unwrap();
+}
+
+/// Allocates `size`-byte blocks until one fails, then frees every other:
+/// the heap keeps half its memory free in holes of that size.
+fn holes(arena: &Arena<Heap<'_>>, size: usize) -> std::vec::Vec<NonNull<u8>> {
+    let l = layout(size, 8);
+    let mut blocks = std::vec::Vec::new();
+    while let Ok(block) = arena.allocate(l) {
+        blocks.push(block.cast::<u8>());
+    }
+    let mut kept = std::vec::Vec::new();
+    for (i, block) in blocks.into_iter().enumerate() {
+        if i % 2 == 0 {
+            // SAFETY: live, allocated with `l`.
+            unsafe { arena.deallocate(block, l) };
+        } else {
+            kept.push(block);
+        }
+    }
+    kept
+}
+
+/// A page of the heap is an ordinary TLSF block, not a page-aligned one: a
+/// class gets a page from any hole that holds one (before, an 8-byte request
+/// failed with half of this pool free in 584-byte holes).
+#[test]
+fn a_heap_takes_pages_from_holes_that_hold_one() {
+    let mut buf = PoolBuf::new(64 << 10);
+    let arena = Arena::new(Heap::new(buf.slice()).unwrap());
+    let kept = holes(&arena, 584);
+    assert!(arena.stats().free > 30_000, "{:?}", arena.stats());
+    let small = arena.allocate(layout(8, 8)).unwrap();
+    assert_eq!(arena.class_stats(0).unwrap().pages, 1);
+    // SAFETY: live, allocated with that layout.
+    unsafe { arena.deallocate(small.cast(), layout(8, 8)) };
+    for block in kept {
+        // SAFETY: live, allocated by `holes` with 584 bytes.
+        unsafe { arena.deallocate(block, layout(584, 8)) };
+    }
+    assert_eq!(arena.stats().live(), 0);
+    arena.check().unwrap();
+}
+
+/// A small request whose class can get no page (every hole is smaller
+/// than a page) takes a TLSF block: it fails only when no block holds it.
+/// Such a block is freed and resized as the TLSF's.
+#[test]
+fn a_small_request_with_no_page_takes_a_tlsf_block() {
+    let mut buf = PoolBuf::new(if MIRI { 16 << 10 } else { 64 << 10 });
+    let arena = Arena::new(Heap::new(buf.slice()).unwrap());
+    let kept = holes(&arena, 300);
+    let before = arena.stats();
+    let small = layout(24, 8);
+    let block = arena.allocate(small).unwrap();
+    assert_eq!(
+        arena.class_stats(2).unwrap().pages,
+        0,
+        "served by a slab page"
+    );
+    // SAFETY: a fresh block of at least 24 bytes.
+    unsafe { fill(block.cast(), 24, 7) };
+    let stats = arena.stats();
+    assert_eq!(
+        (stats.live(), stats.failures),
+        (before.live() + 1, before.failures)
+    );
+    // SAFETY: live with its pattern; grown (in place or moved) and shrunk
+    // back as the TLSF's, then freed with its layout.
+    unsafe {
+        let grown = arena.grow(block.cast(), small, layout(40, 8)).unwrap();
+        verify(grown.cast(), 24, 7, "grown");
+        let shrunk = arena.shrink(grown.cast(), layout(40, 8), small).unwrap();
+        verify(shrunk.cast(), 24, 7, "shrunk");
+        arena.deallocate(shrunk.cast(), small);
+    }
+    arena.check().unwrap();
+    for block in kept {
+        // SAFETY: live, allocated by `holes` with 300 bytes.
+        unsafe { arena.deallocate(block, layout(300, 8)) };
+    }
+    let end = arena.stats();
+    assert_eq!((end.live(), end.failures), (0, before.failures), "{end:?}");
     arena.check().unwrap();
 }
 

@@ -1,9 +1,10 @@
 //! The memory layer for the slab: sources of hardware-sized pages.
 //!
 //! A [`PageSource`] hands out pages of one power-of-two size, each aligned to
-//! that size, and takes them back one at a time. The slab finds the page of
-//! any object by masking its address, so it asks the source for nothing but
-//! whole pages, and hands them back when they empty.
+//! that size (or, for the hybrid heap's own source, to its granule), and
+//! takes them back one at a time. The source finds the page of any object
+//! (by masking its address, for aligned pages), so the slab asks it for
+//! nothing but whole pages, and hands them back when they empty.
 //!
 //! Two sources come with the crate: `PoolPages` cuts a pool of your memory
 //! into pages, and `OsPages` (feature `std`, unix) maps pages from the
@@ -15,6 +16,7 @@ mod pool;
 mod region;
 #[cfg(feature = "sync")]
 mod shared;
+mod tlsf;
 
 #[cfg(all(feature = "std", unix))]
 pub use self::os::OsMap;
@@ -26,6 +28,7 @@ pub(crate) use self::pool::check_page_size;
 pub use self::region::RegionPages;
 #[cfg(feature = "sync")]
 pub use self::shared::{Budget, SharedPages};
+pub(crate) use self::tlsf::TlsfPages;
 
 use core::ptr::NonNull;
 
@@ -44,14 +47,16 @@ pub const MAX_PAGE: usize = 2 << 20;
 pub const MAX_TAIL: usize = 64;
 
 /// Where a slab gets its pages: memory handed out in pages of one size,
-/// each aligned to that size.
+/// each aligned to that size (or to `page_align`, when a source says less).
 ///
 /// # Safety
 ///
 /// Implementors promise:
 /// - `page_size` is a power of two between [`MIN_PAGE`] and [`MAX_PAGE`], and
-///   never changes;
-/// - a page from `allocate_page` is aligned to `page_size`; its first
+///   never changes; so is `page_align`, a power of two from 8 to
+///   `page_size`;
+/// - a page from `allocate_page` is aligned to `page_align`, and its address
+///   is at least `page_size`; its first
 ///   `page_size - reserved_tail` bytes are valid for reads and writes,
 ///   overlap nothing else the source has out, and stay so until the page is
 ///   given back to `deallocate_page` or the source is dropped; moving the
@@ -72,8 +77,14 @@ pub const MAX_TAIL: usize = 64;
 ///   `SharedPages`) any budget of it: they lend themselves out as `&mut`
 ///   while they call the source.
 pub unsafe trait PageSource {
-    /// Size (and alignment) of every page, in bytes.
+    /// Size of every page, in bytes.
     fn page_size(&self) -> usize;
+
+    /// Alignment of every page: its size, by default. Slots are aligned to
+    /// at most this.
+    fn page_align(&self) -> usize {
+        self.page_size()
+    }
 
     /// Takes one page, or `Err` when the source has none left (then nothing
     /// changes).

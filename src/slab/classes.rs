@@ -63,8 +63,9 @@ pub(crate) const fn last_byte(layout: Layout) -> usize {
 /// that is a multiple of `2^p` either is a class size (when `2^p` is at
 /// least a quarter of its octave, all multiples of it in the octave are
 /// classes) or falls in a class whose step is a multiple of `2^p`; slots
-/// sit at multiples of their size from a page-aligned end, so they are
-/// aligned to any power of two that divides the class size.
+/// sit at multiples of their size from an end aligned to the slab's
+/// `max_align`, so they are aligned to any power of two up to that which
+/// divides the class size.
 pub(crate) const fn class_by_formula(last: usize) -> usize {
     let k = (usize::BITS - 1 - (last | 32).leading_zeros()) as usize;
     4 * k - 20 + (last >> (k - 2))

@@ -73,9 +73,9 @@ pub const PAGE_HEADER: usize = HEADER_SIZE;
 /// `allocate`, `deallocate`, `grow_in_place`, `shrink_in_place` are O(1):
 /// no loop runs over pages or objects. Taking a page from the source or
 /// giving one back happens inside them and is O(1) for every source in this
-/// crate; when the source is out of pages, an allocation gives back the
-/// other classes' spare pages (at most one per class, [`CLASSES`] in all)
-/// and tries once more. `stats` is O(CLASSES); `check`, `reset` and dropping
+/// crate; when the source is out of pages, an allocation takes another
+/// class's spare page (an empty one), the first found in a scan of at most
+/// [`CLASSES`] classes. `stats` is O(CLASSES); `check`, `reset` and dropping
 /// the slab are O(pages + free slots).
 ///
 /// # Memory cost
@@ -299,8 +299,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let slot_end = page_size - tail.min(MAX_TAIL);
         let served = served_classes(slot_end, min_slots, max_size).min(N);
         let limit = served.checked_sub(1).map_or(0, |last| CLASS_SIZES[last]);
-        // Slots sit at multiples of their size below `slot_end`.
-        let max_align = 1 << slot_end.trailing_zeros();
+        // Slots sit at multiples of their size below `slot_end`, in pages
+        // aligned to `page_align`.
+        let max_align = (1 << slot_end.trailing_zeros()).min(source.page_align());
         // SAFETY: each write is to a field of `place` through `slab` (the
         // class arrays' elements one by one, in bounds), none to the
         // source's.
@@ -463,17 +464,13 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     fn allocate_from_new_page(&mut self, class: usize) -> Result<NonNull<[u8]>, AllocError> {
         let start = match self.source.allocate_page() {
             Ok(start) => start,
-            Err(AllocError) => {
-                if self.trim() == 0 {
+            Err(AllocError) => match self.take_spare() {
+                Some(start) => start,
+                None => {
                     self.counters.failures += 1;
                     return Err(AllocError);
                 }
-                let Ok(start) = self.source.allocate_page() else {
-                    self.counters.failures += 1;
-                    return Err(AllocError);
-                };
-                start
-            }
+            },
         };
         let capacity = slots_per_page(self.slot_end, class);
         let slots = &mut self.classes[class];
@@ -496,8 +493,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     }
 
     /// Gives every class's empty spare page back to the source; returns how
-    /// many. Allocation does this by itself when the source runs dry; call
-    /// it to hand memory back early (say, at the end of a frame or request).
+    /// many. Call it to hand memory back early (say, at the end of a frame
+    /// or request); an allocation that finds the source dry takes one
+    /// spare by itself (see the type's documentation).
     ///
     /// # Time complexity
     /// O(CLASSES).
@@ -517,17 +515,43 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         released
     }
 
+    /// The source has no page left: takes the first class's spare (an
+    /// empty active page) for a class that needs a page. One page is all
+    /// that class needs, so this scans the classes once and moves one page,
+    /// where giving every spare back (`trim`) would move one per class.
+    #[cold]
+    fn take_spare(&mut self) -> Option<NonNull<u8>> {
+        let class = (0..self.served)
+            .find(|&c| self.classes[c].partial.is_some() && self.classes[c].active_live() == 0)?;
+        let page = self.classes[class].partial?;
+        // SAFETY: the active page of `class`, empty.
+        unsafe { self.detach_page(class, page) };
+        Some(page.start())
+    }
+
     /// Unlinks an empty page from `class`'s partial list and gives it back
-    /// to the source. When it was the active page, the next partial page (if
-    /// any) becomes active.
+    /// to the source.
+    ///
+    /// # Safety
+    /// As for `detach_page`.
+    unsafe fn release_page(&mut self, class: usize, page: Page) {
+        // SAFETY: forwarded; the page, detached, came from the source.
+        unsafe {
+            self.detach_page(class, page);
+            self.source.deallocate_page(page.start());
+        }
+    }
+
+    /// Unlinks an empty page from `class`'s partial list and stops counting
+    /// it; the caller gives it back or to another class. When it was the
+    /// active page, the next partial page (if any) becomes active.
     ///
     /// # Safety
     /// `page` is an empty page of `class`, on its partial list.
-    unsafe fn release_page(&mut self, class: usize, page: Page) {
+    unsafe fn detach_page(&mut self, class: usize, page: Page) {
         let slots = &mut self.classes[class];
         // SAFETY: `page` is on `partial` (caller), and when first it is the
-        // active page; nothing uses it any more, and it came from the
-        // source.
+        // active page; nothing uses it any more.
         unsafe {
             let active = slots.partial == Some(page);
             if active {
@@ -537,7 +561,6 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             if let (true, Some(next)) = (active, slots.partial) {
                 slots.activate(next);
             }
-            self.source.deallocate_page(page.start());
         }
         self.class_pages[class].count -= 1;
         self.counters.pages -= 1;
@@ -656,25 +679,82 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             // active page (see above: `ptr` is live, by the caller's
             // contract).
             let active = unsafe { active.unwrap_unchecked() };
-            #[cfg(debug_assertions)]
-            self.debug_check_live(active, class.index(), ptr);
-            let slot_end = self.slot_end;
-            // SAFETY: `class` is served.
-            let slots = unsafe { self.class_mut(class) };
-            // SAFETY: `ptr` is a live object of this slab (caller) inside
-            // the active page, whose pointer gives the slot the page's
-            // provenance.
-            unsafe { slots.put(active.start().add(offset)) };
-            if slots.active_live() == 0 {
-                // SAFETY: the active page (there is one) holds no live
-                // object; `slot_end` is this slab's.
-                unsafe { slots.recarve(slot_end) };
-            }
-            return;
+            // SAFETY: `ptr` is a live object of `class` in its active page,
+            // `offset` bytes from its start.
+            return unsafe { self.put_active(class, active, offset, ptr) };
         }
         // SAFETY: forwarded from the caller; `class` is the layout's, and
         // `ptr` is not in its active page (checked just above).
         unsafe { self.deallocate_elsewhere(class, ptr) }
+    }
+
+    /// Frees `ptr` as an object of `class` if it lies in one of the slab's
+    /// pages, and returns whether it did; an object in no page is left
+    /// alone (the hybrid heap's TLSF serves a small request whose class can
+    /// get no page).
+    ///
+    /// # Safety
+    /// As for `deallocate_in`, except that `ptr` may also be a live block
+    /// of something else that lies in no page of this slab; and the
+    /// source's `page_containing` returns `None` for every address in no
+    /// page it has out.
+    #[inline(always)]
+    pub(crate) unsafe fn deallocate_if_in_page(
+        &mut self,
+        ptr: NonNull<u8>,
+        class: ClassId,
+        layout: Layout,
+    ) -> bool {
+        debug_assert_eq!(self.class_for(layout), Some(class));
+        let addr = ptr.as_ptr() as usize;
+        // SAFETY: `class` is served (the layout's).
+        if let Some(active) = unsafe { self.class_mut(class) }.partial {
+            let offset = addr.wrapping_sub(active.addr());
+            if offset < self.slot_end {
+                // SAFETY: `ptr` lies in the active page of `class`, so it is
+                // a live object of it (caller).
+                unsafe { self.put_active(class, active, offset, ptr) };
+                return true;
+            }
+        }
+        let Some(start) = self.source.page_containing(addr) else {
+            return false;
+        };
+        // SAFETY: `addr` is in a page the source handed out (the lookup is
+        // exact, caller), so `ptr` is a live object of this slab, of
+        // `class`, not in its active page; `start` carries the page's
+        // provenance.
+        unsafe {
+            let page = Page::from_start(start);
+            #[cfg(debug_assertions)]
+            self.debug_check_live(page, class.index(), ptr);
+            self.deallocate_inactive(class, page, page.slot_at(addr));
+        }
+        true
+    }
+
+    /// Frees the object at `offset` in `active`, the active page of `class`.
+    ///
+    /// # Safety
+    /// `ptr` is a live object of `class` at `offset` from the start of the
+    /// class's active page `active`.
+    #[inline(always)]
+    unsafe fn put_active(&mut self, class: ClassId, active: Page, offset: usize, ptr: NonNull<u8>) {
+        #[cfg(debug_assertions)]
+        self.debug_check_live(active, class.index(), ptr);
+        #[cfg(not(debug_assertions))]
+        let _ = ptr;
+        let slot_end = self.slot_end;
+        // SAFETY: `class` is served.
+        let slots = unsafe { self.class_mut(class) };
+        // SAFETY: `ptr` is a live object of this slab (caller) inside the
+        // active page, whose pointer gives the slot the page's provenance.
+        unsafe { slots.put(active.start().add(offset)) };
+        if slots.active_live() == 0 {
+            // SAFETY: the active page (there is one) holds no live object;
+            // `slot_end` is this slab's.
+            unsafe { slots.recarve(slot_end) };
+        }
     }
 
     /// Frees an object that is not on its class's active page.

@@ -1045,11 +1045,22 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             .map_or(0, |block| unsafe { block.size() } - WORD)
     }
 
-    /// A pointer to `addr` with the provenance of the pool that holds it, or
-    /// `None` if no pool of this heap does; O(1) (see `deallocate`).
+    /// The pool that holds `addr`: its index (pools are numbered in the
+    /// order they were added, from 0), its base with the pool's provenance,
+    /// and `addr`'s offset from it; O(1), as `pointer_to`.
     #[inline(always)]
-    pub(crate) fn pointer_to(&self, addr: usize) -> Option<NonNull<u8>> {
-        self.pools.locate(addr)
+    pub(crate) fn pool_of(&self, addr: usize) -> Option<(usize, NonNull<u8>, usize)> {
+        self.pools.pool_of(addr)
+    }
+
+    /// How many pools the heap has.
+    pub(crate) fn pool_count(&self) -> usize {
+        self.pools.len()
+    }
+
+    /// Every pool as (base, length), in the order they were added.
+    pub(crate) fn pools(&self) -> impl Iterator<Item = (NonNull<u8>, usize)> + '_ {
+        self.pools.iter()
     }
 
     /// A snapshot of the usage counters.

@@ -93,6 +93,35 @@ impl PoolTable {
         }
     }
 
+    /// The pool that holds `addr`, as (its index, its base, `addr`'s offset
+    /// from the base), or `None` if no pool does.
+    #[inline(always)]
+    pub(crate) fn pool_of(&self, addr: usize) -> Option<(usize, NonNull<u8>, usize)> {
+        if let Some(first) = self.slots[0] {
+            let offset = addr.wrapping_sub(first.start());
+            if offset < first.len() {
+                return Some((0, first.base, offset));
+            }
+        }
+        self.pool_of_others(addr)
+    }
+
+    #[cold]
+    fn pool_of_others(&self, addr: usize) -> Option<(usize, NonNull<u8>, usize)> {
+        self.iter_slots()
+            .enumerate()
+            .skip(1)
+            .find_map(|(index, slot)| {
+                let offset = addr.wrapping_sub(slot.start());
+                (offset < slot.len()).then_some((index, slot.base, offset))
+            })
+    }
+
+    /// The number of pools.
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
     /// A pointer to `addr` with the provenance of the pool that holds it, or
     /// `None` if no pool does.
     #[inline(always)]
