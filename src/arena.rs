@@ -5,7 +5,7 @@ use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 
 use crate::compose::{self, WithCore};
-use crate::{AllocError, CheckError, ClassStats, RawHeap, Stats};
+use crate::{AllocError, CheckError, ClassStats, Misuse, RawHeap, Stats};
 
 /// A heap usable through a shared reference, by one thread.
 ///
@@ -183,9 +183,10 @@ impl<C: RawHeap> Arena<C> {
     /// # Time complexity
     /// O(1).
     #[inline(always)]
+    #[track_caller]
     pub unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded contract.
-        self.with(|c| unsafe { c.deallocate(ptr, layout) })
+        Misuse::report_err(self.with(|c| unsafe { c.deallocate(ptr, layout) }))
     }
 
     /// Grows a block to `new`: in place when the memory after it is free,
@@ -202,6 +203,7 @@ impl<C: RawHeap> Arena<C> {
     /// # Time complexity
     /// O(1) in place; O(1) plus the copy when it moves.
     #[inline]
+    #[track_caller]
     pub unsafe fn grow(
         &self,
         ptr: NonNull<u8>,
@@ -223,6 +225,7 @@ impl<C: RawHeap> Arena<C> {
     /// # Time complexity
     /// As `grow`, plus zeroing the new bytes.
     #[inline]
+    #[track_caller]
     pub unsafe fn grow_zeroed(
         &self,
         ptr: NonNull<u8>,
@@ -247,6 +250,7 @@ impl<C: RawHeap> Arena<C> {
     /// # Time complexity
     /// O(1) in place; O(1) plus the copy when it moves.
     #[inline]
+    #[track_caller]
     pub unsafe fn shrink(
         &self,
         ptr: NonNull<u8>,

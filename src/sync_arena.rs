@@ -11,7 +11,7 @@ use lock_api::RawMutex;
 use crate::Lock;
 
 use crate::compose::{self, WithCore};
-use crate::{AllocError, CheckError, ClassStats, RawHeap, Stats};
+use crate::{AllocError, CheckError, ClassStats, Misuse, RawHeap, Stats};
 
 /// A heap core behind a lock: `Sync`, so one heap can serve several threads,
 /// tasks or interrupt handlers. `R` is any [`lock_api::RawMutex`] (a spin
@@ -164,9 +164,10 @@ impl<C: RawHeap, R: Lock> SyncArena<C, R> {
     /// # Time complexity
     /// As the core's, plus the lock.
     #[inline]
+    #[track_caller]
     pub unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded contract.
-        self.with(|c| unsafe { c.deallocate(ptr, layout) })
+        Misuse::report_err(self.with(|c| unsafe { c.deallocate(ptr, layout) }))
     }
 
     /// Grows a block: in place under the lock, else allocate (locked), copy
@@ -181,6 +182,7 @@ impl<C: RawHeap, R: Lock> SyncArena<C, R> {
     /// # Time complexity
     /// O(1) in place; O(1) plus the copy when it moves.
     #[inline]
+    #[track_caller]
     pub unsafe fn grow(
         &self,
         ptr: NonNull<u8>,
@@ -202,6 +204,7 @@ impl<C: RawHeap, R: Lock> SyncArena<C, R> {
     /// # Time complexity
     /// As `grow`, plus zeroing.
     #[inline]
+    #[track_caller]
     pub unsafe fn grow_zeroed(
         &self,
         ptr: NonNull<u8>,
@@ -224,6 +227,7 @@ impl<C: RawHeap, R: Lock> SyncArena<C, R> {
     /// # Time complexity
     /// O(1) in place; O(1) plus the copy when it moves.
     #[inline]
+    #[track_caller]
     pub unsafe fn shrink(
         &self,
         ptr: NonNull<u8>,
