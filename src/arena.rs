@@ -173,7 +173,9 @@ impl<C: RawHeap> Arena<C> {
         compose::allocate_zeroed(self, layout)
     }
 
-    /// Frees a block.
+    /// Frees a block. A free the core refuses (see
+    /// [`Misuse`](crate::Misuse)) changes nothing but
+    /// [`Stats::bad_frees`]; debug builds then panic at the caller's line.
     ///
     /// # Safety
     /// `ptr` was returned by this arena for a layout with `layout.align()` and
@@ -194,11 +196,13 @@ impl<C: RawHeap> Arena<C> {
     ///
     /// # Errors
     /// [`AllocError`] when neither works; the old block is untouched and
-    /// still the caller's.
+    /// still the caller's. Also when `new.size() < old.size()`, which
+    /// breaks the `Allocator` contract: nothing is touched, and debug
+    /// builds panic at the caller's line.
     ///
     /// # Safety
     /// `ptr` is live in this arena with layout `old` (as for
-    /// [`deallocate`](Self::deallocate)), and `new.size() >= old.size()`.
+    /// [`deallocate`](Self::deallocate)).
     ///
     /// # Time complexity
     /// O(1) in place; O(1) plus the copy when it moves.
@@ -241,11 +245,12 @@ impl<C: RawHeap> Arena<C> {
     ///
     /// # Errors
     /// [`AllocError`] when it must move and nothing fits; the old block is
-    /// untouched.
+    /// untouched. Also when `new.size() > old.size()`, which breaks the
+    /// `Allocator` contract: nothing is touched, and debug builds panic at
+    /// the caller's line.
     ///
     /// # Safety
-    /// `ptr` is live in this arena with layout `old`, and
-    /// `new.size() <= old.size()`.
+    /// `ptr` is live in this arena with layout `old`.
     ///
     /// # Time complexity
     /// O(1) in place; O(1) plus the copy when it moves.

@@ -31,7 +31,9 @@ pub enum Misuse {
         /// The address freed.
         addr: usize,
     },
-    /// No memory of the heap holds the address.
+    /// The address is not where the heap puts blocks: in none of its
+    /// memory (a foreign pointer), or, for a TLSF, not aligned as every
+    /// block is (a pointer into a block).
     Foreign {
         /// The address freed.
         addr: usize,
@@ -63,7 +65,7 @@ impl fmt::Display for Misuse {
             ),
             Misuse::Foreign { addr } => write!(
                 f,
-                "{addr:#x} was freed into a heap whose pools do not contain it (foreign pointer)"
+                "{addr:#x} is not where this heap puts blocks (foreign pointer, or a misaligned pointer into a block)"
             ),
             Misuse::WrongLayout { addr, layout } => write!(
                 f,

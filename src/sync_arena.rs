@@ -26,7 +26,22 @@ use crate::{AllocError, CheckError, ClassStats, Misuse, RawHeap, Stats};
 ///
 /// The lock is held only for the core's O(1) operations: a grow or shrink
 /// that must move allocates under the lock, copies with the lock released,
-/// then frees under the lock.
+/// then frees under the lock. A misuse the core detects (see
+/// [`Misuse`](crate::Misuse)) is reported once the lock is released; as
+/// the `#[global_allocator]`, whose methods must not unwind, a debug
+/// build's report aborts the process after its message.
+///
+/// # Re-entry
+///
+/// A call from inside another on the same context (an interrupt or signal
+/// handler that allocates while the code it interrupted holds the lock)
+/// is up to the lock. A `lock_api::RawMutex` knows no owner, and `no_std`
+/// has no thread identity to record, so the arena cannot tell re-entry
+/// from another thread holding the lock: the call waits for a lock that
+/// its own context holds, and with a spin lock it spins forever.
+/// `CriticalSectionLock` refuses re-entry with a panic (an abort through
+/// `GlobalAlloc`), and keeps interrupt handlers out while it is held. The
+/// heap itself never calls back into the arena while it holds the lock.
 ///
 /// ```
 /// use core::mem::MaybeUninit;

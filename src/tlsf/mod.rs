@@ -912,16 +912,6 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         Ok(())
     }
 
-    /// What an address where no payload can start is: one inside a pool
-    /// (a pointer into a block, not granule-aligned), or a foreign one.
-    #[cold]
-    fn not_a_payload(&self, addr: usize) -> Misuse {
-        match self.pools.locate(addr) {
-            Some(_) => Misuse::NotAllocated { addr },
-            None => Misuse::Foreign { addr },
-        }
-    }
-
     /// Counts a refused free.
     #[cold]
     fn refuse(&mut self, misuse: Misuse) -> Misuse {
@@ -947,7 +937,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     fn live_block(&self, ptr: NonNull<u8>, layout: Layout) -> Result<(Block, usize), Misuse> {
         let addr = ptr.as_ptr().addr();
         let Some(block) = self.block_of(ptr) else {
-            return Err(self.not_a_payload(addr));
+            return Err(Misuse::Foreign { addr });
         };
         // SAFETY: `block_of` gives a word-aligned address inside a pool,
         // through the pool's pointer, whatever the caller passed: a block's
