@@ -563,8 +563,10 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// source. A double free of a slot freed earlier, with other frees of
     /// its page in between, is not caught in release builds: it puts the
     /// slot on its free list twice, and the slot is then handed out twice.
-    /// Debug builds also catch a pointer off the slot grid and a double
-    /// free of any of the 256 slots freed last on the page.
+    /// Nor is an address below the page size (a dangling pointer) when its
+    /// class has no active page. Debug builds also catch a pointer off the
+    /// slot grid, that address, and a double free of any of the 256 slots
+    /// freed last on the page.
     ///
     /// # Time complexity
     /// O(1).
