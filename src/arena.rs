@@ -5,7 +5,7 @@ use core::cell::UnsafeCell;
 use core::ptr::NonNull;
 
 use crate::compose::{self, WithCore};
-use crate::{AllocError, CheckError, ClassStats, RawHeap, Stats};
+use crate::{AllocError, CheckError, ClassStats, Misuse, RawHeap, Stats};
 
 /// A heap usable through a shared reference, by one thread.
 ///
@@ -173,7 +173,9 @@ impl<C: RawHeap> Arena<C> {
         compose::allocate_zeroed(self, layout)
     }
 
-    /// Frees a block.
+    /// Frees a block. A free the core refuses (see
+    /// [`Misuse`](crate::Misuse)) changes nothing but
+    /// [`Stats::bad_frees`]; debug builds then panic at the caller's line.
     ///
     /// # Safety
     /// `ptr` was returned by this arena for a layout with `layout.align()` and
@@ -183,9 +185,10 @@ impl<C: RawHeap> Arena<C> {
     /// # Time complexity
     /// O(1).
     #[inline(always)]
+    #[track_caller]
     pub unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded contract.
-        self.with(|c| unsafe { c.deallocate(ptr, layout) })
+        Misuse::report_err(self.with(|c| unsafe { c.deallocate(ptr, layout) }))
     }
 
     /// Grows a block to `new`: in place when the memory after it is free,
@@ -193,15 +196,18 @@ impl<C: RawHeap> Arena<C> {
     ///
     /// # Errors
     /// [`AllocError`] when neither works; the old block is untouched and
-    /// still the caller's.
+    /// still the caller's. Also when `new.size() < old.size()`, which
+    /// breaks the `Allocator` contract: nothing is touched, and debug
+    /// builds panic at the caller's line.
     ///
     /// # Safety
     /// `ptr` is live in this arena with layout `old` (as for
-    /// [`deallocate`](Self::deallocate)), and `new.size() >= old.size()`.
+    /// [`deallocate`](Self::deallocate)).
     ///
     /// # Time complexity
     /// O(1) in place; O(1) plus the copy when it moves.
     #[inline]
+    #[track_caller]
     pub unsafe fn grow(
         &self,
         ptr: NonNull<u8>,
@@ -223,6 +229,7 @@ impl<C: RawHeap> Arena<C> {
     /// # Time complexity
     /// As `grow`, plus zeroing the new bytes.
     #[inline]
+    #[track_caller]
     pub unsafe fn grow_zeroed(
         &self,
         ptr: NonNull<u8>,
@@ -238,15 +245,17 @@ impl<C: RawHeap> Arena<C> {
     ///
     /// # Errors
     /// [`AllocError`] when it must move and nothing fits; the old block is
-    /// untouched.
+    /// untouched. Also when `new.size() > old.size()`, which breaks the
+    /// `Allocator` contract: nothing is touched, and debug builds panic at
+    /// the caller's line.
     ///
     /// # Safety
-    /// `ptr` is live in this arena with layout `old`, and
-    /// `new.size() <= old.size()`.
+    /// `ptr` is live in this arena with layout `old`.
     ///
     /// # Time complexity
     /// O(1) in place; O(1) plus the copy when it moves.
     #[inline]
+    #[track_caller]
     pub unsafe fn shrink(
         &self,
         ptr: NonNull<u8>,

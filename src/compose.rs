@@ -6,7 +6,7 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use crate::{AllocError, RawHeap};
+use crate::{AllocError, Misuse, RawHeap};
 
 /// A wrapper that can lend its core out for one call at a time.
 pub(crate) trait WithCore {
@@ -29,18 +29,25 @@ pub(crate) fn allocate_zeroed<W: WithCore>(
     Ok(block)
 }
 
-/// Grows in place, else moves.
+/// Grows in place, else moves. A `new` smaller than `old` breaks the
+/// `Allocator` contract: refused with `Err` and reported, before anything
+/// is touched (a zeroing grow would zero from `old.size()` to the block's
+/// end, past it).
 ///
 /// # Safety
-/// `ptr` is live in `w`'s core with layout `old`, only the caller uses it,
-/// and `new.size() >= old.size()`.
+/// `ptr` is live in `w`'s core with layout `old`, and only the caller uses
+/// it.
 #[inline]
+#[track_caller]
 pub(crate) unsafe fn grow<W: WithCore>(
     w: &W,
     ptr: NonNull<u8>,
     old: Layout,
     new: Layout,
 ) -> Result<NonNull<[u8]>, AllocError> {
+    if new.size() < old.size() {
+        return wrong_direction(true, old, new);
+    }
     // SAFETY: forwarded contract.
     match w.with(|c| unsafe { c.grow_in_place(ptr, old, new) }) {
         Ok(block) => Ok(block),
@@ -54,6 +61,7 @@ pub(crate) unsafe fn grow<W: WithCore>(
 /// # Safety
 /// As for `grow`.
 #[inline]
+#[track_caller]
 pub(crate) unsafe fn grow_zeroed<W: WithCore>(
     w: &W,
     ptr: NonNull<u8>,
@@ -63,7 +71,8 @@ pub(crate) unsafe fn grow_zeroed<W: WithCore>(
     // SAFETY: forwarded contract.
     let block = unsafe { grow(w, ptr, old, new)? };
     // SAFETY: the bytes from `old.size()` to the block's end are ours and
-    // hold nothing the caller may read yet.
+    // hold nothing the caller may read yet; `grow` returned a block of at
+    // least `new.size() >= old.size()` bytes.
     unsafe {
         block
             .cast::<u8>()
@@ -73,18 +82,24 @@ pub(crate) unsafe fn grow_zeroed<W: WithCore>(
     Ok(block)
 }
 
-/// Shrinks in place, else moves.
+/// Shrinks in place, else moves. A `new` larger than `old` breaks the
+/// `Allocator` contract: refused with `Err` and reported, before anything
+/// is touched.
 ///
 /// # Safety
-/// `ptr` is live in `w`'s core with layout `old`, only the caller uses it,
-/// and `new.size() <= old.size()`.
+/// `ptr` is live in `w`'s core with layout `old`, and only the caller uses
+/// it.
 #[inline]
+#[track_caller]
 pub(crate) unsafe fn shrink<W: WithCore>(
     w: &W,
     ptr: NonNull<u8>,
     old: Layout,
     new: Layout,
 ) -> Result<NonNull<[u8]>, AllocError> {
+    if new.size() > old.size() {
+        return wrong_direction(false, old, new);
+    }
     // SAFETY: forwarded contract.
     match w.with(|c| unsafe { c.shrink_in_place(ptr, old, new) }) {
         Ok(block) => Ok(block),
@@ -93,13 +108,23 @@ pub(crate) unsafe fn shrink<W: WithCore>(
     }
 }
 
+/// A resize in the wrong direction: reported, and refused.
+#[cold]
+#[track_caller]
+fn wrong_direction<T>(grow: bool, old: Layout, new: Layout) -> Result<T, AllocError> {
+    Misuse::WrongDirection { grow, old, new }.report();
+    Err(AllocError)
+}
+
 /// Moves a block to a new allocation for `new`, copying what both layouts
-/// hold; the old block is freed only once the new one exists.
+/// hold; the old block is freed only once the new one exists. A free the
+/// core refuses (the caller's `ptr` was not live) is reported.
 ///
 /// # Safety
 /// `ptr` is live in `w`'s core with layout `old`, and only the caller uses
 /// it.
 #[cold]
+#[track_caller]
 unsafe fn relocate<W: WithCore>(
     w: &W,
     ptr: NonNull<u8>,
@@ -107,11 +132,14 @@ unsafe fn relocate<W: WithCore>(
     new: Layout,
 ) -> Result<NonNull<[u8]>, AllocError> {
     let block = w.with(|c| c.allocate(new))?;
-    // SAFETY: two distinct live blocks that only this caller uses, each
-    // valid for the bytes copied; then the old one is freed.
-    unsafe {
-        ptr.copy_to_nonoverlapping(block.cast(), old.size().min(new.size()));
-        w.with(|c| c.deallocate(ptr, old));
-    }
+    // SAFETY: two live blocks that only this caller uses, each valid for
+    // the bytes copied; then the old one is freed. A copy that may overlap:
+    // with a `ptr` that is not live (a broken contract, which the free then
+    // reports), the new block may be that very memory.
+    let freed = unsafe {
+        ptr.copy_to(block.cast(), old.size().min(new.size()));
+        w.with(|c| c.deallocate(ptr, old))
+    };
+    Misuse::report_err(freed);
     Ok(block)
 }

@@ -18,7 +18,7 @@ use crate::pages::{MIN_PAGE, PageSource, TlsfPages, check_page_size};
 use crate::slab::Slab;
 use crate::slab::classes::CLASSES;
 use crate::tlsf::GenericTlsf;
-use crate::{AllocError, CheckError, ClassStats, PoolError, RawHeap, Stats};
+use crate::{AllocError, CheckError, ClassStats, Misuse, PoolError, RawHeap, Stats};
 
 /// Slab classes in front of a TLSF, in one pool: the type to reach for when
 /// a heap serves both small objects and large buffers.
@@ -64,8 +64,8 @@ pub type Heap<'p> = GenericHeap<'p, { crate::tlsf::DEFAULT_FL }, 16>;
 
 /// The hybrid heap over a [`SmallTlsf`](crate::SmallTlsf), for
 /// microcontroller pools of up to 64 KiB: its control block (the TLSF's
-/// and the slab's classes) is 2,496 bytes on x86_64, 1,704 on Cortex-M and
-/// 1,568 on i686 (asserted at compile time on those targets).
+/// and the slab's classes) is 2,496 bytes on x86_64, 1,720 on Cortex-M and
+/// 1,584 on i686 (asserted at compile time on those targets).
 ///
 /// Its slab has room for the 16 smallest classes (up to 256 bytes): the
 /// default page of a 64 KiB pool, 512 bytes, serves only those up to 112.
@@ -323,6 +323,11 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
 
     /// Frees a slot or block.
     ///
+    /// A free that breaks the contract in a way one test shows is refused,
+    /// changing nothing but [`Stats::bad_frees`], and debug builds then
+    /// panic at the caller's line: as [`Slab::deallocate`] says for slots
+    /// and [`GenericTlsf::deallocate`] for blocks.
+    ///
     /// # Safety
     /// `ptr` was returned by this heap for a layout with `layout.align()`
     /// and a size between the requested size and the returned length, and it
@@ -331,22 +336,34 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// # Time complexity
     /// O(1).
     #[inline(always)]
+    #[track_caller]
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded from the caller.
-        if unsafe { self.slab.deallocate_latest(ptr, layout) } {
-            return;
+        Misuse::report_err(unsafe { self.free(ptr, layout) })
+    }
+
+    /// [`deallocate`](Self::deallocate), returning a refused misuse rather
+    /// than reporting it.
+    ///
+    /// # Safety
+    /// As for `deallocate`.
+    #[inline(always)]
+    unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
+        // SAFETY: forwarded from the caller.
+        if let Some(done) = unsafe { self.slab.deallocate_latest(ptr, layout) } {
+            return done;
         }
         if let Some(class) = self.slab.class_for(layout) {
             // SAFETY: a small layout's object is a slot of its class (every
             // size up to the returned length maps to the same class) or, when
             // it lies in no slab page, a TLSF block; the page source finds
             // exactly the pages (`TlsfPages::page_containing`).
-            if unsafe { self.slab.deallocate_if_in_page(ptr, class, layout) } {
-                return;
+            if let Some(done) = unsafe { self.slab.deallocate_if_in_page(ptr, class, layout) } {
+                return done;
             }
         }
         // SAFETY: the TLSF allocated every other object.
-        unsafe { self.tlsf_mut().deallocate(ptr, layout) }
+        unsafe { self.tlsf_mut().free(ptr, layout) }
     }
 
     /// Whether `ptr`, live in this heap with `layout`, is a slab slot.
@@ -405,16 +422,28 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         let pages = self.slab.source();
         let tlsf = self.tlsf().stats();
         let slab = self.slab.stats();
-        let in_use = tlsf.in_use - pages.page_bytes + slab.in_use;
+        // Wrapping: `stats` never panics, whatever a broken contract did to
+        // the counts (`check` reports that).
+        let sum = |tlsf: u64, pages: u64, slab: u64| tlsf.wrapping_sub(pages).wrapping_add(slab);
+        let in_use = tlsf
+            .in_use
+            .wrapping_sub(pages.page_bytes)
+            .wrapping_add(slab.in_use);
         Stats {
             capacity: tlsf.capacity,
             in_use,
             peak_in_use: tlsf.peak_in_use,
-            free: tlsf.capacity - in_use,
+            free: tlsf.capacity.wrapping_sub(in_use),
             largest_free: tlsf.largest_free.max(slab.largest_free),
-            allocations: tlsf.allocations - pages.page_allocations + slab.allocations,
-            deallocations: tlsf.deallocations - pages.page_deallocations + slab.deallocations,
-            failures: tlsf.failures - pages.hidden_failures + slab.failures - pages.served_by_tlsf,
+            allocations: sum(tlsf.allocations, pages.page_allocations, slab.allocations),
+            deallocations: sum(
+                tlsf.deallocations,
+                pages.page_deallocations,
+                slab.deallocations,
+            ),
+            failures: sum(tlsf.failures, pages.hidden_failures, slab.failures)
+                .wrapping_sub(pages.served_by_tlsf),
+            bad_frees: tlsf.bad_frees.wrapping_add(slab.bad_frees),
         }
     }
 
@@ -431,8 +460,12 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         self.tlsf().check()?;
         self.slab.check()?;
         let pages = self.slab.source();
-        let held = (pages.page_allocations - pages.page_deallocations) as usize;
-        if held * self.page_size() > pages.page_bytes
+        let held = pages
+            .page_allocations
+            .wrapping_sub(pages.page_deallocations) as usize;
+        if held
+            .checked_mul(self.page_size())
+            .is_none_or(|bytes| bytes > pages.page_bytes)
             || held != self.slab.stats().capacity / self.page_size()
         {
             return Err(CheckError::new(
@@ -470,9 +503,9 @@ unsafe impl<const FL: usize, const SL: usize, const N: usize> RawHeap
     }
 
     #[inline(always)]
-    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
         // SAFETY: same contract.
-        unsafe { GenericHeap::deallocate(self, ptr, layout) }
+        unsafe { self.free(ptr, layout) }
     }
 
     #[inline]

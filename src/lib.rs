@@ -40,6 +40,7 @@ pub use crate::heap::{GenericHeap, Heap, SmallHeap};
 pub use crate::lock::CriticalSectionLock;
 #[cfg(feature = "sync")]
 pub use crate::lock::Lock;
+pub use crate::misuse::Misuse;
 pub use crate::raw_heap::RawHeap;
 pub use crate::slab::Slab;
 pub use crate::stats::{ClassStats, Stats};

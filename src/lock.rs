@@ -61,8 +61,10 @@ unsafe impl<R: RawMutex> Lock for R {
 ///
 /// Critical sections nest, so a second `with` from inside the first (which
 /// only a broken contract can cause, such as a panic raised inside the heap
-/// while it is the global allocator) would not be excluded: the lock
-/// remembers that it is held and panics instead.
+/// while it is the global allocator, whose message allocates) would not be
+/// excluded: the lock remembers that it is held and panics instead
+/// (through `GlobalAlloc`, which must not unwind, the process aborts after
+/// the message).
 #[cfg(feature = "critical-section")]
 #[derive(Debug, Default)]
 pub struct CriticalSectionLock {

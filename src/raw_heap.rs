@@ -4,7 +4,7 @@
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 
-use crate::{AllocError, CheckError, ClassStats, Stats};
+use crate::{AllocError, CheckError, ClassStats, Misuse, Stats};
 
 /// A heap algorithm working on `&mut self`: no locks, no foreign traits.
 ///
@@ -40,11 +40,16 @@ pub unsafe trait RawHeap {
 
     /// Frees a block.
     ///
+    /// # Errors
+    /// A [`Misuse`] the heap detected and refused, changing nothing but
+    /// its count ([`Stats::bad_frees`]); the caller reports it.
+    ///
     /// # Safety
     /// `ptr` was returned by this heap for a layout with `layout.align()`, a
     /// size between the requested size and the returned length, and it has
-    /// not been freed since.
-    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout);
+    /// not been freed since. (What a heap detects when a caller breaks this
+    /// is a safety net, not a licence: it does not catch every case.)
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse>;
 
     /// Resizes a block to at least `new.size()` bytes without moving it;
     /// `Err` when the neighbouring memory does not allow it (nothing changes).
@@ -105,7 +110,7 @@ unsafe impl<C: RawHeap + ?Sized> RawHeap for &mut C {
     }
 
     #[inline(always)]
-    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
         // SAFETY: same contract.
         unsafe { C::deallocate(self, ptr, layout) }
     }

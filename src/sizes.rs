@@ -40,32 +40,32 @@ macro_rules! assert_sizes {
 // x86_64.
 assert_sizes! {
     (8, 8);
-    Slab<PoolPages> => 2688,
+    Slab<PoolPages> => 2752,
     Heap => 6592,
     SmallHeap => 2496,
-    SmallTlsf => 968,
-    Tlsf => 3784,
-    LargeTlsf => 7872,
+    SmallTlsf => 976,
+    Tlsf => 3792,
+    LargeTlsf => 7880,
 }
 
 // i686.
 assert_sizes! {
     (4, 4);
-    Slab<PoolPages> => 1864,
-    Heap => 3936,
-    SmallHeap => 1568,
-    SmallTlsf => 552,
-    Tlsf => 2024,
-    LargeTlsf => 1956,
+    Slab<PoolPages> => 1872,
+    Heap => 3952,
+    SmallHeap => 1584,
+    SmallTlsf => 560,
+    Tlsf => 2032,
+    LargeTlsf => 1964,
 }
 
 // 32-bit ARM (and i686-pc-windows-msvc, x86_64-unknown-linux-gnux32).
 assert_sizes! {
     (4, 8);
-    Slab<PoolPages> => 2120,
-    Heap => 4200,
-    SmallHeap => 1704,
-    SmallTlsf => 560,
-    Tlsf => 2032,
-    LargeTlsf => 1960,
+    Slab<PoolPages> => 2128,
+    Heap => 4216,
+    SmallHeap => 1720,
+    SmallTlsf => 568,
+    Tlsf => 2040,
+    LargeTlsf => 1968,
 }

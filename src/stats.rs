@@ -22,12 +22,18 @@ pub struct Stats {
     pub deallocations: u64,
     /// Allocations and grows that returned `Err`.
     pub failures: u64,
+    /// Frees the heap refused because they broke its contract (see
+    /// [`Misuse`](crate::Misuse)): a double free, a foreign pointer or a
+    /// pointer into a block, a layout that does not fit the block. Release
+    /// builds count them and go on; debug builds stop at the first.
+    pub bad_frees: u64,
 }
 
 impl Stats {
-    /// Allocations not yet freed.
+    /// Allocations not yet freed (0 if the counters say fewer
+    /// allocations than frees, which only a corrupted heap can).
     pub const fn live(&self) -> u64 {
-        self.allocations - self.deallocations
+        self.allocations.saturating_sub(self.deallocations)
     }
 }
 

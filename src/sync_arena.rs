@@ -11,7 +11,7 @@ use lock_api::RawMutex;
 use crate::Lock;
 
 use crate::compose::{self, WithCore};
-use crate::{AllocError, CheckError, ClassStats, RawHeap, Stats};
+use crate::{AllocError, CheckError, ClassStats, Misuse, RawHeap, Stats};
 
 /// A heap core behind a lock: `Sync`, so one heap can serve several threads,
 /// tasks or interrupt handlers. `R` is any [`lock_api::RawMutex`] (a spin
@@ -26,7 +26,22 @@ use crate::{AllocError, CheckError, ClassStats, RawHeap, Stats};
 ///
 /// The lock is held only for the core's O(1) operations: a grow or shrink
 /// that must move allocates under the lock, copies with the lock released,
-/// then frees under the lock.
+/// then frees under the lock. A misuse the core detects (see
+/// [`Misuse`](crate::Misuse)) is reported once the lock is released; as
+/// the `#[global_allocator]`, whose methods must not unwind, a debug
+/// build's report aborts the process after its message.
+///
+/// # Re-entry
+///
+/// A call from inside another on the same context (an interrupt or signal
+/// handler that allocates while the code it interrupted holds the lock)
+/// is up to the lock. A `lock_api::RawMutex` knows no owner, and `no_std`
+/// has no thread identity to record, so the arena cannot tell re-entry
+/// from another thread holding the lock: the call waits for a lock that
+/// its own context holds, and with a spin lock it spins forever.
+/// `CriticalSectionLock` refuses re-entry with a panic (an abort through
+/// `GlobalAlloc`), and keeps interrupt handlers out while it is held. The
+/// heap itself never calls back into the arena while it holds the lock.
 ///
 /// ```
 /// use core::mem::MaybeUninit;
@@ -164,9 +179,10 @@ impl<C: RawHeap, R: Lock> SyncArena<C, R> {
     /// # Time complexity
     /// As the core's, plus the lock.
     #[inline]
+    #[track_caller]
     pub unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded contract.
-        self.with(|c| unsafe { c.deallocate(ptr, layout) })
+        Misuse::report_err(self.with(|c| unsafe { c.deallocate(ptr, layout) }))
     }
 
     /// Grows a block: in place under the lock, else allocate (locked), copy
@@ -181,6 +197,7 @@ impl<C: RawHeap, R: Lock> SyncArena<C, R> {
     /// # Time complexity
     /// O(1) in place; O(1) plus the copy when it moves.
     #[inline]
+    #[track_caller]
     pub unsafe fn grow(
         &self,
         ptr: NonNull<u8>,
@@ -202,6 +219,7 @@ impl<C: RawHeap, R: Lock> SyncArena<C, R> {
     /// # Time complexity
     /// As `grow`, plus zeroing.
     #[inline]
+    #[track_caller]
     pub unsafe fn grow_zeroed(
         &self,
         ptr: NonNull<u8>,
@@ -224,6 +242,7 @@ impl<C: RawHeap, R: Lock> SyncArena<C, R> {
     /// # Time complexity
     /// O(1) in place; O(1) plus the copy when it moves.
     #[inline]
+    #[track_caller]
     pub unsafe fn shrink(
         &self,
         ptr: NonNull<u8>,

@@ -355,7 +355,7 @@ mod the_harness_catches_broken_cores {
     use std::panic::{AssertUnwindSafe, catch_unwind};
     use std::ptr::NonNull;
 
-    use rtarena::{AllocError, Arena, CheckError, GRANULE, HEADER, RawHeap, Stats, Tlsf};
+    use rtarena::{AllocError, Arena, CheckError, GRANULE, HEADER, Misuse, RawHeap, Stats, Tlsf};
 
     use crate::common::{Harness, Op, PoolBuf};
 
@@ -400,11 +400,12 @@ mod the_harness_catches_broken_cores {
             Ok(block)
         }
 
-        unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
-            if self.bug != Bug::Leaks {
-                // SAFETY: forwarded contract.
-                unsafe { self.inner.deallocate(ptr, layout) }
+        unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
+            if self.bug == Bug::Leaks {
+                return Ok(());
             }
+            // SAFETY: forwarded contract.
+            unsafe { RawHeap::deallocate(&mut self.inner, ptr, layout) }
         }
 
         unsafe fn grow_in_place(

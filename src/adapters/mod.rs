@@ -28,12 +28,14 @@ macro_rules! forward_allocator {
             }
 
             #[inline(always)]
+            #[track_caller]
             unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
                 // SAFETY: the caller upholds `Allocator::deallocate`'s contract.
                 unsafe { <$Wrapper>::deallocate(self, ptr, layout) }
             }
 
             #[inline]
+            #[track_caller]
             unsafe fn grow(
                 &self,
                 ptr: NonNull<u8>,
@@ -45,6 +47,7 @@ macro_rules! forward_allocator {
             }
 
             #[inline]
+            #[track_caller]
             unsafe fn grow_zeroed(
                 &self,
                 ptr: NonNull<u8>,
@@ -56,6 +59,7 @@ macro_rules! forward_allocator {
             }
 
             #[inline]
+            #[track_caller]
             unsafe fn shrink(
                 &self,
                 ptr: NonNull<u8>,

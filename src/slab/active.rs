@@ -210,21 +210,29 @@ impl Class {
     /// branch on it stays predictable when frees come in random order; then
     /// the slot taken last is rarely the one freed.
     ///
+    /// Returns `false`, changing nothing, when `slot` is free already as
+    /// far as one test shows: given back, or first on the free list (a
+    /// double free).
+    ///
     /// # Safety
     /// `slot` is a live slot of the active page, with the page's provenance.
     #[inline(always)]
-    pub(super) unsafe fn put(&mut self, slot: NonNull<u8>) {
+    pub(super) unsafe fn put(&mut self, slot: NonNull<u8>) -> bool {
         if self.last_taken == Some(slot) {
-            // A slot given back is not live: freeing it again is a double
-            // free, which the caller's contract rules out.
-            debug_assert!(!self.given_back);
+            if self.given_back {
+                return false;
+            }
             self.given_back = true;
             self.give_backs += 1;
         } else {
+            if self.free == Some(slot) {
+                return false;
+            }
             // SAFETY: forwarded; the slot is no longer in use.
             unsafe { push_slot(&mut self.free, slot) };
             self.off_active += 1;
         }
+        true
     }
 
     /// Frees `slot`, which is `last_taken`: sets it aside as given back.
@@ -278,21 +286,26 @@ impl Class {
         self.bump = slot_end as u32;
     }
 
+    // The counts below wrap rather than panic: `stats` and `check` read
+    // them whatever a broken contract did to the counters.
+
     /// Live objects of the class, on all its pages.
     pub(super) fn live(&self) -> usize {
-        self.active_live() + self.inactive_live
+        self.active_live().wrapping_add(self.inactive_live)
     }
 
     /// Successful allocations of the class so far.
     pub(super) fn allocation_count(&self) -> u64 {
-        self.allocations + self.give_backs - u64::from(self.given_back)
+        (self.allocations.wrapping_add(self.give_backs)).wrapping_sub(u64::from(self.given_back))
     }
 
     /// Live objects of the active page (0 when there is none).
     pub(super) fn active_live(&self) -> usize {
         // Every allocation and free counted in `give_backs` pair up, but
         // for the free of the slot given back now.
-        (self.allocations - self.off_active - u64::from(self.given_back)) as usize
+        (self.allocations)
+            .wrapping_sub(self.off_active)
+            .wrapping_sub(u64::from(self.given_back)) as usize
     }
 
     /// Whether the active page has a slot left.

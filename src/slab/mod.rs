@@ -34,13 +34,10 @@ use self::classes::{CLASS_SIZES, CLASSES, last_byte};
 use self::page::recently_freed;
 use self::page::{FreeSlots, HEADER_SIZE, Page};
 use crate::in_place::{by_value, uninit_field};
-use crate::misuse::foreign_pointer;
-#[cfg(debug_assertions)]
-use crate::misuse::{double_free, wrong_layout};
 use crate::pages::PageSource;
 use crate::pages::{MAX_TAIL, check_page_size};
 use crate::raw_heap::dangling;
-use crate::{AllocError, CheckError, ClassStats, PoolError, RawHeap, Stats};
+use crate::{AllocError, CheckError, ClassStats, Misuse, PoolError, RawHeap, Stats};
 
 /// Bytes at the start of each slab page that hold its header, not slots.
 pub const PAGE_HEADER: usize = HEADER_SIZE;
@@ -130,6 +127,7 @@ struct Counters {
     pages: usize,
     peak_pages: usize,
     failures: u64,
+    bad_frees: u64,
 }
 
 // SAFETY: a `Slab` owns its pages exclusively (taken from the source, which
@@ -575,35 +573,69 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// `layout` with the dangling pointer a zero-size allocation returned
     /// makes this a no-op.
     ///
-    /// Debug builds panic when the source knows `ptr` is none of its pages
-    /// (a `PoolPages` pool, a `Heap`'s pools; `OsPages` cannot tell), when
-    /// the layout belongs to another class than the object's page, and on
-    /// double frees of recently freed slots.
+    /// A free that breaks the contract in a way one test shows is refused:
+    /// the slab changes nothing but [`Stats::bad_frees`]; debug builds
+    /// then panic with a message that names the caller's line (release
+    /// builds go on). That is a layout the slab serves no class for, a
+    /// pointer the source knows is none of its pages (a `PoolPages` pool, a
+    /// `Heap`'s pools; `OsPages` cannot tell), a layout of another class
+    /// than the object's page (unless the object is the latest allocation,
+    /// which the slab frees rightly whatever the layout), and a double free
+    /// of the slot the class took last, of the slot freed last on its page,
+    /// of a slot not carved yet, or into a page that went back to the
+    /// source. A double free of a slot freed earlier, with other frees of
+    /// its page in between, is not caught in release builds: it puts the
+    /// slot on its free list twice, and the slot is then handed out twice.
+    /// Nor is an address below the page size (a dangling pointer) when its
+    /// class has no active page. Debug builds also catch a pointer off the
+    /// slot grid, that address, and a double free of any of the 256 slots
+    /// freed last on the page.
     ///
     /// # Time complexity
     /// O(1).
     #[inline(always)]
+    #[track_caller]
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded from the caller.
-        if unsafe { self.deallocate_latest(ptr, layout) } {
-            return;
+        Misuse::report_err(unsafe { self.free(ptr, layout) })
+    }
+
+    /// [`deallocate`](Self::deallocate), returning a refused misuse rather
+    /// than reporting it.
+    ///
+    /// # Safety
+    /// As for `deallocate`.
+    #[inline(always)]
+    pub(crate) unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
+        // SAFETY: forwarded from the caller.
+        if let Some(done) = unsafe { self.deallocate_latest(ptr, layout) } {
+            return done;
         }
         let Some(class) = self.class_for(layout) else {
             // Only zero-size layouts get here from a caller that keeps the
             // contract.
             if layout.size() != 0 {
-                foreign_pointer(ptr);
+                let addr = ptr.as_ptr().addr();
+                return Err(self.refuse(Misuse::WrongLayout { addr, layout }));
             }
-            return;
+            return Ok(());
         };
         // SAFETY: `ptr` is live in this slab with a layout of `class`
         // (caller).
         unsafe { self.deallocate_in(ptr, class, layout) }
     }
 
+    /// Counts a refused free.
+    #[cold]
+    fn refuse(&mut self, misuse: Misuse) -> Misuse {
+        self.counters.bad_frees += 1;
+        misuse
+    }
+
     /// Frees `ptr` if it is the slot the latest allocation took from its
     /// class, still on that class's active page: sets it aside as given
-    /// back, with no class lookup. Returns whether it did.
+    /// back, with no class lookup. Returns the free's outcome if `ptr` is
+    /// that slot (refused if it is given back already: a double free).
     ///
     /// An object freed right after it was allocated (a temporary, a scratch
     /// buffer) is the common case this serves: the free then costs a
@@ -616,7 +648,11 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// `Heap` the slab or the TLSF) allocated for `layout`, or the dangling
     /// pointer of a zero-size allocation.
     #[inline(always)]
-    pub(crate) unsafe fn deallocate_latest(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
+    pub(crate) unsafe fn deallocate_latest(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+    ) -> Option<Result<(), Misuse>> {
         #[cfg(not(debug_assertions))]
         let _ = layout;
         let latest = self.latest;
@@ -630,20 +666,26 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // pointer is its alignment, a power of two: below every page, or a
         // page's start, where the header lies and no slot does.
         if slots.last_taken != Some(ptr) {
-            return false;
+            return None;
+        }
+        let addr = ptr.as_ptr().addr();
+        if slots.given_back {
+            return Some(Err(self.refuse(Misuse::NotAllocated { addr })));
         }
         #[cfg(debug_assertions)]
-        self.debug_check_latest(ptr, layout);
-        // SAFETY: `latest` is below `N` (as above); `ptr` is `last_taken`
-        // and live (caller).
+        if self.class_for(layout) != Some(latest) {
+            return Some(Err(self.refuse(Misuse::WrongLayout { addr, layout })));
+        }
+        // SAFETY: `latest` is below `N` (as above); `ptr` is `last_taken`,
+        // and not given back, so live.
         unsafe { self.class_mut(latest).give_back(ptr) };
-        true
+        Some(Ok(()))
     }
 
     /// Frees an object of `class`, the class `class_for` gives its layout.
     /// (Every size from the request to the slot's length maps to the
     /// slot's class, so the layout names it.) The layout only serves the
-    /// debug checks.
+    /// checks' reports.
     ///
     /// # Safety
     /// `ptr` is a live object of this slab, allocated for `layout`, whose
@@ -654,7 +696,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         ptr: NonNull<u8>,
         class: ClassId,
         layout: Layout,
-    ) {
+    ) -> Result<(), Misuse> {
         debug_assert_eq!(self.class_for(layout), Some(class));
         let addr = ptr.as_ptr() as usize;
         // SAFETY: `class` is served (the layout's, and the caller's object
@@ -666,7 +708,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             // check below; the checks of `deallocate_elsewhere` name it.
             // SAFETY: forwarded from the caller; with no active page, `ptr`
             // is not in one.
-            return unsafe { self.deallocate_elsewhere(class, ptr) };
+            return unsafe { self.deallocate_elsewhere(class, ptr, layout) };
         }
         // With no active page the offset is the address itself. A live
         // object lies in a page the source handed out, and pages are
@@ -681,16 +723,16 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             let active = unsafe { active.unwrap_unchecked() };
             // SAFETY: `ptr` is a live object of `class` in its active page,
             // `offset` bytes from its start.
-            return unsafe { self.put_active(class, active, offset, ptr) };
+            return unsafe { self.put_active(class, active, offset, ptr, layout) };
         }
         // SAFETY: forwarded from the caller; `class` is the layout's, and
         // `ptr` is not in its active page (checked just above).
-        unsafe { self.deallocate_elsewhere(class, ptr) }
+        unsafe { self.deallocate_elsewhere(class, ptr, layout) }
     }
 
     /// Frees `ptr` as an object of `class` if it lies in one of the slab's
-    /// pages, and returns whether it did; an object in no page is left
-    /// alone (the hybrid heap's TLSF serves a small request whose class can
+    /// pages, as `deallocate_in` does; `None`, doing nothing, if it lies in
+    /// none (the hybrid heap's TLSF serves a small request whose class can
     /// get no page).
     ///
     /// # Safety
@@ -704,7 +746,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         ptr: NonNull<u8>,
         class: ClassId,
         layout: Layout,
-    ) -> bool {
+    ) -> Option<Result<(), Misuse>> {
         debug_assert_eq!(self.class_for(layout), Some(class));
         let addr = ptr.as_ptr() as usize;
         // SAFETY: `class` is served (the layout's).
@@ -713,48 +755,58 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             if offset < self.slot_end {
                 // SAFETY: `ptr` lies in the active page of `class`, so it is
                 // a live object of it (caller).
-                unsafe { self.put_active(class, active, offset, ptr) };
-                return true;
+                return Some(unsafe { self.put_active(class, active, offset, ptr, layout) });
             }
         }
-        let Some(start) = self.source.page_containing(addr) else {
-            return false;
-        };
+        let start = self.source.page_containing(addr)?;
         // SAFETY: `addr` is in a page the source handed out (the lookup is
         // exact, caller), so `ptr` is a live object of this slab, of
         // `class`, not in its active page; `start` carries the page's
         // provenance.
-        unsafe {
-            let page = Page::from_start(start);
-            #[cfg(debug_assertions)]
-            self.debug_check_live(page, class.index(), ptr);
-            self.deallocate_inactive(class, page, page.slot_at(addr));
-        }
-        true
+        Some(unsafe { self.deallocate_on_page(class, Page::from_start(start), ptr, layout) })
     }
 
-    /// Frees the object at `offset` in `active`, the active page of `class`.
+    /// Frees the object at `offset` in `active`, the active page of
+    /// `class`; refused, changing nothing, when one test shows its slot is
+    /// free already.
     ///
     /// # Safety
-    /// `ptr` is a live object of `class` at `offset` from the start of the
-    /// class's active page `active`.
+    /// `ptr` is a live object of `class`, allocated for `layout`, at
+    /// `offset` from the start of the class's active page `active`.
     #[inline(always)]
-    unsafe fn put_active(&mut self, class: ClassId, active: Page, offset: usize, ptr: NonNull<u8>) {
+    unsafe fn put_active(
+        &mut self,
+        class: ClassId,
+        active: Page,
+        offset: usize,
+        ptr: NonNull<u8>,
+        layout: Layout,
+    ) -> Result<(), Misuse> {
         #[cfg(debug_assertions)]
-        self.debug_check_live(active, class.index(), ptr);
+        // SAFETY: the active page holds `ptr`.
+        if let Err(misuse) = unsafe { self.debug_check(active, class, ptr, layout) } {
+            return Err(self.refuse(misuse));
+        }
         #[cfg(not(debug_assertions))]
-        let _ = ptr;
+        let _ = layout;
         let slot_end = self.slot_end;
         // SAFETY: `class` is served.
         let slots = unsafe { self.class_mut(class) };
+        // A slot below `bump` is not carved yet: never handed out, or
+        // freed before the page was carved again (a double free).
         // SAFETY: `ptr` is a live object of this slab (caller) inside the
-        // active page, whose pointer gives the slot the page's provenance.
-        unsafe { slots.put(active.start().add(offset)) };
+        // active page, whose pointer gives the slot the page's provenance;
+        // `put` refuses the slot if it is free already.
+        if offset < slots.bump as usize || !unsafe { slots.put(active.start().add(offset)) } {
+            let addr = ptr.as_ptr().addr();
+            return Err(self.refuse(Misuse::NotAllocated { addr }));
+        }
         if slots.active_live() == 0 {
             // SAFETY: the active page (there is one) holds no live object;
             // `slot_end` is this slab's.
             unsafe { slots.recarve(slot_end) };
         }
+        Ok(())
     }
 
     /// Frees an object that is not on its class's active page.
@@ -763,40 +815,92 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// As for `deallocate_in`, and `ptr` is not in its class's active page
     /// (whose header is stale).
     #[inline(always)]
-    unsafe fn deallocate_elsewhere(&mut self, class: ClassId, ptr: NonNull<u8>) {
+    unsafe fn deallocate_elsewhere(
+        &mut self,
+        class: ClassId,
+        ptr: NonNull<u8>,
+        layout: Layout,
+    ) -> Result<(), Misuse> {
         let addr = ptr.as_ptr() as usize;
         let Some(start) = self.source.page_containing(addr) else {
-            return foreign_pointer(ptr);
+            return Err(self.refuse(Misuse::Foreign { addr }));
         };
-        // SAFETY: `addr` is in a page the source handed out, which the slab
-        // owns, of this class and not its active page (caller's contract), so
-        // its header is current; `start` carries the page's provenance.
-        unsafe {
-            let page = Page::from_start(start);
-            #[cfg(debug_assertions)]
-            self.debug_check_live(page, class.index(), ptr);
-            self.deallocate_inactive(class, page, page.slot_at(addr));
+        // SAFETY: `addr` is in a page the source handed out (the slab's),
+        // of this class and not its active page (caller's contract); `start`
+        // carries the page's provenance.
+        unsafe { self.deallocate_on_page(class, Page::from_start(start), ptr, layout) }
+    }
+
+    /// Frees `ptr`, which lies in `page`, a page of the slab other than the
+    /// active page of `class`.
+    ///
+    /// # Safety
+    /// As for `deallocate_in`, and `ptr` lies in `page` (which carries the
+    /// page's provenance), not the active page of `class`, so its header is
+    /// current.
+    #[inline(always)]
+    unsafe fn deallocate_on_page(
+        &mut self,
+        class: ClassId,
+        page: Page,
+        ptr: NonNull<u8>,
+        layout: Layout,
+    ) -> Result<(), Misuse> {
+        #[cfg(debug_assertions)]
+        // SAFETY: the page holds `ptr` and its header is current (caller).
+        if let Err(misuse) = unsafe { self.debug_check(page, class, ptr, layout) } {
+            return Err(self.refuse(misuse));
         }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.deallocate_inactive(class, page, page.slot_at(ptr.as_ptr().addr()), layout) }
     }
 
     /// Frees `slot` into `page`, which is not its class's active page: to
     /// the page's own free list, moving the page to the partial list if it
     /// was full and giving it back to the source if it empties.
     ///
+    /// Refused, changing nothing, when the header shows the free breaks
+    /// the contract (one test each, all on the header's first line): a
+    /// page of another class (a wrong layout), an empty page (only a page
+    /// that went back to the source is: a double free), or `slot` first on
+    /// the page's free list (freed already).
+    ///
     /// # Safety
     /// `slot` is a live slot of `page`, a page of `class` other than its
-    /// active one.
+    /// active one, allocated for `layout`.
     #[inline(always)]
-    unsafe fn deallocate_inactive(&mut self, class: ClassId, page: Page, slot: NonNull<u8>) {
+    unsafe fn deallocate_inactive(
+        &mut self,
+        class: ClassId,
+        page: Page,
+        slot: NonNull<u8>,
+        layout: Layout,
+    ) -> Result<(), Misuse> {
         // SAFETY: the page is owned, initialised and not active, so its
-        // header is current; the slot is forwarded from the caller.
-        let (live, capacity) = unsafe {
-            page.push(slot);
+        // header is current.
+        let (own_class, live, capacity, first_free) = unsafe {
             let header = page.header();
-            let live = header.live();
-            header.set_live(live - 1);
-            (live, header.capacity())
+            (
+                header.class(),
+                header.live(),
+                header.capacity(),
+                header.free(),
+            )
         };
+        if own_class != class.index() || live == 0 || first_free == Some(slot) {
+            let addr = slot.as_ptr().addr();
+            let misuse = if own_class != class.index() {
+                Misuse::WrongLayout { addr, layout }
+            } else {
+                Misuse::NotAllocated { addr }
+            };
+            return Err(self.refuse(misuse));
+        }
+        // SAFETY: as above; the slot is forwarded from the caller.
+        unsafe {
+            page.push(slot);
+            page.header().set_live(live - 1);
+        }
         // SAFETY: `class` is served (caller).
         unsafe { self.class_mut(class) }.inactive_live -= 1;
         // One test for the two rare cases, the page was full (`live ==
@@ -809,6 +913,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             // this free, which is recorded.
             unsafe { self.page_unfilled_or_emptied(class.index(), page, live, capacity) };
         }
+        Ok(())
     }
 
     /// A free left `page`, not the active page of `class`, with a free slot
@@ -901,41 +1006,40 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         }
     }
 
-    /// `deallocate_latest`'s checks: the layout is of the latest class,
-    /// and the slot was not given back already.
+    /// What debug builds check of a free into `page` beyond the release
+    /// checks: that the page is of `class` and the object on its slot grid
+    /// (else a wrong layout, or a pointer into a slot), above its uncarved
+    /// slots, and not among the 256 slots freed last on it.
+    ///
+    /// # Safety
+    /// `page` is a page the source handed out, holding `ptr`.
     #[cfg(debug_assertions)]
-    fn debug_check_latest(&self, ptr: NonNull<u8>, layout: Layout) {
-        if self.class_for(layout) != Some(self.latest) {
-            wrong_layout(ptr, layout);
-        }
-        if self.classes[self.latest.index()].given_back {
-            double_free(ptr);
-        }
-    }
-
-    #[cfg(debug_assertions)]
-    fn debug_check_live(&self, page: Page, class: usize, ptr: NonNull<u8>) {
+    unsafe fn debug_check(
+        &self,
+        page: Page,
+        class: ClassId,
+        ptr: NonNull<u8>,
+        layout: Layout,
+    ) -> Result<(), Misuse> {
+        let addr = ptr.as_ptr().addr();
+        let class = class.index();
+        let offset = addr - page.addr();
         // SAFETY: the source says the page is out; if the slab does not own
         // it the caller broke the contract and these checks are best effort.
-        let header = unsafe { page.header() };
-        let size = CLASS_SIZES[class];
-        let offset = ptr.as_ptr() as usize - page.addr();
-        if header.class() != class || (self.slot_end - offset) % size != 0 {
-            wrong_layout(
-                ptr,
-                Layout::from_size_align(size, 1).unwrap_or(Layout::new::<u8>()),
-            );
+        let own_class = unsafe { page.header() }.class();
+        if own_class != class
+            || offset >= self.slot_end
+            || (self.slot_end - offset) % CLASS_SIZES[class] != 0
+        {
+            return Err(Misuse::WrongLayout { addr, layout });
         }
         // SAFETY: as above; the page is of `class`.
         let state = unsafe { self.page_state(class, page) };
-        if state.live == 0
-            || offset < state.bump
-            || state.given_back == Some(ptr)
-            // SAFETY: `state.free` is the page's free list.
-            || unsafe { recently_freed(state.free, ptr) }
-        {
-            double_free(ptr);
+        // SAFETY: `state.free` is the page's free list.
+        if offset < state.bump || unsafe { recently_freed(state.free, ptr) } {
+            return Err(Misuse::NotAllocated { addr });
         }
+        Ok(())
     }
 
     /// Resizes an object in place: `Ok` when the new layout maps to the same
@@ -958,8 +1062,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             _ => return Err(AllocError),
         };
         let addr = ptr.as_ptr() as usize;
+        // A pointer outside the pages must move, and the free that a moving
+        // resize ends with refuses and reports it.
         let Some(start) = self.source.page_containing(addr) else {
-            foreign_pointer(ptr);
             return Err(AllocError);
         };
         // SAFETY: `ptr` is a live object, so `start` is its page, owned by
@@ -1001,23 +1106,27 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let mut largest_free = 0;
         for (class, slots) in self.classes[..self.served].iter().enumerate() {
             let size = slots.size as usize;
-            in_use += slots.live() * size;
-            live += slots.live() as u64;
-            allocations += slots.allocation_count();
+            in_use = slots.live().wrapping_mul(size).wrapping_add(in_use);
+            live = (slots.live() as u64).wrapping_add(live);
+            allocations = slots.allocation_count().wrapping_add(allocations);
             if self.has_free_slot(class) {
                 largest_free = size;
             }
         }
-        let capacity = c.pages * self.page_size;
+        // Wrapping arithmetic here and in the class counters: `stats` never
+        // panics, whatever a broken contract did to the counts (`check`
+        // reports that).
+        let capacity = c.pages.wrapping_mul(self.page_size);
         Stats {
             capacity,
             in_use,
-            peak_in_use: c.peak_pages * self.page_size,
-            free: capacity - in_use,
+            peak_in_use: c.peak_pages.wrapping_mul(self.page_size),
+            free: capacity.wrapping_sub(in_use),
             largest_free,
             allocations,
-            deallocations: allocations - live,
+            deallocations: allocations.wrapping_sub(live),
             failures: c.failures,
+            bad_frees: c.bad_frees,
         }
     }
 
@@ -1113,9 +1222,9 @@ unsafe impl<S: PageSource, const N: usize> RawHeap for Slab<S, N> {
     }
 
     #[inline(always)]
-    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
         // SAFETY: same contract.
-        unsafe { Slab::deallocate(self, ptr, layout) }
+        unsafe { self.free(ptr, layout) }
     }
 
     #[inline]

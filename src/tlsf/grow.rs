@@ -7,7 +7,7 @@ use core::ptr::NonNull;
 use super::LargeTlsf;
 use super::config::{GRANULE, MIN_BLOCK, POOL_OVERHEAD};
 use crate::pages::PageSource;
-use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
+use crate::{AllocError, CheckError, Misuse, PoolError, RawHeap, Stats};
 
 /// A TLSF over pages from `S`, taking more pages when an allocation finds no
 /// free block.
@@ -157,6 +157,7 @@ impl<S: PageSource> GrowingTlsf<S> {
     /// # Time complexity
     /// O(1).
     #[inline]
+    #[track_caller]
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded.
         unsafe { self.tlsf.deallocate(ptr, layout) }
@@ -222,9 +223,9 @@ unsafe impl<S: PageSource> RawHeap for GrowingTlsf<S> {
     }
 
     #[inline(always)]
-    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
         // SAFETY: same contract.
-        unsafe { self.tlsf.deallocate(ptr, layout) }
+        unsafe { self.tlsf.free(ptr, layout) }
     }
 
     #[inline]

@@ -22,16 +22,15 @@ use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use self::block::{Block, PREV_FREE, SENTINEL_SIZE, USED};
-use self::config::{GRANULE, MIN_BLOCK, POOL_OVERHEAD, WORD, list_at_least, list_of, max_block};
+use self::config::{
+    GRANULE, GRANULE_LOG2, MIN_BLOCK, POOL_OVERHEAD, WORD, list_at_least, list_of, max_block,
+};
 pub use self::grow::GrowingTlsf;
 pub use self::pools::MAX_POOLS;
 use self::pools::PoolTable;
 use crate::in_place::by_value;
-use crate::misuse::foreign_pointer;
-#[cfg(debug_assertions)]
-use crate::misuse::{double_free, wrong_layout};
 use crate::raw_heap::dangling;
-use crate::{AllocError, CheckError, PoolError, RawHeap, Stats};
+use crate::{AllocError, CheckError, Misuse, PoolError, RawHeap, Stats};
 
 /// The default TLSF: pools up to 4 GiB each (the whole address space on
 /// 32-bit targets), 16 second-level lists. See [`GenericTlsf`] for the API.
@@ -125,6 +124,7 @@ struct Counters {
     allocations: u64,
     deallocations: u64,
     failures: u64,
+    bad_frees: u64,
 }
 
 // SAFETY: a `Tlsf` owns its pools exclusively (it holds them as
@@ -181,6 +181,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 allocations: 0,
                 deallocations: 0,
                 failures: 0,
+                bad_frees: 0,
             },
             pools: PoolTable::new(),
             scratch: [0; 3],
@@ -422,17 +423,13 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         true
     }
 
-    /// Block size (header included) for a request of `size` bytes: rounded up
-    /// to the granule, at least `MIN_BLOCK`. `None` if no block can be that
-    /// large. `size <= isize::MAX` (a `Layout` guarantees it), so nothing
-    /// overflows.
+    /// Block size (header included) for a request of `size` bytes (see
+    /// `least_block`); `None` if no block can be that large.
     #[inline(always)]
     const fn block_size(size: usize) -> Option<usize> {
-        let size = (size + WORD + GRANULE - 1) & !(GRANULE - 1);
+        let size = least_block(size);
         if size > Self::MAX_BLOCK {
             None
-        } else if size < MIN_BLOCK {
-            Some(MIN_BLOCK)
         } else {
             Some(size)
         }
@@ -821,11 +818,18 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// Frees a block returned by [`allocate`](Self::allocate) (or resized
     /// since), coalescing it with free neighbours.
     ///
-    /// A pointer outside every pool of this heap is a bug in the caller:
-    /// debug builds panic with a message saying so, release builds ignore the
-    /// call rather than corrupt the heap. Debug builds also panic on a block
-    /// that is not allocated (a double free) and on a layout that does not
-    /// fit the block.
+    /// A free that breaks the contract in a way one test of the header
+    /// shows is refused: the heap changes nothing but
+    /// [`Stats::bad_frees`]; debug builds then panic with a message that
+    /// names the caller's line (release builds go on). That is a pointer
+    /// outside every pool, one not granule-aligned, and a header word
+    /// before `ptr` that is not an allocated block's whose size the
+    /// layout can name: a double free (until the memory is allocated
+    /// again), a layout that does not fit, and a pointer into a block
+    /// (unless the word before it happens to read as such a header; then
+    /// the heap is corrupted). Debug builds also refuse a pointer not
+    /// aligned to `layout.align()`. A refused free never leads to a block
+    /// being handed out twice.
     ///
     /// # Safety
     /// `ptr` was returned by this heap for a layout with `layout.align()` and
@@ -836,20 +840,31 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// O(1) (finding the pool compares the address with at most
     /// [`MAX_POOLS`] pool ranges).
     #[inline]
+    #[track_caller]
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: forwarded contract.
+        Misuse::report_err(unsafe { self.free(ptr, layout) })
+    }
+
+    /// [`deallocate`](Self::deallocate), returning a refused misuse rather
+    /// than reporting it.
+    ///
+    /// # Safety
+    /// As for `deallocate`.
+    #[inline(always)]
+    pub(crate) unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
         if layout.size() == 0 {
-            return;
+            return Ok(());
         }
-        let Some(block) = self.block_of(ptr) else {
-            return foreign_pointer(ptr);
+        let (block, header) = match self.live_block(ptr, layout) {
+            Ok(live) => live,
+            Err(misuse) => return Err(self.refuse(misuse)),
         };
-        #[cfg(debug_assertions)]
-        self.debug_check_live(block, ptr, layout);
         // SAFETY: `block` is the header of a live block of this heap (caller's
-        // contract), reached through its pool's own pointer.
+        // contract, and `live_block` saw an allocated block's header there),
+        // reached through its pool's own pointer.
         unsafe {
             let mut block = block;
-            let header = block.header();
             let prev_free = header & PREV_FREE != 0;
             let mut size = header & !(USED | PREV_FREE);
             let c = &mut self.counters;
@@ -874,7 +889,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                         self.remove_at(next, next_fl, next_sl);
                         self.insert_at(block, fl, sl);
                     }
-                    return;
+                    return Ok(());
                 }
                 self.remove_at(next, next_fl, next_sl);
             } else {
@@ -885,7 +900,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             }
             if prev_free {
                 // The freed header ends up inside the merged block; mark it
-                // free so that a second free of it is caught in debug builds.
+                // free so that a second free of it is caught.
                 block.set_header(PREV_FREE);
                 block = block.prev_phys();
                 let prev_size = block.size();
@@ -894,33 +909,45 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             }
             self.file_free(block, size);
         }
+        Ok(())
+    }
+
+    /// Counts a refused free.
+    #[cold]
+    fn refuse(&mut self, misuse: Misuse) -> Misuse {
+        self.counters.bad_frees += 1;
+        misuse
     }
 
     /// The header of the block whose payload is `ptr`, through the pool's own
-    /// pointer (see `pools`); `None` if no pool holds it.
+    /// pointer (see `pools`); `None` if no pool holds it or it is not
+    /// granule-aligned, as every payload is.
     #[inline(always)]
     fn block_of(&self, ptr: NonNull<u8>) -> Option<Block> {
-        self.pools
-            .locate(ptr.as_ptr().addr().wrapping_sub(WORD))
-            .map(Block::at)
+        self.pools.locate_block(ptr.as_ptr().addr()).map(Block::at)
     }
 
-    /// Debug-build checks of a pointer given back to the heap.
-    #[cfg(debug_assertions)]
-    fn debug_check_live(&self, block: Block, ptr: NonNull<u8>, layout: Layout) {
+    /// The header of the allocated block at `ptr` and its header word, if
+    /// a call with `layout` may name that block (see `fits`); else the
+    /// misuse, and nothing read but that word.
+    ///
+    /// Release builds test the header with one branch; debug builds also
+    /// refuse a pointer not aligned to `layout.align()`.
+    #[inline(always)]
+    fn live_block(&self, ptr: NonNull<u8>, layout: Layout) -> Result<(Block, usize), Misuse> {
         let addr = ptr.as_ptr().addr();
-        // SAFETY: `block` is a word inside a pool, a header if the caller kept
-        // the contract; these checks are best effort against callers that
-        // did not.
+        let Some(block) = self.block_of(ptr) else {
+            return Err(Misuse::Foreign { addr });
+        };
+        // SAFETY: `block_of` gives a word-aligned address inside a pool,
+        // through the pool's pointer, whatever the caller passed: a block's
+        // header if the caller kept the contract, and a word that may be
+        // read if not.
         let header = unsafe { block.header() };
-        if header & USED == 0 {
-            double_free(ptr);
+        if !fits(header, layout) || (cfg!(debug_assertions) && addr % layout.align() != 0) {
+            return Err(not_live(addr, header, layout));
         }
-        if addr % layout.align() != 0
-            || layout.size() > (header & !(GRANULE - 1)).saturating_sub(WORD)
-        {
-            wrong_layout(ptr, layout);
-        }
+        Ok((block, header))
     }
 
     /// Grows a block in place to hold `new.size()` bytes, taking from the free
@@ -928,7 +955,10 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     ///
     /// # Errors
     /// [`AllocError`] (changing nothing) when the next block is not free or
-    /// too small, or when `ptr` is not aligned to `new.align()`.
+    /// too small, or when `ptr` is not aligned to `new.align()`; also when
+    /// `ptr` and `old` do not name an allocated block as `deallocate`
+    /// checks (the free that a moving grow ends with then refuses and
+    /// reports it).
     ///
     /// # Safety
     /// `ptr` is live in this heap with layout `old` (as for `deallocate`) and
@@ -948,12 +978,11 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         let Some(size) = Self::block_size(new.size()) else {
             return Err(AllocError);
         };
-        let Some(block) = self.block_of(ptr) else {
+        let Ok((block, header)) = self.live_block(ptr, old) else {
             return Err(AllocError);
         };
         // SAFETY: `ptr` is a live payload of this heap and `block` its header.
         unsafe {
-            let header = block.header();
             let current = header & !(USED | PREV_FREE);
             if size <= current {
                 return Ok(NonNull::slice_from_raw_parts(
@@ -982,7 +1011,10 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     ///
     /// # Errors
     /// [`AllocError`] (changing nothing) when `ptr` is not aligned to
-    /// `new.align()` or `new.size()` is zero: such a block must move.
+    /// `new.align()` or `new.size()` is zero: such a block must move. Also
+    /// when `new.size()` needs a larger block than the current one (a shrink
+    /// to a larger size, which breaks the contract), or when `ptr` and `old`
+    /// do not name an allocated block as `deallocate` checks.
     ///
     /// # Safety
     /// `ptr` is live in this heap with layout `old`, and
@@ -1002,15 +1034,18 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         let Some(size) = Self::block_size(new.size()) else {
             return Err(AllocError);
         };
-        let Some(block) = self.block_of(ptr) else {
+        let Ok((block, header)) = self.live_block(ptr, old) else {
+            return Err(AllocError);
+        };
+        let current = header & !(USED | PREV_FREE);
+        // A larger block than the current one: a shrink to a larger size.
+        let Some(mut tail_size) = current.checked_sub(size) else {
             return Err(AllocError);
         };
         // SAFETY: `ptr` is a live payload of this heap, `block` its header,
         // and `size` fits in it.
         unsafe {
-            let header = block.header();
-            let current = header & !(USED | PREV_FREE);
-            if current - size < MIN_BLOCK {
+            if tail_size < MIN_BLOCK {
                 return Ok(NonNull::slice_from_raw_parts(
                     block.payload(),
                     current - WORD,
@@ -1018,7 +1053,6 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             }
             block.set_header(size | (header & (USED | PREV_FREE)));
             let tail = block.offset(size);
-            let mut tail_size = current - size;
             self.counters.in_use -= tail_size;
             let next = tail.offset(tail_size);
             if !next.is_used() {
@@ -1073,22 +1107,27 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             capacity: c.capacity,
             in_use: c.in_use,
             peak_in_use: c.peak,
-            free: c.capacity - c.in_use,
+            free: c.capacity.wrapping_sub(c.in_use),
             largest_free: self.largest_free(),
             allocations: c.allocations,
             deallocations: c.deallocations,
             failures: c.failures,
+            bad_frees: c.bad_frees,
         }
     }
 
+    /// The size of the head of the highest non-empty list; 0 when the
+    /// bitmaps name no list in bounds (only a corrupted control block can,
+    /// which `check` reports: `stats` never panics).
     fn largest_free(&self) -> usize {
-        if self.fl_bitmap == 0 {
+        let fl = usize::BITS.wrapping_sub(1 + self.fl_bitmap.leading_zeros()) as usize;
+        let Some(&sl_map) = self.sl_bitmaps.get(fl) else {
             return 0;
-        }
-        let fl = (usize::BITS - 1 - self.fl_bitmap.leading_zeros()) as usize;
-        let sl = (u32::BITS - 1 - self.sl_bitmaps[fl].leading_zeros()) as usize;
+        };
+        let sl = u32::BITS.wrapping_sub(1 + sl_map.leading_zeros()) as usize;
+        let head = self.heads[fl].get(sl).copied().flatten();
         // SAFETY: list heads are free blocks of this heap.
-        self.heads[fl][sl].map_or(0, |head| unsafe { head.size() })
+        head.map_or(0, |head| unsafe { head.size() })
     }
 
     /// Walks every pool and every free list and verifies every invariant:
@@ -1139,9 +1178,9 @@ unsafe impl<const FL: usize, const SL: usize> RawHeap for GenericTlsf<'_, FL, SL
     }
 
     #[inline(always)]
-    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
         // SAFETY: same contract.
-        unsafe { GenericTlsf::deallocate(self, ptr, layout) }
+        unsafe { self.free(ptr, layout) }
     }
 
     #[inline]
@@ -1172,6 +1211,43 @@ unsafe impl<const FL: usize, const SL: usize> RawHeap for GenericTlsf<'_, FL, SL
 
     fn check(&self) -> Result<(), CheckError> {
         GenericTlsf::check(self)
+    }
+}
+
+/// The smallest block (header included) for a request of `size` bytes:
+/// rounded up to the granule, at least `MIN_BLOCK`. `size <= isize::MAX`
+/// (a `Layout` guarantees it), so nothing overflows.
+#[inline(always)]
+const fn least_block(size: usize) -> usize {
+    let size = (size + WORD + GRANULE - 1) & !(GRANULE - 1);
+    if size < MIN_BLOCK { MIN_BLOCK } else { size }
+}
+
+/// Whether `header` is that of an allocated block that a call with
+/// `layout` may name: `USED` set, and a size that grew from
+/// `least_block(layout.size())` by less than `MIN_BLOCK`. Every block
+/// keeps to that: allocation and the in-place resizes give a request its
+/// least block plus a tail too small to split off, and the `Allocator`
+/// rule lets a caller name any size from the request to the returned
+/// length, which maps to the same least block or to one larger than the
+/// tail. One subtraction, rotation and comparison: `slack` is the size's
+/// excess, a multiple of the granule, when `USED` is set, and odd when it
+/// is not; the rotation moves a bit below the granule (that odd bit, or an
+/// overwritten header's) to the top, as it does a negative excess.
+#[inline(always)]
+fn fits(header: usize, layout: Layout) -> bool {
+    let slack = (header & !PREV_FREE).wrapping_sub(least_block(layout.size()) | USED);
+    slack.rotate_right(GRANULE_LOG2) < MIN_BLOCK / GRANULE
+}
+
+/// What a header that `fits` refused says of the call: cold, for the
+/// report.
+#[cold]
+fn not_live(addr: usize, header: usize, layout: Layout) -> Misuse {
+    if header & USED == 0 {
+        Misuse::NotAllocated { addr }
+    } else {
+        Misuse::WrongLayout { addr, layout }
     }
 }
 

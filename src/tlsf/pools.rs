@@ -12,7 +12,7 @@
 
 use core::ptr::NonNull;
 
-use super::config::GRANULE;
+use super::config::{GRANULE, GRANULE_LOG2, WORD};
 use crate::PoolError;
 
 /// How many separate pools a heap can have. Raw pools that merge with an
@@ -37,6 +37,25 @@ impl Slot {
 
     fn start(self) -> usize {
         self.base.as_ptr().addr()
+    }
+
+    /// The header of the block whose payload would be at `addr`, if this
+    /// pool has room for one there: `addr` granule-aligned, past the
+    /// pool's first word and header, and the header inside the pool. One
+    /// comparison: the payload's offset from the first payload place,
+    /// rotated by the granule, is its index in granules when aligned, and
+    /// above every pool's length in granules when not (its low bits move to
+    /// the top), as it is when the address lies before the pool.
+    #[inline(always)]
+    fn block_at(self, addr: usize) -> Option<NonNull<u8>> {
+        let index = addr
+            .wrapping_sub(self.start() + GRANULE)
+            .rotate_right(GRANULE_LOG2);
+        // SAFETY: `index < len / GRANULE`, so the header, `WORD` bytes into
+        // granule `index`, is at most at `len - WORD` (the sentinel): inside
+        // the pool.
+        (index < self.len() >> GRANULE_LOG2)
+            .then(|| unsafe { self.base.add((index << GRANULE_LOG2) + WORD) })
     }
 }
 
@@ -134,6 +153,24 @@ impl PoolTable {
             }
         }
         self.locate_in_others(addr)
+    }
+
+    /// The header of the block whose payload would be at `addr` (see
+    /// `Slot::block_at`), with the provenance of the pool that holds it;
+    /// `None` if no pool does or the address cannot be a payload's.
+    #[inline(always)]
+    pub(crate) fn locate_block(&self, addr: usize) -> Option<NonNull<u8>> {
+        if let Some(block) = self.slots[0].and_then(|first| first.block_at(addr)) {
+            return Some(block);
+        }
+        self.locate_block_in_others(addr)
+    }
+
+    #[cold]
+    fn locate_block_in_others(&self, addr: usize) -> Option<NonNull<u8>> {
+        self.iter_slots()
+            .skip(1)
+            .find_map(|slot| slot.block_at(addr))
     }
 
     #[cold]
