@@ -276,8 +276,9 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     ///
     /// # Errors
     /// [`AllocError`] when neither side can serve the request; the heap is
-    /// unchanged, except that a class out of free slots may first give the
-    /// other classes' empty spare pages back to the TLSF.
+    /// unchanged, except that a class out of free slots may first take
+    /// another class's empty spare page, and a large request the TLSF
+    /// cannot place first gives every class's spare page back to it.
     ///
     /// # Time complexity
     /// O(1).
@@ -378,10 +379,9 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     }
 
     /// Resizes in place: within a slab slot when both layouts map to its
-    /// class, within the TLSF when the block is the TLSF's and so is the new
-    /// layout (or it is a small one, whose class could get no page); `Err`
-    /// (changing nothing) when the block would have to change sides or
-    /// move.
+    /// class, within the TLSF when the block is the TLSF's (whatever the
+    /// layouts: frees and resizes find a block's side by its address);
+    /// `Err` (changing nothing) when the block would have to move.
     ///
     /// # Safety
     /// `ptr` is live in this heap with layout `old`; `grow` says whether
@@ -399,10 +399,6 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         unsafe {
             if slot {
                 self.slab.resize_in_place(ptr, old, new)
-            } else if self.slab.class_for(new).is_some() && self.slab.class_for(old).is_none() {
-                // A TLSF block shrinking to a small layout would be freed
-                // as a slot if it stayed where it is.
-                Err(AllocError)
             } else if grow {
                 self.tlsf_mut().grow_in_place(ptr, old, new)
             } else {
@@ -490,10 +486,11 @@ impl<const FL: usize, const SL: usize, const N: usize> core::fmt::Debug
 }
 
 // SAFETY: each block comes from the slab or the TLSF, both `RawHeap`s over
-// the heap's pools, and slab pages are live TLSF blocks, so slots and large
+// the heap's pools, and slab pages are live TLSF blocks, so slots and other
 // blocks never overlap; deallocation and resizing go to the side that
-// allocated, chosen by a rule that maps every size from the request to the
-// returned length to the same side.
+// allocated: a slot when the layout is a class's and the address lies in a
+// slab page (`TlsfPages::page_containing` returns `None` for every address
+// outside the pages, `in_slab` and `free` rely on it), the TLSF otherwise.
 unsafe impl<const FL: usize, const SL: usize, const N: usize> RawHeap
     for GenericHeap<'_, FL, SL, N>
 {

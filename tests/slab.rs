@@ -759,6 +759,117 @@ fn a_small_request_with_no_page_takes_a_tlsf_block() {
     arena.check().unwrap();
 }
 
+/// A zero-size allocation's dangling pointer is its alignment; where pages
+/// are not aligned to their size (a heap's) it may equal a live slot's
+/// address. Freeing it must not free the slot.
+#[test]
+fn a_zero_size_free_at_a_slots_address_frees_nothing() {
+    let mut buf = PoolBuf::new(64 << 10);
+    let arena = Arena::new(Heap::new(buf.slice()).unwrap());
+    let l = layout(16, 8);
+    let slot = arena.allocate(l).unwrap().cast::<u8>();
+    // SAFETY: as if `slot`'s address were a zero-size allocation's dangling
+    // pointer (its alignment): a zero-size free is a no-op.
+    unsafe { arena.deallocate(slot, layout(0, 8)) };
+    let other = arena.allocate(l).unwrap().cast::<u8>();
+    assert_ne!(slot, other);
+    assert_eq!(arena.stats().live(), 2);
+    // SAFETY: both live, with `l`.
+    unsafe {
+        arena.deallocate(slot, l);
+        arena.deallocate(other, l);
+    }
+    arena.check().unwrap();
+}
+
+/// A large block shrunk in place to a small layout stays the TLSF's: freed
+/// with the small layout, it goes back to the TLSF, not to a class.
+#[test]
+fn a_large_block_shrunk_to_a_small_layout_is_freed_as_the_tlsfs() {
+    let mut buf = PoolBuf::new(64 << 10);
+    let arena = Arena::new(Heap::new(buf.slice()).unwrap());
+    let (large, small) = (layout(600, 8), layout(24, 8));
+    let block = arena.allocate(large).unwrap().cast::<u8>();
+    // SAFETY: a fresh block of 600 bytes, then shrunk and freed with the
+    // layout it has.
+    unsafe {
+        fill(block, 24, 3);
+        let shrunk = arena.shrink(block, large, small).unwrap().cast::<u8>();
+        verify(shrunk, 24, 3, "shrunk");
+        arena.deallocate(shrunk, small);
+    }
+    assert_eq!(arena.class_stats(2).unwrap().live, 0);
+    assert_eq!(arena.stats().live(), 0);
+    arena.check().unwrap();
+}
+
+/// A heap with a second pool serves from both, and finds the pages of
+/// both (each pool has its page table).
+#[test]
+fn a_heap_serves_from_every_pool() {
+    let len = if MIRI { 8 << 10 } else { 32 << 10 };
+    let (mut a, mut b) = (PoolBuf::new(len), PoolBuf::new(len));
+    let b_start = b.base().as_ptr().addr();
+    let mut heap = Heap::with_page_size(a.slice(), 512).unwrap();
+    heap.add_pool(b.slice()).unwrap();
+    let arena = Arena::new(heap);
+    let mut live = std::vec::Vec::new();
+    for (id, size) in [24usize, 300, 8, 1000].iter().cycle().enumerate() {
+        let l = layout(*size, 8);
+        let Ok(block) = arena.allocate(l) else { break };
+        // SAFETY: a fresh block of `size` bytes.
+        unsafe { fill(block.cast(), *size, id as u64) };
+        live.push((block.cast::<u8>(), l, id as u64));
+    }
+    let in_b = |p: &NonNull<u8>| (b_start..b_start + len).contains(&p.as_ptr().addr());
+    assert!(
+        live.iter().any(|(p, l, _)| l.size() == 8 && in_b(p)),
+        "no slot in the second pool"
+    );
+    arena.check().unwrap();
+    // Every other block first, then the rest: pages of both pools empty.
+    let (odd, even): (std::vec::Vec<_>, std::vec::Vec<_>) =
+        live.into_iter().enumerate().partition(|(i, _)| i % 2 == 1);
+    for (_, (ptr, l, id)) in even.into_iter().chain(odd) {
+        // SAFETY: live with its pattern and layout.
+        unsafe {
+            verify(ptr, l.size(), id, "before the free");
+            arena.deallocate(ptr, l);
+        }
+    }
+    assert_eq!(arena.stats().live(), 0);
+    arena.check().unwrap();
+}
+
+/// When no block of the pool holds a page, a class takes another class's
+/// empty page instead of failing.
+#[test]
+fn a_class_with_no_page_takes_another_classs_spare() {
+    let mut buf = PoolBuf::new(16 << 10);
+    let arena = Arena::new(SmallHeap::with_page_size(buf.slice(), 512).unwrap());
+    // Class 0 (8 B) keeps an empty page once its one object is freed.
+    let spare = arena.allocate(layout(8, 8)).unwrap().cast::<u8>();
+    // SAFETY: live, allocated with that layout.
+    unsafe { arena.deallocate(spare, layout(8, 8)) };
+    assert_eq!(arena.class_stats(0).unwrap().pages, 1);
+    // 48-byte objects until the pool is full: once no free block holds a
+    // page, class 5 takes class 0's.
+    let l = layout(48, 8);
+    let mut objects = std::vec::Vec::new();
+    while let Ok(object) = arena.allocate(l) {
+        objects.push(object.cast::<u8>());
+    }
+    assert_eq!(arena.class_stats(0).unwrap().pages, 0);
+    let stats = arena.stats();
+    assert_eq!((stats.live(), stats.failures), (objects.len() as u64, 1));
+    for object in objects {
+        // SAFETY: live, allocated with `l`.
+        unsafe { arena.deallocate(object, l) };
+    }
+    assert_eq!(arena.stats().live(), 0);
+    arena.check().unwrap();
+}
+
 #[cfg(debug_assertions)]
 mod misuse {
     use super::*;

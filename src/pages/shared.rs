@@ -23,11 +23,12 @@ pub struct SharedPages<S: SharedPageSource, L: Lock> {
     source: UnsafeCell<S>,
     map: S::Map,
     page_size: usize,
+    page_align: usize,
 }
 
 // SAFETY: the source is touched only inside `lock.with`, by one context at a
 // time, and is never replaced (`source` lends it out read-only), so the map
-// and page size copied from it stay right; the map is `Sync` by its
+// and page size and alignment copied from it stay right; the map is `Sync` by its
 // contract.
 unsafe impl<S: SharedPageSource + Send, L: Lock + Sync> Sync for SharedPages<S, L> {}
 
@@ -38,6 +39,7 @@ impl<S: SharedPageSource, L: Lock> SharedPages<S, L> {
             lock: L::INIT,
             map: source.map(),
             page_size: source.page_size(),
+            page_align: source.page_align(),
             source: UnsafeCell::new(source),
         }
     }
@@ -118,6 +120,10 @@ impl<S: SharedPageSource, L: Lock> Budget<'_, S, L> {
 unsafe impl<S: SharedPageSource, L: Lock> PageSource for Budget<'_, S, L> {
     fn page_size(&self) -> usize {
         self.shared.page_size
+    }
+
+    fn page_align(&self) -> usize {
+        self.shared.page_align
     }
 
     fn allocate_page(&mut self) -> Result<NonNull<u8>, AllocError> {

@@ -120,7 +120,8 @@ unsafe impl<const FL: usize, const SL: usize> Send for TlsfPages<'_, FL, SL> {}
 
 impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
     /// The smallest pool (in bytes) that holds its page table, the TLSF's
-    /// overhead and a page, wherever it lies.
+    /// overhead and a page, wherever it lies at or above address
+    /// `page_size` (bytes below it are left out of the pool).
     pub(crate) const fn min_pool(page_size: usize) -> usize {
         // Table: at most two entries and three bytes to align them; the
         // pool's ends: less than a granule each; `POOL_OVERHEAD`: two words.
@@ -154,8 +155,11 @@ impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
         // It is reached only through this reference until `assume_init_mut`,
         // the other writes being to disjoint fields.
         let tlsf = unsafe { uninit_field(&raw mut (*pages).tlsf) };
-        let tlsf = GenericTlsf::new_in_place(tlsf, rest)?;
-        debug_assert!(tlsf.stats().capacity >= page_size, "min_pool too small");
+        // A pool at low addresses gave them to the table's carve: the rest
+        // may still be too small for a page.
+        if GenericTlsf::new_in_place(tlsf, rest)?.stats().capacity < page_size {
+            return Err(too_small);
+        }
         let mut tables = [None; MAX_POOLS];
         tables[0] = Some(table);
         let page = Layout::from_size_align(page_size - HEADER, GRANULE).map_err(|_| too_small)?;
@@ -180,7 +184,9 @@ impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
     /// it adds to the TLSF's capacity.
     pub(crate) fn add_pool(&mut self, pool: &'p mut [MaybeUninit<u8>]) -> Result<usize, PoolError> {
         let usable = pool.len();
-        let min = GenericTlsf::<FL, SL>::MIN_POOL;
+        // A table's bytes and the TLSF's smallest pool; the exact minimum
+        // depends on where the pool lies.
+        let min = GenericTlsf::<FL, SL>::MIN_POOL + 2 * size_of::<u32>() + 3;
         let (table, rest) =
             PageTable::carve(pool, self.page_size()).ok_or(PoolError::TooSmall { usable, min })?;
         let added = self.tlsf.add_pool(rest)?;

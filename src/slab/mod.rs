@@ -3,8 +3,9 @@
 //! Each class keeps its pages in two doubly linked lists: pages with a free
 //! slot (`partial`) and full pages. A page moves between them when it fills
 //! or when a slot of a full page is freed, so a freed slot is reachable at
-//! once and no allocation ever scans. An object's page is its address
-//! rounded down to the page size, so an object needs no header.
+//! once and no allocation ever scans. The source finds an object's page
+//! from its address (rounded down to the page size, for pages aligned to
+//! it), so an object needs no header.
 //!
 //! The first partial page is the class's active page: allocations take from
 //! it, and the class itself holds its free slots and counts (`active.rs`),
@@ -473,7 +474,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let capacity = slots_per_page(self.slot_end, class);
         let slots = &mut self.classes[class];
         // SAFETY: the source handed us this page, `page_size` bytes aligned
-        // to `page_size`; `class < served`, so at least one slot fits. The
+        // to `page_align`; `class < served`, so at least one slot fits. The
         // class has no partial page, so the new page becomes its active one.
         unsafe {
             let page = Page::from_start(start);
@@ -653,8 +654,6 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         ptr: NonNull<u8>,
         layout: Layout,
     ) -> Option<Result<(), Misuse>> {
-        #[cfg(not(debug_assertions))]
-        let _ = layout;
         let latest = self.latest;
         // SAFETY: `latest` is `of_index(0)` (and `N > 0`) or a class
         // `allocate_in` served.
@@ -663,9 +662,10 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // no other live object of the owner shares a slot's address (a
         // `Heap`'s slab pages are live TLSF blocks), so a live object there
         // is that slot's, of this class. A zero-size allocation's dangling
-        // pointer is its alignment, a power of two: below every page, or a
-        // page's start, where the header lies and no slot does.
-        if slots.last_taken != Some(ptr) {
+        // pointer (its alignment, a power of two) may equal a slot's address
+        // where pages are not aligned to their size: the size tells it
+        // apart, tested only once the address matched.
+        if slots.last_taken != Some(ptr) || layout.size() == 0 {
             return None;
         }
         let addr = ptr.as_ptr().addr();
@@ -711,10 +711,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             return unsafe { self.deallocate_elsewhere(class, ptr, layout) };
         }
         // With no active page the offset is the address itself. A live
-        // object lies in a page the source handed out, and pages are
-        // aligned to their size (`PageSource`'s contract), so its address
-        // is at least the page size, above the slot end: the range check
-        // fails and no `None` test is needed.
+        // object lies in a page the source handed out, at an address of at
+        // least the page size (`PageSource`'s contract), above the slot
+        // end: the range check fails and no `None` test is needed.
         let offset = addr.wrapping_sub(active.map_or(0, Page::addr));
         if offset < self.slot_end {
             // SAFETY: the offset is below the slot end, so there is an

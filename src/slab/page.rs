@@ -113,7 +113,8 @@ impl Page {
     #[inline]
     pub(crate) unsafe fn init(self, class: usize, capacity: usize, slot_end: usize) {
         // SAFETY: the header is at the start of the page, which is aligned to
-        // its size (at least `MIN_PAGE`, more than the header's alignment).
+        // the source's `page_align`: at least the granule, which is at least
+        // the header's alignment.
         unsafe {
             self.0.write(Header {
                 free: None,
