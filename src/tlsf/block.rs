@@ -32,6 +32,12 @@ pub(crate) const USED: usize = 0b01;
 /// Header flag: the block physically before this one is free (its footer is valid).
 pub(crate) const PREV_FREE: usize = 0b10;
 const FLAGS: usize = USED | PREV_FREE;
+/// Marks the word before an aligned payload that does not start its block
+/// (see `GenericTlsf::take_padded`): the word holds the payload's distance
+/// from its block's first payload place, plus this bit. Block sizes are
+/// multiples of the granule (8 bytes at least), so no header has it.
+pub(crate) const PAD: usize = 0b100;
+const _: () = assert!(PAD < super::config::GRANULE && PAD & FLAGS == 0);
 
 /// Bytes a sentinel takes at the end of a pool.
 pub(crate) const SENTINEL_SIZE: usize = WORD;

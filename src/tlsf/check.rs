@@ -37,11 +37,13 @@ pub(super) fn check<const FL: usize, const SL: usize>(
     Ok(())
 }
 
-/// Walks each pool block by block. Returns (free blocks, free bytes, used bytes).
+/// Walks each pool block by block. Returns (free blocks, free bytes, used
+/// bytes). Also checks that `last_freed` is `None` or a block's start.
 fn walk_pools<const FL: usize, const SL: usize>(
     tlsf: &GenericTlsf<'_, FL, SL>,
 ) -> Result<(usize, usize, usize), CheckError> {
     let (mut free_blocks, mut free_bytes, mut used_bytes) = (0, 0, 0);
+    let mut last_freed_seen = tlsf.last_freed.is_none();
     for (base, len) in tlsf.pools.iter() {
         if len > GenericTlsf::<FL, SL>::MAX_POOL {
             return fail(
@@ -70,6 +72,7 @@ fn walk_pools<const FL: usize, const SL: usize>(
                         block,
                     );
                 }
+                last_freed_seen |= tlsf.last_freed == Some(block);
                 if block.is_prev_free() != prev_free {
                     return fail(
                         "a header's PREV_FREE flag disagrees with the block before it",
@@ -99,6 +102,12 @@ fn walk_pools<const FL: usize, const SL: usize>(
                 );
             }
         }
+    }
+    if !last_freed_seen {
+        return Err(CheckError::new(
+            "the block the last free made is not a block's start",
+            tlsf.last_freed.map_or(0, |b| b.ptr().as_ptr().addr()),
+        ));
     }
     Ok((free_blocks, free_bytes, used_bytes))
 }

@@ -21,7 +21,7 @@ use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
-use self::block::{Block, PREV_FREE, SENTINEL_SIZE, USED};
+use self::block::{Block, PAD, PREV_FREE, SENTINEL_SIZE, USED};
 use self::config::{
     GRANULE, GRANULE_LOG2, MIN_BLOCK, POOL_OVERHEAD, WORD, list_at_least, list_of, max_block,
 };
@@ -86,7 +86,9 @@ const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 
 /// # Memory cost
 ///
 /// An allocated block costs one machine word (its header) plus the rounding
-/// of its size to [`GRANULE`]; the smallest block is [`MIN_BLOCK`] bytes. Each
+/// of its size to [`GRANULE`]; the smallest block is [`MIN_BLOCK`] bytes. A
+/// payload aligned above the granule may start up to `align - GRANULE`
+/// bytes into its block, a pad the block keeps. Each
 /// pool gives [`config::POOL_OVERHEAD`] bytes (two words) to
 /// alignment and its end sentinel. The control block is
 /// `size_of::<GenericTlsf<FL, SL>>()`: mostly `FL * SL` list heads of one word each.
@@ -110,6 +112,11 @@ pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
     counters: Counters,
     /// Where the pools are, with pointers that carry their provenance.
     pools: PoolTable,
+    /// The free block that the last free made (after merging), for the
+    /// allocation fallback: `None`, or the start of a block, free or
+    /// allocated since (the resizes that merge it into another block reset
+    /// it; see `forget_if_merged`).
+    last_freed: Option<Block>,
     /// Three words that stand in for a missing list neighbour (see
     /// `or_scratch`); never read.
     scratch: [usize; 3],
@@ -184,6 +191,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 bad_frees: 0,
             },
             pools: PoolTable::new(),
+            last_freed: None,
             scratch: [0; 3],
             _pools: PhantomData,
         }
@@ -446,12 +454,15 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// larger than any block); the heap is unchanged.
     ///
     /// # Time complexity
-    /// O(1). The common path is two bitmap scans and a list pop. When that
-    /// finds nothing, a bounded fallback examines the heads of the lists just
-    /// below the rounded-up size (one list for alignment up to `GRANULE`, at
-    /// most `SL * (log2(align / GRANULE) + 2)` for larger alignments, and
-    /// never more than `FL * SL`), so a request that a just-freed block fits
-    /// never fails.
+    /// O(1). The common path is two bitmap scans and a list pop. When no
+    /// list whose every block fits has a block, a cold fallback looks at
+    /// two blocks, no more: the one the last free made, and the first
+    /// block of the highest non-empty list below those. So a request fails
+    /// only when every free block is smaller than its rounded-up size (the
+    /// block size, plus `align - GRANULE` for an alignment
+    /// above [`GRANULE`], rounded up to the next list boundary: by less
+    /// than `1/SL`) and neither of those two blocks holds it; and freeing a
+    /// block and allocating the same layout right after always succeeds.
     #[inline]
     pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         if layout.align() > GRANULE {
@@ -465,7 +476,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         };
         let (fl, sl) = list_at_least(size, Self::SL_LOG2);
         let Some((fl, sl)) = self.find_list(fl, sl) else {
-            return self.allocate_fallback(size, GRANULE);
+            return self.allocate_fallback(size, GRANULE, (fl, sl));
         };
         // SAFETY: `find_list` returned a non-empty list whose blocks are all
         // at least `size` bytes.
@@ -483,68 +494,53 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         };
         let search = aligned_search(size, align);
         if search > Self::MAX_BLOCK {
-            return self.allocate_fallback(size, align);
+            return self.allocate_fallback(size, align, (FL, 0));
         }
         let (fl, sl) = list_at_least(search, Self::SL_LOG2);
         let Some((fl, sl)) = self.find_list(fl, sl) else {
-            return self.allocate_fallback(size, align);
+            return self.allocate_fallback(size, align, (fl, sl));
         };
         // SAFETY: the list is non-empty and all its blocks are at least
-        // `search` bytes, enough for any gap plus `size`.
+        // `search` bytes, enough for any pad plus `size`.
         unsafe {
             let block = self.pop(fl, sl);
-            let gap = aligned_gap(block, align);
-            Ok(self.take_aligned(block, gap, size))
+            let pad = pad_for(block, align);
+            Ok(self.take_padded(block, pad, size))
         }
     }
 
-    /// The slow search: look at the head of each non-empty list that may
-    /// hold a block of `size` bytes (`align`ed) but was skipped by rounding.
-    /// At most `SL * (log2(align / GRANULE) + 2)` lists, and never more than
-    /// `FL * SL`: O(1).
+    /// The fallback when no list from `end` on has a block: the free block
+    /// the last free made, then the head of the highest non-empty list
+    /// below `end`, each taken if it holds `size` bytes `align`ed. Two
+    /// blocks at most: O(1).
     #[cold]
     fn allocate_fallback(
         &mut self,
         size: usize,
         align: usize,
+        end: (usize, usize),
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let (mut fl, mut sl) = list_of(size, Self::SL_LOG2);
-        let search = if align > GRANULE {
-            aligned_search(size, align)
-        } else {
-            size
-        };
-        let search = search.min(Self::MAX_BLOCK);
-        let end = list_at_least(search, Self::SL_LOG2);
-        while (fl, sl) < end && fl < FL {
-            let Some(found) = self.find_list(fl, sl) else {
-                break;
-            };
-            if found >= end {
-                break;
+        // SAFETY: `last_freed` is the start of a block (see the field); a
+        // free one is filed in its list. `find_list_below` returns a
+        // non-empty list.
+        unsafe {
+            if let Some(block) = self.last_freed {
+                let header = block.header();
+                let total = header & !PREV_FREE;
+                let pad = pad_for(block, align);
+                if header & USED == 0 && pad + size <= total {
+                    self.remove(block, total);
+                    return Ok(self.take_padded(block, pad, size));
+                }
             }
-            (fl, sl) = found;
-            // SAFETY: `find_list` returned a non-empty list.
-            let head = unsafe { self.heads[fl][sl].unwrap_unchecked() };
-            let gap = if align > GRANULE {
-                aligned_gap(head, align)
-            } else {
-                0
-            };
-            // SAFETY: as above.
-            if gap + size <= unsafe { head.size() } {
-                // SAFETY: the head fits `size` after `gap`, and it is the head
-                // of list `(fl, sl)`.
-                return unsafe {
+            if let Some((fl, sl)) = self.find_list_below(end) {
+                let head = self.heads[fl][sl].unwrap_unchecked();
+                let pad = pad_for(head, align);
+                if pad + size <= head.size() {
                     let block = self.pop(fl, sl);
-                    Ok(self.take_aligned(block, gap, size))
-                };
+                    return Ok(self.take_padded(block, pad, size));
+                }
             }
-            (fl, sl) = if sl + 1 < SL {
-                (fl, sl + 1)
-            } else {
-                (fl + 1, 0)
-            };
         }
         self.fail()
     }
@@ -575,6 +571,29 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         // SAFETY: bits of `fl_bitmap` are only set below `FL`.
         let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
         Some((fl, sl_map.trailing_zeros() as usize))
+    }
+
+    /// The last non-empty list before `(fl, sl)` in size order (`fl` may be
+    /// `FL` or more: then the highest non-empty list).
+    #[inline(always)]
+    fn find_list_below(&self, (fl, sl): (usize, usize)) -> Option<(usize, usize)> {
+        let fl_map = if fl < FL {
+            // SAFETY: `fl < FL`.
+            let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) } & !(u32::MAX << sl);
+            if sl_map != 0 {
+                return Some((fl, (u32::BITS - 1 - sl_map.leading_zeros()) as usize));
+            }
+            self.fl_bitmap & ((1 << fl) - 1)
+        } else {
+            self.fl_bitmap
+        };
+        if fl_map == 0 {
+            return None;
+        }
+        let fl = (usize::BITS - 1 - fl_map.leading_zeros()) as usize;
+        // SAFETY: bits of `fl_bitmap` are only set below `FL`.
+        let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
+        Some((fl, (u32::BITS - 1 - sl_map.leading_zeros()) as usize))
     }
 
     /// Unlinks and returns the head of a non-empty list.
@@ -751,22 +770,27 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         }
     }
 
-    /// Allocates `size` bytes from `block` (unlinked, free), first splitting
-    /// `gap` bytes off the front as a free block
-    /// (0 or at least `MIN_BLOCK`) so that the payload lands on an alignment.
+    /// Allocates `size` bytes from `block` (unlinked, free) with the payload
+    /// `pad` bytes past its usual place, so that it lands on an alignment.
+    /// The pad stays in the block: the word before the payload says how
+    /// long it is (`PAD`), and the block's header stays where it is. A pad
+    /// is less than the alignment; splitting it off as a free block instead
+    /// would cost a third list update on the allocation's longest path.
     ///
     /// # Safety
-    /// As for `take_sized`, with `gap + size <= block.size()`.
-    #[inline]
-    unsafe fn take_aligned(&mut self, block: Block, gap: usize, size: usize) -> NonNull<[u8]> {
-        // SAFETY: `gap` is 0 or a valid block size inside `block`.
+    /// As for `take_sized`, with `pad + size <= block.size()` and `pad` a
+    /// multiple of the granule.
+    #[inline(always)]
+    unsafe fn take_padded(&mut self, block: Block, pad: usize, size: usize) -> NonNull<[u8]> {
+        // SAFETY: the block is free and unlinked, and its predecessor is
+        // allocated (no two free blocks touch); a nonzero pad leaves the
+        // word before the payload inside the block.
         unsafe {
-            let total = block.size();
-            if gap == 0 {
-                return self.take_sized(block, total, size, 0);
+            let taken = self.take_sized(block, block.size(), pad + size, 0);
+            if pad != 0 {
+                block.offset(pad).set_header(pad | PAD);
             }
-            self.file_free(block, gap);
-            self.take_sized(block.offset(gap), total - gap, size, PREV_FREE)
+            padded(taken, pad)
         }
     }
 
@@ -856,16 +880,16 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         if layout.size() == 0 {
             return Ok(());
         }
-        let (block, header) = match self.live_block(ptr, layout) {
+        let (block, header, _) = match self.live_block(ptr, layout) {
             Ok(live) => live,
             Err(misuse) => return Err(self.refuse(misuse)),
         };
         // SAFETY: `block` is the header of a live block of this heap (caller's
         // contract, and `live_block` saw an allocated block's header there),
-        // reached through its pool's own pointer.
+        // reached through its pool's own pointer. Its free neighbours are
+        // filed in their lists.
         unsafe {
             let mut block = block;
-            let prev_free = header & PREV_FREE != 0;
             let mut size = header & !(USED | PREV_FREE);
             let c = &mut self.counters;
             c.in_use -= size;
@@ -874,31 +898,15 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             let next_header = next.header();
             if next_header & USED == 0 {
                 let next_size = next_header & !PREV_FREE;
-                let (next_fl, next_sl) = list_of(next_size, Self::SL_LOG2);
+                self.remove(next, next_size);
                 size += next_size;
-                if !prev_free {
-                    // The common merge, with one free neighbour after: if the
-                    // merged block stays in that neighbour's list, it simply
-                    // takes the neighbour's place there.
-                    block.set_header(size);
-                    block.set_footer(size);
-                    let (fl, sl) = list_of(size, Self::SL_LOG2);
-                    if (fl, sl) == (next_fl, next_sl) {
-                        self.replace(next, block, fl, sl);
-                    } else {
-                        self.remove_at(next, next_fl, next_sl);
-                        self.insert_at(block, fl, sl);
-                    }
-                    return Ok(());
-                }
-                self.remove_at(next, next_fl, next_sl);
             } else {
                 // The block after stays allocated: it learns that this one
                 // is free, from the header already read. (After a merge with
                 // the next block, the block after that has `PREV_FREE`.)
                 next.set_header(next_header | PREV_FREE);
             }
-            if prev_free {
+            if header & PREV_FREE != 0 {
                 // The freed header ends up inside the merged block; mark it
                 // free so that a second free of it is caught.
                 block.set_header(PREV_FREE);
@@ -908,6 +916,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 size += prev_size;
             }
             self.file_free(block, size);
+            self.last_freed = Some(block);
         }
         Ok(())
     }
@@ -927,27 +936,54 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         self.pools.locate_block(ptr.as_ptr().addr()).map(Block::at)
     }
 
-    /// The header of the allocated block at `ptr` and its header word, if
-    /// a call with `layout` may name that block (see `fits`); else the
-    /// misuse, and nothing read but that word.
+    /// The header of the allocated block at `ptr`, its header word and the
+    /// payload's pad (see `take_padded`), if a call with `layout` may name
+    /// that block (see `fits`); else the misuse.
     ///
-    /// Release builds test the header with one branch; debug builds also
-    /// refuse a pointer not aligned to `layout.align()`.
+    /// Release builds test the header with one branch (two for a padded
+    /// payload); debug builds also refuse a pointer not aligned to
+    /// `layout.align()`.
     #[inline(always)]
-    fn live_block(&self, ptr: NonNull<u8>, layout: Layout) -> Result<(Block, usize), Misuse> {
+    fn live_block(
+        &self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+    ) -> Result<(Block, usize, usize), Misuse> {
         let addr = ptr.as_ptr().addr();
-        let Some(block) = self.block_of(ptr) else {
+        let Some(mut block) = self.block_of(ptr) else {
             return Err(Misuse::Foreign { addr });
         };
         // SAFETY: `block_of` gives a word-aligned address inside a pool,
         // through the pool's pointer, whatever the caller passed: a block's
-        // header if the caller kept the contract, and a word that may be
-        // read if not.
-        let header = unsafe { block.header() };
-        if !fits(header, layout) || (cfg!(debug_assertions) && addr % layout.align() != 0) {
+        // header (or a pad word) if the caller kept the contract, and a word
+        // that may be read if not.
+        let mut header = unsafe { block.header() };
+        let mut pad = 0;
+        if header & PAD != 0 {
+            (block, header, pad) = self.padded_block(addr, header)?;
+        }
+        if !fits(header, layout, pad) || (cfg!(debug_assertions) && addr % layout.align() != 0) {
             return Err(not_live(addr, header, layout));
         }
-        Ok((block, header))
+        Ok((block, header, pad))
+    }
+
+    /// The block of a padded payload at `addr`, whose pad word is `word`:
+    /// the header `pad` bytes before the usual place, found through the
+    /// pool table like any other. Inlined: a cold call would cost an
+    /// aligned free more than the lookup does.
+    #[inline(always)]
+    fn padded_block(&self, addr: usize, word: usize) -> Result<(Block, usize, usize), Misuse> {
+        let pad = word & !PAD;
+        let Some(block) = self
+            .pools
+            .locate_block(addr.wrapping_sub(pad))
+            .map(Block::at)
+        else {
+            return Err(Misuse::NotAllocated { addr });
+        };
+        // SAFETY: as in `live_block`: a word inside a pool.
+        Ok((block, unsafe { block.header() }, pad))
     }
 
     /// Grows a block in place to hold `new.size()` bytes, taking from the free
@@ -978,16 +1014,19 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         let Some(size) = Self::block_size(new.size()) else {
             return Err(AllocError);
         };
-        let Ok((block, header)) = self.live_block(ptr, old) else {
+        let Ok((block, header, pad)) = self.live_block(ptr, old) else {
             return Err(AllocError);
         };
-        // SAFETY: `ptr` is a live payload of this heap and `block` its header.
+        // The pad stays: the payload does not move.
+        let size = size + pad;
+        // SAFETY: `ptr` is a live payload of this heap, `block` its header
+        // and `pad` the distance between the two.
         unsafe {
             let current = header & !(USED | PREV_FREE);
             if size <= current {
-                return Ok(NonNull::slice_from_raw_parts(
-                    block.payload(),
-                    current - WORD,
+                return Ok(padded(
+                    NonNull::slice_from_raw_parts(block.payload(), current - WORD),
+                    pad,
                 ));
             }
             let next = block.offset(current);
@@ -999,9 +1038,13 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 return Err(AllocError);
             }
             self.remove(next, next.size());
+            self.forget_if_merged(next);
             self.counters.in_use -= current;
             self.counters.allocations -= 1;
-            Ok(self.take_sized(block, total, size, header & PREV_FREE))
+            Ok(padded(
+                self.take_sized(block, total, size, header & PREV_FREE),
+                pad,
+            ))
         }
     }
 
@@ -1034,21 +1077,22 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         let Some(size) = Self::block_size(new.size()) else {
             return Err(AllocError);
         };
-        let Ok((block, header)) = self.live_block(ptr, old) else {
+        let Ok((block, header, pad)) = self.live_block(ptr, old) else {
             return Err(AllocError);
         };
+        let size = size + pad;
         let current = header & !(USED | PREV_FREE);
         // A larger block than the current one: a shrink to a larger size.
         let Some(mut tail_size) = current.checked_sub(size) else {
             return Err(AllocError);
         };
-        // SAFETY: `ptr` is a live payload of this heap, `block` its header,
-        // and `size` fits in it.
+        // SAFETY: `ptr` is a live payload of this heap, `block` its header
+        // (`pad` bytes before), and `size` fits in it.
         unsafe {
             if tail_size < MIN_BLOCK {
-                return Ok(NonNull::slice_from_raw_parts(
-                    block.payload(),
-                    current - WORD,
+                return Ok(padded(
+                    NonNull::slice_from_raw_parts(block.payload(), current - WORD),
+                    pad,
                 ));
             }
             block.set_header(size | (header & (USED | PREV_FREE)));
@@ -1058,11 +1102,24 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             if !next.is_used() {
                 let next_size = next.size();
                 self.remove(next, next_size);
+                self.forget_if_merged(next);
                 tail_size += next_size;
             }
             tail.offset(tail_size).set_prev_free(true);
             self.file_free(tail, tail_size);
-            Ok(NonNull::slice_from_raw_parts(block.payload(), size - WORD))
+            Ok(padded(
+                NonNull::slice_from_raw_parts(block.payload(), size - WORD),
+                pad,
+            ))
+        }
+    }
+
+    /// Keeps `last_freed` a block's start when `block`, a free block, is
+    /// merged into the block before it by a resize.
+    #[inline(always)]
+    fn forget_if_merged(&mut self, block: Block) {
+        if self.last_freed == Some(block) {
+            self.last_freed = None;
         }
     }
 
@@ -1074,9 +1131,20 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// # Time complexity
     /// O(1).
     pub unsafe fn usable_size(&self, ptr: NonNull<u8>) -> usize {
-        // SAFETY: a live payload is preceded by its header.
-        self.block_of(ptr)
-            .map_or(0, |block| unsafe { block.size() } - WORD)
+        let Some(block) = self.block_of(ptr) else {
+            return 0;
+        };
+        // SAFETY: a live payload is preceded by its header or its pad word.
+        let header = unsafe { block.header() };
+        let (header, pad) = if header & PAD == 0 {
+            (header, 0)
+        } else {
+            match self.padded_block(ptr.as_ptr().addr(), header) {
+                Ok((_, header, pad)) => (header, pad),
+                Err(_) => return 0,
+            }
+        };
+        (header & !(USED | PREV_FREE)).saturating_sub(WORD + pad)
     }
 
     /// The pool that holds `addr`: its index (pools are numbered in the
@@ -1154,6 +1222,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         self.fl_bitmap = 0;
         self.sl_bitmaps = [0; FL];
         self.heads = [[None; SL]; FL];
+        self.last_freed = None;
         self.counters = Counters {
             capacity: self.counters.capacity,
             ..Counters::default()
@@ -1224,19 +1293,21 @@ const fn least_block(size: usize) -> usize {
 }
 
 /// Whether `header` is that of an allocated block that a call with
-/// `layout` may name: `USED` set, and a size that grew from
-/// `least_block(layout.size())` by less than `MIN_BLOCK`. Every block
-/// keeps to that: allocation and the in-place resizes give a request its
-/// least block plus a tail too small to split off, and the `Allocator`
-/// rule lets a caller name any size from the request to the returned
-/// length, which maps to the same least block or to one larger than the
-/// tail. One subtraction, rotation and comparison: `slack` is the size's
-/// excess, a multiple of the granule, when `USED` is set, and odd when it
-/// is not; the rotation moves a bit below the granule (that odd bit, or an
-/// overwritten header's) to the top, as it does a negative excess.
+/// `layout` may name, its payload `pad` bytes past the usual place: `USED`
+/// set, and a size that grew from `least_block(layout.size()) + pad` by
+/// less than `MIN_BLOCK`. Every block keeps to that: allocation and the
+/// in-place resizes give a request its least block (and pad) plus a tail
+/// too small to split off, and the `Allocator` rule lets a caller name any
+/// size from the request to the returned length, which maps to the same
+/// least block or to one larger than the tail. One subtraction, rotation
+/// and comparison: `slack` is the size's excess, a multiple of the
+/// granule, when `USED` is set, and odd when it is not; the rotation moves
+/// a bit below the granule (that odd bit, or an overwritten header's) to
+/// the top, as it does a negative excess.
 #[inline(always)]
-fn fits(header: usize, layout: Layout) -> bool {
-    let slack = (header & !PREV_FREE).wrapping_sub(least_block(layout.size()) | USED);
+fn fits(header: usize, layout: Layout, pad: usize) -> bool {
+    let least = least_block(layout.size()) + pad;
+    let slack = (header & !PREV_FREE).wrapping_sub(least | USED);
     slack.rotate_right(GRANULE_LOG2) < MIN_BLOCK / GRANULE
 }
 
@@ -1251,25 +1322,30 @@ fn not_live(addr: usize, header: usize, layout: Layout) -> Misuse {
     }
 }
 
-/// A block size that holds `size` bytes `align`ed wherever the block starts:
-/// room for the largest gap `aligned_gap` can leave. `size + align` cannot
-/// overflow: a `Layout` keeps its size rounded up to its alignment within
-/// `isize::MAX`.
+/// A block size that holds `size` bytes `align`ed wherever the block
+/// starts: room for the largest pad `pad_for` can ask. `size + align`
+/// cannot overflow: a `Layout` keeps its size rounded up to its alignment
+/// within `isize::MAX`.
 #[inline]
 const fn aligned_search(size: usize, align: usize) -> usize {
-    size + align + MIN_BLOCK - GRANULE
+    size + align - GRANULE
 }
 
-/// Bytes to split off the front of `block` so that the payload after the
-/// header is `align`-aligned: 0, or at least `MIN_BLOCK` so that the gap can
-/// be a free block. At most `MIN_BLOCK + align - GRANULE`.
-#[inline]
-fn aligned_gap(block: Block, align: usize) -> usize {
+/// Bytes from `block`'s usual payload place to the next `align`ed one: a
+/// multiple of the granule below `align` (payloads are granule-aligned),
+/// and 0 for an alignment up to the granule.
+#[inline(always)]
+fn pad_for(block: Block, align: usize) -> usize {
     let payload = block.ptr().as_ptr().addr() + WORD;
-    let gap = payload.wrapping_neg() & (align - 1);
-    if gap == 0 || gap >= MIN_BLOCK {
-        gap
-    } else {
-        gap + ((MIN_BLOCK - gap + align - 1) & !(align - 1))
-    }
+    payload.wrapping_neg() & (align - 1)
+}
+
+/// The part of a block's payload `taken` that starts `pad` bytes in.
+///
+/// # Safety
+/// `pad` is less than `taken`'s length.
+#[inline(always)]
+unsafe fn padded(taken: NonNull<[u8]>, pad: usize) -> NonNull<[u8]> {
+    // SAFETY: the caller's; the result is inside `taken`.
+    unsafe { NonNull::slice_from_raw_parts(taken.cast::<u8>().add(pad), taken.len() - pad) }
 }

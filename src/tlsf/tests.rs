@@ -5,6 +5,7 @@ use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use std::vec;
 
+use super::block::{Block, PAD};
 use super::config::{GRANULE, MIN_BLOCK, fl_len, list_at_least, list_of};
 use super::{GenericTlsf, Tlsf};
 
@@ -105,24 +106,55 @@ fn head_of_the_exact_list_is_used_when_rounding_skips_it() {
     }
 }
 
+/// Aligned payloads past their block's usual place (a pad) are found again
+/// by every call that takes the pointer back: free, the in-place resizes
+/// and `usable_size`.
 #[test]
-fn aligned_gap_is_a_block_or_nothing() {
+fn padded_payloads_are_found_again() {
     let mut pool = vec![MaybeUninit::uninit(); 64 * 1024];
     let mut tlsf = Tlsf::new(&mut pool).unwrap();
     let mut live = vec![];
+    let mut padded = 0;
     for align_log2 in 3..13 {
         for size in [1, 8, 24, 100] {
             let layout = Layout::from_size_align(size, 1 << align_log2).unwrap();
             let ptr = tlsf.allocate(layout).unwrap();
-            assert_eq!(ptr.cast::<u8>().as_ptr().addr() % layout.align(), 0);
+            let addr = ptr.cast::<u8>().as_ptr().addr();
+            assert_eq!(addr % layout.align(), 0);
+            // SAFETY: live.
+            let usable = unsafe { tlsf.usable_size(ptr.cast()) };
+            assert_eq!(usable, ptr.len(), "{layout:?}");
+            let word = tlsf.pools.locate_block(addr).map(|b| {
+                // SAFETY: a word inside the pool.
+                unsafe { Block::at(b).header() }
+            });
+            padded += usize::from(word.is_some_and(|w| w & PAD != 0));
             tlsf.check().unwrap();
             live.push((ptr, layout));
         }
+    }
+    assert!(padded > 10, "only {padded} payloads were padded");
+    for (ptr, layout) in &mut live {
+        let bigger = Layout::from_size_align(layout.size() + 64, layout.align()).unwrap();
+        // SAFETY: live with `layout`; on success it is live with `bigger`.
+        if let Ok(grown) = unsafe { tlsf.grow_in_place(ptr.cast(), *layout, bigger) } {
+            assert_eq!(grown.cast::<u8>(), ptr.cast::<u8>());
+            (*ptr, *layout) = (grown, bigger);
+        }
+        tlsf.check().unwrap();
+        let smaller = Layout::from_size_align(1, layout.align()).unwrap();
+        // SAFETY: live with `layout`; on success it is live with `smaller`.
+        if let Ok(shrunk) = unsafe { tlsf.shrink_in_place(ptr.cast(), *layout, smaller) } {
+            assert_eq!(shrunk.cast::<u8>(), ptr.cast::<u8>());
+            (*ptr, *layout) = (shrunk, smaller);
+        }
+        tlsf.check().unwrap();
     }
     for (ptr, layout) in live {
         // SAFETY: each is live with its layout.
         unsafe { tlsf.deallocate(ptr.cast(), layout) };
         tlsf.check().unwrap();
     }
+    assert_eq!(tlsf.stats().bad_frees, 0);
     assert_eq!(tlsf.stats().largest_free, tlsf.stats().capacity);
 }
