@@ -12,7 +12,9 @@
 //! +-------------------+        +-------------------+
 //! ```
 //!
-//! An allocated block costs one word; its payload starts right after it. A
+//! An allocated block costs one word; its payload starts right after it
+//! (or, aligned above the granule, a pad further on: the word before such
+//! a payload holds the pad's length and `PAD`). A
 //! free block also holds its free-list links and, in its last word, a copy of
 //! its size, so that the block after it can find its start when the two
 //! coalesce. `PREV_FREE` in a header says that this footer is valid.
@@ -89,7 +91,8 @@ impl Block {
         Block(unsafe { self.0.add(offset) })
     }
 
-    /// The payload address of an allocated block, with the pool's provenance.
+    /// The usual payload address of an allocated block (before any pad),
+    /// with the pool's provenance.
     ///
     /// # Safety
     /// `self` is a block header (not a sentinel).

@@ -114,8 +114,8 @@ pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
     pools: PoolTable,
     /// The free block that the last free made (after merging), for the
     /// allocation fallback: `None`, or the start of a block, free or
-    /// allocated since (the resizes that merge it into another block reset
-    /// it; see `forget_if_merged`).
+    /// allocated since (a grow that merges it into the block before resets
+    /// it, see `forget_if_merged`; a shrink sets it to the freed tail).
     last_freed: Option<Block>,
     /// Three words that stand in for a missing list neighbour (see
     /// `or_scratch`); never read.
@@ -522,7 +522,9 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: `last_freed` is the start of a block (see the field); a
         // free one is filed in its list. `find_list_below` returns a
-        // non-empty list.
+        // non-empty list. Each block is taken only when `pad + size` fits
+        // it, and `pad_for` gives a multiple of the granule, as
+        // `take_padded` requires.
         unsafe {
             if let Some(block) = self.last_freed {
                 let header = block.header();
@@ -850,8 +852,10 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// before `ptr` that is not an allocated block's whose size the
     /// layout can name: a double free (until the memory is allocated
     /// again), a layout that does not fit, and a pointer into a block
-    /// (unless the word before it happens to read as such a header; then
-    /// the heap is corrupted). Debug builds also refuse a pointer not
+    /// (unless the word before it happens to read as such a header, or as
+    /// a pad word leading to one: then the heap is corrupted; a pointer a
+    /// pad's length before a padded payload is such a case). Debug builds
+    /// also refuse a pointer not
     /// aligned to `layout.align()`. A refused free never leads to a block
     /// being handed out twice.
     ///
@@ -954,9 +958,9 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             return Err(Misuse::Foreign { addr });
         };
         // SAFETY: `block_of` gives a word-aligned address inside a pool,
-        // through the pool's pointer, whatever the caller passed: a block's
-        // header (or a pad word) if the caller kept the contract, and a word
-        // that may be read if not.
+        // through the pool's pointer: a block's header (or a pad word) if
+        // the caller kept the contract. (If not, it is still inside a pool,
+        // but it may be bytes no one wrote; the contract rules that out.)
         let mut header = unsafe { block.header() };
         let mut pad = 0;
         if header & PAD != 0 {
@@ -1018,7 +1022,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             return Err(AllocError);
         };
         // The pad stays: the payload does not move.
-        let size = size + pad;
+        let size = size.saturating_add(pad);
         // SAFETY: `ptr` is a live payload of this heap, `block` its header
         // and `pad` the distance between the two.
         unsafe {
@@ -1080,7 +1084,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         let Ok((block, header, pad)) = self.live_block(ptr, old) else {
             return Err(AllocError);
         };
-        let size = size + pad;
+        let size = size.saturating_add(pad);
         let current = header & !(USED | PREV_FREE);
         // A larger block than the current one: a shrink to a larger size.
         let Some(mut tail_size) = current.checked_sub(size) else {
@@ -1102,11 +1106,13 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             if !next.is_used() {
                 let next_size = next.size();
                 self.remove(next, next_size);
-                self.forget_if_merged(next);
                 tail_size += next_size;
             }
             tail.offset(tail_size).set_prev_free(true);
             self.file_free(tail, tail_size);
+            // The tail is freed memory like any other (and it may have
+            // swallowed `last_freed`).
+            self.last_freed = Some(tail);
             Ok(padded(
                 NonNull::slice_from_raw_parts(block.payload(), size - WORD),
                 pad,
@@ -1115,7 +1121,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     }
 
     /// Keeps `last_freed` a block's start when `block`, a free block, is
-    /// merged into the block before it by a resize.
+    /// merged into the allocated block before it by `grow_in_place`.
     #[inline(always)]
     fn forget_if_merged(&mut self, block: Block) {
         if self.last_freed == Some(block) {
@@ -1238,7 +1244,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
 
 // SAFETY: `Tlsf` upholds the `RawHeap` contract: blocks are carved from pools
 // it owns for `'p`, never overlap (each byte is in exactly one block), are
-// aligned as asked (`aligned_gap`), and keep their place and contents until
+// aligned as asked (`pad_for`, `take_padded`), and keep their place and contents until
 // freed; the in-place resizes change nothing on `Err`.
 unsafe impl<const FL: usize, const SL: usize> RawHeap for GenericTlsf<'_, FL, SL> {
     #[inline(always)]
@@ -1306,7 +1312,7 @@ const fn least_block(size: usize) -> usize {
 /// the top, as it does a negative excess.
 #[inline(always)]
 fn fits(header: usize, layout: Layout, pad: usize) -> bool {
-    let least = least_block(layout.size()) + pad;
+    let least = least_block(layout.size()).wrapping_add(pad);
     let slack = (header & !PREV_FREE).wrapping_sub(least | USED);
     slack.rotate_right(GRANULE_LOG2) < MIN_BLOCK / GRANULE
 }
