@@ -11,6 +11,8 @@ mod common;
 
 use std::alloc::Layout;
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
+use std::ops::Range;
 
 use allocator_api2::alloc::Allocator;
 use proptest::prelude::*;
@@ -55,6 +57,21 @@ fn list_ceil(size: usize, sl: usize) -> usize {
     let top = usize::BITS - 1 - granules.leading_zeros();
     let step = 1usize << top.saturating_sub(sl.trailing_zeros());
     round_up(granules, step) * GRANULE
+}
+
+/// Where a TLSF's blocks lie in a pool given as the bytes `pool` (see
+/// `Tlsf::new`): the pool's granule-aligned inside, less the word before
+/// the first block and the one-word sentinel after the last (the two words
+/// of `POOL_OVERHEAD`). What `Harness::run_with_pools` takes.
+fn tlsf_blocks(pool: Range<usize>) -> Range<usize> {
+    let word = POOL_OVERHEAD / 2;
+    round_up(pool.start, GRANULE) + word..(pool.end & !(GRANULE - 1)) - word
+}
+
+/// The address range of a pool slice.
+fn addresses(pool: &[MaybeUninit<u8>]) -> Range<usize> {
+    let range = pool.as_ptr_range();
+    range.start.addr()..range.end.addr()
 }
 
 fn harness<const SL: usize>() -> Harness {
@@ -105,8 +122,9 @@ fn tlsf_default_config() {
         OPS,
         OpParams::DEFAULT,
         |pool, ops| {
+            let pools = [tlsf_blocks(addresses(pool))];
             let arena = Arena::new(Tlsf::new(pool).unwrap());
-            let (end, t) = harness::<16>().run(&arena, ops);
+            let (end, t) = harness::<16>().run_with_pools(&arena, ops, &pools);
             assert_one_free_block(&end);
             t
         },
@@ -123,8 +141,9 @@ fn small_tlsf() {
         ..OpParams::DEFAULT
     };
     let t = single_pool_cases(CASES, max / 4, max, OPS, params, |pool, ops| {
+        let pools = [tlsf_blocks(addresses(pool))];
         let arena = Arena::new(SmallTlsf::new(pool).unwrap());
-        let (end, t) = harness::<8>().run(&arena, ops);
+        let (end, t) = harness::<8>().run_with_pools(&arena, ops, &pools);
         assert_one_free_block(&end);
         t
     });
@@ -140,8 +159,9 @@ fn large_tlsf() {
         OPS,
         OpParams::DEFAULT,
         |pool, ops| {
+            let pools = [tlsf_blocks(addresses(pool))];
             let arena = Arena::new(LargeTlsf::new(pool).unwrap());
-            let (end, t) = harness::<16>().run(&arena, ops);
+            let (end, t) = harness::<16>().run_with_pools(&arena, ops, &pools);
             assert_one_free_block(&end);
             t
         },
@@ -161,8 +181,9 @@ fn coarse_custom_config() {
         OPS,
         OpParams::DEFAULT,
         |pool, ops| {
+            let pools = [tlsf_blocks(addresses(pool))];
             let arena = Arena::new(Coarse::new(pool).unwrap());
-            let (end, t) = harness::<4>().run(&arena, ops);
+            let (end, t) = harness::<4>().run_with_pools(&arena, ops, &pools);
             assert_one_free_block(&end);
             t
         },
@@ -212,7 +233,8 @@ fn tlsf_several_pools() {
                 caps.push(tlsf.stats().capacity - before);
             }
             let arena = Arena::new(tlsf);
-            let (end, t) = harness::<16>().run(&arena, &ops);
+            let pools: Vec<_> = ranges.iter().cloned().map(tlsf_blocks).collect();
+            let (end, t) = harness::<16>().run_with_pools(&arena, &ops, &pools);
             assert_eq!(end.largest_free, *caps.iter().max().unwrap(), "{end:?}");
             assert_each_pool_is_one_free_block(&arena, &caps, &ranges);
             total.borrow_mut().add(&t);
@@ -308,7 +330,9 @@ fn tlsf_adjacent_raw_pools_merge() {
                 common::verify(ptr, block.len(), 7, "spanning block");
                 Allocator::deallocate(&&arena, ptr, all);
             }
-            let (end, t) = harness::<16>().run(&arena, &ops);
+            // The parts merged: one pool.
+            let pool = buf.range().start..buf.range().start + offset;
+            let (end, t) = harness::<16>().run_with_pools(&arena, &ops, &[tlsf_blocks(pool)]);
             assert_one_free_block(&end);
             total.borrow_mut().add(&t);
         },
@@ -321,6 +345,7 @@ fn tlsf_adjacent_raw_pools_merge() {
 #[test]
 fn counters_balance_after_a_run() {
     let mut buf = PoolBuf::new(POOL);
+    let pools = [tlsf_blocks(buf.range())];
     let arena = Arena::new(Tlsf::new(buf.slice()).unwrap());
     let ops: Vec<Op> = (0..OPS)
         .map(|i| match i % 4 {
@@ -339,7 +364,7 @@ fn counters_balance_after_a_run() {
             _ => Op::Free { pick: i * 7 },
         })
         .collect();
-    let (end, t) = harness::<16>().run(&arena, &ops);
+    let (end, t) = harness::<16>().run_with_pools(&arena, &ops, &pools);
     assert_eq!(end.allocations, end.deallocations);
     assert!(end.peak_in_use > 0);
     assert_eq!(end.failures, t.failures);
@@ -349,7 +374,7 @@ fn counters_balance_after_a_run() {
 
 /// The harness must not be vacuous: a core that breaks the contract in a
 /// small way is caught. Each case wraps the TLSF in a deliberately broken
-/// core and expects the run to panic.
+/// core and expects the run (with the TLSF's fit bound) to panic.
 mod the_harness_catches_broken_cores {
     use std::alloc::Layout;
     use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -357,7 +382,8 @@ mod the_harness_catches_broken_cores {
 
     use rtarena::{AllocError, Arena, CheckError, GRANULE, HEADER, Misuse, RawHeap, Stats, Tlsf};
 
-    use crate::common::{Harness, Op, PoolBuf};
+    use crate::common::{Op, PoolBuf};
+    use crate::{harness, tlsf_blocks};
 
     #[derive(Clone, Copy, PartialEq, Eq, Debug)]
     enum Bug {
@@ -371,17 +397,30 @@ mod the_harness_catches_broken_cores {
         UncountedFailure,
         /// `allocate` ignores alignments above the granule.
         IgnoresAlignment,
+        /// `allocate` refuses (and counts) every request over `HIDDEN`
+        /// bytes, and `stats` lists no free block over `HIDDEN`: a false
+        /// out-of-memory that the heap's own report covers up.
+        HidesRoom,
     }
+
+    /// See `Bug::HidesRoom`.
+    const HIDDEN: usize = 1024;
 
     struct Broken<'p> {
         inner: Tlsf<'p>,
         bug: Bug,
+        /// Requests refused by `Bug::HidesRoom`.
+        refused: u64,
     }
 
     // SAFETY: none, deliberately: this core breaks the contract in the way
     // `bug` says, always within its own pool, for the harness to notice.
     unsafe impl RawHeap for Broken<'_> {
         fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+            if self.bug == Bug::HidesRoom && layout.size() > HIDDEN {
+                self.refused += 1;
+                return Err(AllocError);
+            }
             let layout = match self.bug {
                 Bug::IgnoresAlignment if layout.align() > GRANULE => {
                     Layout::from_size_align(layout.size(), GRANULE).unwrap()
@@ -435,8 +474,13 @@ mod the_harness_catches_broken_cores {
 
         fn stats(&self) -> Stats {
             let mut s = self.inner.stats();
-            if self.bug == Bug::UncountedFailure {
-                s.failures = 0;
+            match self.bug {
+                Bug::UncountedFailure => s.failures = 0,
+                Bug::HidesRoom => {
+                    s.failures += self.refused;
+                    s.largest_free = s.largest_free.min(HIDDEN);
+                }
+                _ => {}
             }
             s
         }
@@ -465,6 +509,13 @@ mod the_harness_catches_broken_cores {
                 ops.push(Op::Free { pick: i * 7 });
             }
         }
+        // Fits easily (tens of KiB are free): only `HidesRoom` refuses it.
+        ops.push(Op::Alloc {
+            size: 4 * HIDDEN,
+            align: 8,
+            zeroed: false,
+            use_excess: false,
+        });
         // Past the pool: fails.
         ops.push(Op::Alloc {
             size: 1 << 20,
@@ -477,18 +528,21 @@ mod the_harness_catches_broken_cores {
 
     fn run(bug: Option<Bug>) -> bool {
         let mut buf = PoolBuf::new(64 << 10);
+        let pools = [tlsf_blocks(buf.range())];
+        let harness = harness::<16>();
         let result = catch_unwind(AssertUnwindSafe(|| {
             let inner = Tlsf::new(buf.slice()).unwrap();
             let arena = Arena::new(Broken {
                 inner,
                 bug: bug.unwrap_or(Bug::Leaks),
+                refused: 0,
             });
             if bug.is_none() {
                 // No bug: a well-behaved core (through the same wrapper).
                 let arena = Arena::new(arena.into_inner().inner);
-                Harness::default().run(&arena, &ops());
+                harness.run_with_pools(&arena, &ops(), &pools);
             } else {
-                Harness::default().run(&arena, &ops());
+                harness.run_with_pools(&arena, &ops(), &pools);
             }
         }));
         result.is_err()
@@ -507,6 +561,7 @@ mod the_harness_catches_broken_cores {
             Bug::Leaks,
             Bug::UncountedFailure,
             Bug::IgnoresAlignment,
+            Bug::HidesRoom,
         ] {
             assert!(run(Some(bug)), "{bug:?} was not caught");
         }

@@ -332,13 +332,14 @@ pub use self::driver::*;
 mod driver {
     use std::alloc::Layout;
     use std::collections::BTreeMap;
+    use std::ops::Range;
     use std::ptr::NonNull;
 
     use std::cell::RefCell;
     use std::mem::MaybeUninit;
 
     use allocator_api2::alloc::Allocator;
-    use rtarena::{Arena, RawHeap, Stats};
+    use rtarena::{Arena, GRANULE, HEADER, RawHeap, Stats};
 
     use super::{Op, OpParams, PoolBuf, fill, ops_strategy, run_cases, verify, verify_zero};
 
@@ -386,14 +387,35 @@ mod driver {
         layout: Layout,
         /// The length the allocator returned: the pattern covers it all.
         len: usize,
+        /// The most bytes a TLSF may keep between the block's header and
+        /// its header's usual place, the word before `ptr`: a payload
+        /// aligned above the granule may start up to `align - GRANULE`
+        /// bytes into its block (a pad the block keeps, in place resizes
+        /// included), where `align` is that of the call that put it here.
+        max_pad: usize,
+    }
+
+    impl Live {
+        /// `max_pad` of a payload put in place by a call with `align`.
+        fn max_pad(align: usize) -> usize {
+            align.saturating_sub(GRANULE)
+        }
+
+        fn start(&self) -> usize {
+            self.ptr.as_ptr().addr()
+        }
+
+        fn end(&self) -> usize {
+            self.start() + self.len
+        }
     }
 
     /// The shadow model: live blocks and their address ranges.
     #[derive(Default)]
     struct Model {
         live: Vec<Live>,
-        /// Start address -> (end address, id), for blocks of non-zero length.
-        ranges: BTreeMap<usize, (usize, u64)>,
+        /// Start address -> block, for blocks of non-zero length.
+        ranges: BTreeMap<usize, Live>,
         next_id: u64,
     }
 
@@ -412,23 +434,116 @@ mod driver {
             if b.len == 0 {
                 return;
             }
-            let (start, end) = (b.ptr.as_ptr().addr(), b.ptr.as_ptr().addr() + b.len);
-            if let Some((&s, &(e, id))) = self.ranges.range(..end).next_back() {
+            let (start, end) = (b.start(), b.end());
+            if let Some((&s, o)) = self.ranges.range(..end).next_back() {
                 assert!(
-                    e <= start || s >= end,
-                    "block #{} {start:#x}..{end:#x} overlaps live block #{id} {s:#x}..{e:#x}",
-                    b.id
+                    o.end() <= start || s >= end,
+                    "block #{} {start:#x}..{end:#x} overlaps live block #{} {s:#x}..{:#x}",
+                    b.id,
+                    o.id,
+                    o.end()
                 );
             }
-            self.ranges.insert(start, (end, b.id));
+            self.ranges.insert(start, *b);
         }
 
         fn release(&mut self, b: &Live) {
             if b.len == 0 {
                 return;
             }
-            let removed = self.ranges.remove(&b.ptr.as_ptr().addr());
-            assert_eq!(removed.map(|r| r.1), Some(b.id), "model out of sync");
+            let removed = self.ranges.remove(&b.start());
+            assert_eq!(removed.map(|r| r.id), Some(b.id), "model out of sync");
+        }
+
+        /// The largest free block that a TLSF whose blocks tile `pools`
+        /// (see [`Harness::run_with_pools`]) must have, given the live
+        /// blocks of the model: the heap's own `largest_free` is not taken
+        /// on trust. Free blocks coalesce, so between two live blocks of a
+        /// pool (or a live block and an end of the pool) lies one free
+        /// block or none, from the end of the first (`ptr + len`, the
+        /// length returned) to the header of the second: at `ptr - HEADER`,
+        /// or up to `max_pad` bytes before it. The free block is at least
+        /// the distance to the earliest place, and that is what counts.
+        fn largest_gap(&self, pools: &[Range<usize>]) -> Gap {
+            let mut largest = Gap::default();
+            let mut blocks = 0;
+            for (pool, span) in pools.iter().enumerate() {
+                let (mut start, mut prev) = (span.start, None);
+                for b in self.ranges.range(span.clone()).map(|(_, b)| b) {
+                    let header = b.start() - HEADER;
+                    assert!(
+                        header >= start && b.end() <= span.end,
+                        "block #{} {header:#x}..{:#x} (header included) is not in pool {pool} \
+                         ({span:#x?}) after {start:#x}",
+                        b.id,
+                        b.end(),
+                    );
+                    let end = header.saturating_sub(b.max_pad).max(start);
+                    let next = Some(b.id);
+                    largest = largest.larger(Gap {
+                        pool,
+                        start,
+                        end,
+                        prev,
+                        next,
+                    });
+                    (start, prev) = (b.end(), next);
+                    blocks += 1;
+                }
+                let end = span.end;
+                largest = largest.larger(Gap {
+                    pool,
+                    start,
+                    end,
+                    prev,
+                    next: None,
+                });
+            }
+            assert_eq!(blocks, self.ranges.len(), "live blocks outside every pool");
+            largest
+        }
+    }
+
+    /// Free memory between live blocks (see `Model::largest_gap`), with
+    /// where it is for the report.
+    #[derive(Clone, Copy, Debug, Default)]
+    struct Gap {
+        pool: usize,
+        start: usize,
+        end: usize,
+        /// The live block before it; `None`: the pool's start.
+        prev: Option<u64>,
+        /// The live block after it; `None`: the pool's end.
+        next: Option<u64>,
+    }
+
+    impl Gap {
+        fn len(&self) -> usize {
+            self.end - self.start
+        }
+
+        fn larger(self, other: Gap) -> Gap {
+            if other.len() > self.len() {
+                other
+            } else {
+                self
+            }
+        }
+    }
+
+    impl std::fmt::Display for Gap {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            let block = |id: Option<u64>, end| id.map_or(end, |id| format!("block #{id}"));
+            write!(
+                f,
+                "{} bytes at {:#x}..{:#x} in pool {}, between {} and {}",
+                self.len(),
+                self.start,
+                self.end,
+                self.pool,
+                block(self.prev, "the pool's start".into()),
+                block(self.next, "the pool's end".into()),
+            )
         }
     }
 
@@ -436,9 +551,12 @@ mod driver {
     /// must pass; a core with a good-fit guarantee can add `fit_bound`.
     #[derive(Clone, Copy, Debug)]
     pub struct Harness {
-        /// For a layout, the `largest_free` from which allocating it must
-        /// succeed (a good-fit guarantee); `None`: any failure is accepted
-        /// as long as it changes nothing.
+        /// For a layout, the size of a free block from which allocating it
+        /// must succeed (a good-fit guarantee); `None`: any failure is
+        /// accepted as long as it changes nothing. A failure is checked
+        /// against the heap's own `largest_free` and against the largest
+        /// free block the model leaves in the pools (see
+        /// [`run_with_pools`](Harness::run_with_pools), which a bound needs).
         pub fit_bound: Option<fn(Layout) -> usize>,
         /// Verify every live block's contents every this many steps (and
         /// at the end); the touched block is verified at every step.
@@ -494,13 +612,44 @@ mod driver {
         /// with the model, and that `arena.check()` passes. Then frees every
         /// block, checks that nothing is in use, and returns the final stats.
         ///
-        /// The arena must be fresh or empty (nothing live) on entry.
+        /// The arena must be fresh or empty (nothing live) on entry. A
+        /// harness with a `fit_bound` needs [`run_with_pools`](Self::run_with_pools).
         pub fn run<C: RawHeap>(&self, arena: &Arena<C>, ops: &[Op]) -> (Stats, Tally) {
+            self.run_with_pools(arena, ops, &[])
+        }
+
+        /// [`run`](Self::run) on a TLSF whose blocks tile `pools`: each the
+        /// addresses from the header of a pool's first block to the end of
+        /// its last (the pool less its alignment and overhead; together,
+        /// the heap's capacity). With them a failure is checked against
+        /// `fit_bound` from the model's side too: the free blocks that the
+        /// live blocks leave in the pools (`Model::largest_gap`) must all
+        /// be smaller than the bound, whatever the heap says of itself.
+        /// Given if and only if `fit_bound` is.
+        pub fn run_with_pools<C: RawHeap>(
+            &self,
+            arena: &Arena<C>,
+            ops: &[Op],
+            pools: &[Range<usize>],
+        ) -> (Stats, Tally) {
             let start = arena.stats();
             assert_eq!(start.live(), 0, "run needs an arena with nothing live");
+            assert_eq!(
+                self.fit_bound.is_some(),
+                !pools.is_empty(),
+                "a fit bound is checked against the pools: give both or neither"
+            );
+            if !pools.is_empty() {
+                let spans: usize = pools.iter().map(Range::len).sum();
+                assert_eq!(
+                    spans, start.capacity,
+                    "the pools {pools:#x?} are not the heap's"
+                );
+            }
             arena.check().expect("check before the run");
             let mut run = Run {
                 h: self,
+                pools,
                 arena,
                 alloc: arena,
                 m: Model::default(),
@@ -535,6 +684,8 @@ mod driver {
 
     struct Run<'a, C: RawHeap, A: Allocator> {
         h: &'a Harness,
+        /// See [`Harness::run_with_pools`].
+        pools: &'a [Range<usize>],
         arena: &'a Arena<C>,
         /// The allocator under test: `&Arena<C>`.
         alloc: A,
@@ -640,6 +791,7 @@ mod driver {
                 ptr,
                 layout,
                 len,
+                max_pad: Live::max_pad(align),
             };
             self.m.claim(&b);
             // SAFETY: the block is ours for `len` bytes.
@@ -674,11 +826,18 @@ mod driver {
             let (ptr, len) = (block.cast::<u8>(), block.len());
             self.check_block(step, ptr, len, new);
             self.m.release(&b);
+            let in_place = ptr == b.ptr;
             let moved = Live {
                 id: b.id,
                 ptr,
                 layout: new,
                 len,
+                // An in-place resize keeps the pad.
+                max_pad: if in_place {
+                    b.max_pad
+                } else {
+                    Live::max_pad(new.align())
+                },
             };
             self.m.claim(&moved);
             let kept = old.size().min(new.size());
@@ -689,7 +848,6 @@ mod driver {
                 // SAFETY: bytes `old.size()..len` were zeroed by the allocator.
                 unsafe { verify_zero(ptr, old.size(), len, "grow_zeroed") };
             }
-            let in_place = ptr == b.ptr;
             match how {
                 Resize::Shrink => {
                     self.t.shrinks += 1;
@@ -750,6 +908,13 @@ mod driver {
                 assert!(
                     before.largest_free < bound,
                     "step {step}: {layout:?} failed although a free block of {} bytes (>= {bound}) was listed",
+                    before.largest_free
+                );
+                let gap = self.m.largest_gap(self.pools);
+                assert!(
+                    gap.len() < bound,
+                    "step {step}: {layout:?} failed although the live blocks leave a free block \
+                     of at least {gap} (bound {bound}; the heap lists {} as its largest)",
                     before.largest_free
                 );
             }
