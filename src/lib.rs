@@ -14,6 +14,7 @@ extern crate std;
 
 mod adapters;
 mod arena;
+mod bits;
 mod compose;
 mod error;
 mod heap;

@@ -13,6 +13,8 @@
 use core::mem::size_of;
 use core::num::NonZeroUsize;
 
+use crate::bits::highest_bit;
+
 /// One machine word: the header of an allocated block.
 pub(crate) const WORD: usize = size_of::<usize>();
 
@@ -111,11 +113,10 @@ pub(crate) const fn list_at_least(size: usize, sl_log2: u32) -> (usize, usize) {
 
 /// `floor(log2(granules))` for a block's size in granules, which is at
 /// least 2. Telling the compiler that it is not zero makes this one bit-scan
-/// instruction.
+/// instruction (see `bits`).
 #[inline(always)]
 const fn top_bit(granules: usize) -> u32 {
     debug_assert!(granules != 0);
     // SAFETY: every block is at least `MIN_BLOCK`, two granules.
-    let granules = unsafe { NonZeroUsize::new_unchecked(granules) };
-    usize::BITS - 1 - granules.leading_zeros()
+    highest_bit(unsafe { NonZeroUsize::new_unchecked(granules) })
 }

@@ -19,6 +19,7 @@ mod tests;
 use core::alloc::Layout;
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
+use core::num::NonZeroUsize;
 use core::ptr::NonNull;
 
 use self::block::{Block, PAD, PREV_FREE, SENTINEL_SIZE, USED};
@@ -28,6 +29,7 @@ use self::config::{
 pub use self::grow::GrowingTlsf;
 pub use self::pools::MAX_POOLS;
 use self::pools::PoolTable;
+use crate::bits::{highest_bit, highest_bit_u32, lowest_bit, lowest_bit_u32};
 use crate::in_place::by_value;
 use crate::raw_heap::dangling;
 use crate::{AllocError, CheckError, Misuse, PoolError, RawHeap, Stats};
@@ -562,17 +564,18 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         // SAFETY: `fl < FL`.
         let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) } & (u32::MAX << sl);
         if sl_map != 0 {
-            return Some((fl, sl_map.trailing_zeros() as usize));
+            return Some((fl, lowest_bit_u32(sl_map) as usize));
         }
         // `fl + 1` may equal `usize::BITS`, hence the two shifts.
         let fl_map = self.fl_bitmap & ((usize::MAX << fl) << 1);
         if fl_map == 0 {
             return None;
         }
-        let fl = fl_map.trailing_zeros() as usize;
-        // SAFETY: bits of `fl_bitmap` are only set below `FL`.
+        let fl = lowest_bit(fl_map) as usize;
+        // SAFETY: bits of `fl_bitmap` are only set below `FL`, each where
+        // that level's map is not 0.
         let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
-        Some((fl, sl_map.trailing_zeros() as usize))
+        Some((fl, lowest_bit_u32(sl_map) as usize))
     }
 
     /// The last non-empty list before `(fl, sl)` in size order (`fl` may be
@@ -583,19 +586,17 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             // SAFETY: `fl < FL`.
             let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) } & !(u32::MAX << sl);
             if sl_map != 0 {
-                return Some((fl, (u32::BITS - 1 - sl_map.leading_zeros()) as usize));
+                return Some((fl, highest_bit_u32(sl_map) as usize));
             }
             self.fl_bitmap & ((1 << fl) - 1)
         } else {
             self.fl_bitmap
         };
-        if fl_map == 0 {
-            return None;
-        }
-        let fl = (usize::BITS - 1 - fl_map.leading_zeros()) as usize;
-        // SAFETY: bits of `fl_bitmap` are only set below `FL`.
+        let fl = highest_bit(NonZeroUsize::new(fl_map)?) as usize;
+        // SAFETY: bits of `fl_bitmap` are only set below `FL`, each where
+        // that level's map is not 0.
         let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
-        Some((fl, (u32::BITS - 1 - sl_map.leading_zeros()) as usize))
+        Some((fl, highest_bit_u32(sl_map) as usize))
     }
 
     /// Unlinks and returns the head of a non-empty list.
