@@ -496,11 +496,11 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         };
         let search = aligned_search(size, align);
         if search > Self::MAX_BLOCK {
-            return self.allocate_fallback(size, align, (FL, 0));
+            return self.fallback(size, align, (FL, 0));
         }
         let (fl, sl) = list_at_least(search, Self::SL_LOG2);
         let Some((fl, sl)) = self.find_list(fl, sl) else {
-            return self.allocate_fallback(size, align, (fl, sl));
+            return self.fallback(size, align, (fl, sl));
         };
         // SAFETY: the list is non-empty and all its blocks are at least
         // `search` bytes, enough for any pad plus `size`.
@@ -511,12 +511,25 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         }
     }
 
+    /// The fallback of an unaligned request: out of line, so that the hot
+    /// path stays small.
+    #[cold]
+    fn allocate_fallback(
+        &mut self,
+        size: usize,
+        align: usize,
+        end: (usize, usize),
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        self.fallback(size, align, end)
+    }
+
     /// The fallback when no list from `end` on has a block: the free block
     /// the last free made, then the head of the highest non-empty list
     /// below `end`, each taken if it holds `size` bytes `align`ed. Two
-    /// blocks at most: O(1).
-    #[cold]
-    fn allocate_fallback(
+    /// blocks at most: O(1). Inlined in the aligned path (itself out of
+    /// line), which a second call would lengthen.
+    #[inline(always)]
+    fn fallback(
         &mut self,
         size: usize,
         align: usize,
