@@ -51,9 +51,9 @@ assert_sizes! {
 // i686.
 assert_sizes! {
     (4, 4);
-    Slab<PoolPages> => 1872,
-    Heap => 3960,
-    SmallHeap => 1592,
+    Slab<PoolPages> => 2000,
+    Heap => 4088,
+    SmallHeap => 1656,
     SmallTlsf => 564,
     Tlsf => 2036,
     LargeTlsf => 1968,
@@ -62,9 +62,9 @@ assert_sizes! {
 // 32-bit ARM (and i686-pc-windows-msvc, x86_64-unknown-linux-gnux32).
 assert_sizes! {
     (4, 8);
-    Slab<PoolPages> => 2128,
-    Heap => 4216,
-    SmallHeap => 1720,
+    Slab<PoolPages> => 2256,
+    Heap => 4344,
+    SmallHeap => 1784,
     SmallTlsf => 568,
     Tlsf => 2040,
     LargeTlsf => 1976,

@@ -52,6 +52,9 @@ pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<
             }
             continue;
         }
+        if pages.capacity as usize != slots_per_page(slab.slot_end, class) {
+            return Err(CheckError::new("a class's slots per page are wrong", class));
+        }
         let mut walk = ClassWalk {
             slab,
             class,
@@ -62,7 +65,7 @@ pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<
         };
         walk.list(slots.partial, List::Partial)?;
         walk.list(pages.full, List::Full)?;
-        if walk.pages != pages.count {
+        if walk.pages != pages.count as usize {
             return Err(CheckError::new("class page count is wrong", class));
         }
         if walk.inactive_live != slots.inactive_live {

@@ -111,7 +111,10 @@ struct ClassPages {
     /// reach every page.
     full: Option<Page>,
     /// Pages the class holds (full, partial and its spare).
-    count: usize,
+    count: u32,
+    /// Slots in a page of the class (`slots_per_page`), worked out once:
+    /// a division is a library call on Armv6-M, too long for a page take.
+    capacity: u32,
 }
 
 /// A page's free slots, live count and bump, wherever they are kept.
@@ -309,7 +312,10 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             let class_pages = (&raw mut (*slab).class_pages).cast::<ClassPages>();
             for (class, &size) in CLASS_SIZES[..N].iter().enumerate() {
                 classes.add(class).write(Class::new(size));
-                class_pages.add(class).write(ClassPages::default());
+                class_pages.add(class).write(ClassPages {
+                    capacity: slots_per_page(slot_end, class) as u32,
+                    ..ClassPages::default()
+                });
             }
             (&raw mut (*slab).served).write(served);
             (&raw mut (*slab).limit).write(limit);
@@ -471,7 +477,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 }
             },
         };
-        let capacity = slots_per_page(self.slot_end, class);
+        let capacity = self.class_pages[class].capacity as usize;
         let slots = &mut self.classes[class];
         // SAFETY: the source handed us this page, `page_size` bytes aligned
         // to `page_align`; `class < served`, so at least one slot fits. The
@@ -1143,7 +1149,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             size: CLASS_SIZES[class],
             slots_per_page: slots_per_page(self.slot_end, class),
             live: self.classes[class].live(),
-            pages: self.class_pages[class].count,
+            pages: self.class_pages[class].count as usize,
         })
     }
 
@@ -1172,7 +1178,12 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             let slots = &mut self.classes[class];
             let partial = slots.partial;
             *slots = Class::new(slots.size as usize);
-            let pages = core::mem::take(&mut self.class_pages[class]);
+            let pages = &mut self.class_pages[class];
+            let pages = ClassPages {
+                full: pages.full.take(),
+                count: core::mem::take(&mut pages.count),
+                capacity: pages.capacity,
+            };
             for head in [partial, pages.full] {
                 let mut next = head;
                 while let Some(page) = next {
