@@ -535,31 +535,45 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         align: usize,
         end: (usize, usize),
     ) -> Result<NonNull<[u8]>, AllocError> {
-        // SAFETY: `last_freed` is the start of a block (see the field); a
-        // free one is filed in its list. `find_list_below` returns a
-        // non-empty list. Each block is taken only when `pad + size` fits
-        // it, and `pad_for` gives a multiple of the granule, as
-        // `take_padded` requires.
+        let Some((block, (fl, sl), pad)) = self.fallback_block(size, align, end) else {
+            return self.fail();
+        };
+        // SAFETY: a free block, filed in list `(fl, sl)`, that holds `size`
+        // bytes after a pad that is a multiple of the granule (`pad_for`),
+        // as `take_padded` requires.
+        unsafe {
+            self.remove_at(block, fl, sl);
+            Ok(self.take_padded(block, pad, size))
+        }
+    }
+
+    /// The fallback's block, its list and the pad its payload needs: the
+    /// block the last free made, else the head of the highest non-empty
+    /// list below `end`, if it holds `size` bytes `align`ed.
+    #[inline(always)]
+    fn fallback_block(
+        &self,
+        size: usize,
+        align: usize,
+        end: (usize, usize),
+    ) -> Option<(Block, (usize, usize), usize)> {
+        // SAFETY: `last_freed` is the start of a block (see the field);
+        // `find_list_below` returns a non-empty list, whose head is a free
+        // block.
         unsafe {
             if let Some(block) = self.last_freed {
                 let header = block.header();
                 let total = header & !PREV_FREE;
                 let pad = pad_for(block, align);
                 if header & USED == 0 && pad + size <= total {
-                    self.remove(block, total);
-                    return Ok(self.take_padded(block, pad, size));
+                    return Some((block, list_of(total, Self::SL_LOG2), pad));
                 }
             }
-            if let Some((fl, sl)) = self.find_list_below(end) {
-                let head = self.heads[fl][sl].unwrap_unchecked();
-                let pad = pad_for(head, align);
-                if pad + size <= head.size() {
-                    let block = self.pop(fl, sl);
-                    return Ok(self.take_padded(block, pad, size));
-                }
-            }
+            let list = self.find_list_below(end)?;
+            let head = self.heads[list.0][list.1].unwrap_unchecked();
+            let pad = pad_for(head, align);
+            (pad + size <= head.size()).then_some((head, list, pad))
         }
-        self.fail()
     }
 
     #[cold]
