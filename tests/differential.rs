@@ -11,8 +11,6 @@ mod common;
 
 use std::alloc::Layout;
 use std::cell::RefCell;
-use std::mem::MaybeUninit;
-use std::ops::Range;
 
 use allocator_api2::alloc::Allocator;
 use proptest::prelude::*;
@@ -20,13 +18,13 @@ use rtarena::pages::PoolPages;
 use rtarena::tlsf::GrowingTlsf;
 use rtarena::tlsf::config::fl_len;
 use rtarena::{
-    Arena, GRANULE, GenericTlsf, HEADER, Heap, LargeTlsf, MIN_BLOCK, POOL_OVERHEAD, Slab,
-    SmallHeap, SmallTlsf, Stats, Tlsf,
+    Arena, GRANULE, GenericTlsf, HEADER, Heap, LargeTlsf, POOL_OVERHEAD, Slab, SmallHeap,
+    SmallTlsf, Stats, Tlsf,
 };
 
 use common::{
-    Harness, MIRI, Op, OpParams, PoolBuf, Tally, assert_one_free_block, ops_strategy, round_up,
-    run_cases, run_ops, single_pool_cases,
+    MIRI, Op, OpParams, PoolBuf, Tally, addresses, assert_one_free_block, harness, heap_harness,
+    ops_strategy, run_cases, run_ops, single_pool_cases, slab_harness, tlsf_blocks,
 };
 
 /// Cases per test, and operations per case.
@@ -35,51 +33,6 @@ const OPS: usize = if MIRI { 40 } else { 300 };
 
 /// Largest pool for the default configuration (random sizes below it).
 const POOL: usize = if MIRI { 16 << 10 } else { 512 << 10 };
-
-/// The TLSF's good-fit guarantee with `SL` second-level lists: if the head of
-/// the highest non-empty list (`largest_free`) is at least the returned
-/// value, an allocation of `layout` must succeed.
-fn tlsf_fit_bound<const SL: usize>(layout: Layout) -> usize {
-    let block = round_up(layout.size() + HEADER, GRANULE).max(MIN_BLOCK);
-    let search = if layout.align() > GRANULE {
-        block + layout.align() - GRANULE
-    } else {
-        block
-    };
-    list_ceil(search, SL)
-}
-
-/// The smallest free-list boundary at or above `size` (bytes, a multiple of
-/// the granule): a level of `2^top` to `2^(top+1) - 1` granules has `SL`
-/// lists, each `2^(top - log2 SL)` granules wide (one granule at least).
-fn list_ceil(size: usize, sl: usize) -> usize {
-    let granules = size.div_ceil(GRANULE);
-    let top = usize::BITS - 1 - granules.leading_zeros();
-    let step = 1usize << top.saturating_sub(sl.trailing_zeros());
-    round_up(granules, step) * GRANULE
-}
-
-/// Where a TLSF's blocks lie in a pool given as the bytes `pool` (see
-/// `Tlsf::new`): the pool's granule-aligned inside, less the word before
-/// the first block and the one-word sentinel after the last (the two words
-/// of `POOL_OVERHEAD`). What `Harness::run_with_pools` takes.
-fn tlsf_blocks(pool: Range<usize>) -> Range<usize> {
-    let word = POOL_OVERHEAD / 2;
-    round_up(pool.start, GRANULE) + word..(pool.end & !(GRANULE - 1)) - word
-}
-
-/// The address range of a pool slice.
-fn addresses(pool: &[MaybeUninit<u8>]) -> Range<usize> {
-    let range = pool.as_ptr_range();
-    range.start.addr()..range.end.addr()
-}
-
-fn harness<const SL: usize>() -> Harness {
-    Harness {
-        fit_bound: Some(tlsf_fit_bound::<SL>),
-        ..Harness::default()
-    }
-}
 
 /// Coverage that a native run must reach, so that a harmless-looking
 /// strategy change cannot silently stop exercising a path.
@@ -578,23 +531,6 @@ const SLAB_PARAMS: OpParams = OpParams {
     max_size: 2048,
     max_align: 4096,
 };
-
-fn slab_harness() -> Harness {
-    Harness {
-        fixed_capacity: false,
-        exact_failures: false,
-        ..Harness::default()
-    }
-}
-
-/// The hybrid heap's capacity is its pool's, but a failed large allocation
-/// first gives the slab's spare pages back to the TLSF.
-fn heap_harness() -> Harness {
-    Harness {
-        exact_failures: false,
-        ..Harness::default()
-    }
-}
 
 /// After a run, the slab holds at most one spare page per class, and
 /// `trim` then `reset` give every page back to the pool.

@@ -8,9 +8,11 @@
 
 use std::alloc::{self, Layout};
 use std::mem::MaybeUninit;
+use std::ops::Range;
 use std::ptr::NonNull;
 
 use proptest::prelude::*;
+use rtarena::{GRANULE, HEADER, MIN_BLOCK, POOL_OVERHEAD};
 
 /// `true` when running under Miri: tests shrink their sizes and counts.
 pub const MIRI: bool = cfg!(miri);
@@ -1024,5 +1026,77 @@ mod driver {
         Grow,
         GrowZeroed,
         Shrink,
+    }
+}
+
+// The checks the TLSF, slab and heap runs share (the differential tests
+// and the fuzz targets).
+
+/// The TLSF's good-fit guarantee with `SL` second-level lists: if the head of
+/// the highest non-empty list (`largest_free`) is at least the returned
+/// value, an allocation of `layout` must succeed.
+pub fn tlsf_fit_bound<const SL: usize>(layout: Layout) -> usize {
+    let block = round_up(layout.size() + HEADER, GRANULE).max(MIN_BLOCK);
+    let search = if layout.align() > GRANULE {
+        block + layout.align() - GRANULE
+    } else {
+        block
+    };
+    list_ceil(search, SL)
+}
+
+/// The smallest free-list boundary at or above `size` (bytes, a multiple of
+/// the granule): a level of `2^top` to `2^(top+1) - 1` granules has `SL`
+/// lists, each `2^(top - log2 SL)` granules wide (one granule at least).
+pub fn list_ceil(size: usize, sl: usize) -> usize {
+    let granules = size.div_ceil(GRANULE);
+    let top = usize::BITS - 1 - granules.leading_zeros();
+    let step = 1usize << top.saturating_sub(sl.trailing_zeros());
+    round_up(granules, step) * GRANULE
+}
+
+/// Where a TLSF's blocks lie in a pool given as the bytes `pool` (see
+/// `Tlsf::new`): the pool's granule-aligned inside, less the word before
+/// the first block and the one-word sentinel after the last (the two words
+/// of `POOL_OVERHEAD`). What `Harness::run_with_pools` takes.
+pub fn tlsf_blocks(pool: Range<usize>) -> Range<usize> {
+    let word = POOL_OVERHEAD / 2;
+    round_up(pool.start, GRANULE) + word..(pool.end & !(GRANULE - 1)) - word
+}
+
+/// The address range of a pool slice.
+pub fn addresses(pool: &[MaybeUninit<u8>]) -> Range<usize> {
+    let range = pool.as_ptr_range();
+    range.start.addr()..range.end.addr()
+}
+
+/// The checks for a TLSF with `SL` second-level lists: every failure is
+/// held to its fit bound.
+#[cfg(feature = "allocator-api2")]
+pub fn harness<const SL: usize>() -> Harness {
+    Harness {
+        fit_bound: Some(tlsf_fit_bound::<SL>),
+        ..Harness::default()
+    }
+}
+
+/// A slab's capacity is the pages it holds, and a failed allocation may first
+/// take another class's spare page.
+#[cfg(feature = "allocator-api2")]
+pub fn slab_harness() -> Harness {
+    Harness {
+        fixed_capacity: false,
+        exact_failures: false,
+        ..Harness::default()
+    }
+}
+
+/// The hybrid heap's capacity is its pool's, but a failed large allocation
+/// first gives the slab's spare pages back to the TLSF.
+#[cfg(feature = "allocator-api2")]
+pub fn heap_harness() -> Harness {
+    Harness {
+        exact_failures: false,
+        ..Harness::default()
     }
 }
