@@ -1,6 +1,7 @@
 //! `Tlsf` and `SmallTlsf` over one to three pools of any length and
 //! alignment, against the shadow model; a failed allocation must find no
 //! free gap in the model that the TLSF's fit bound says it would take.
+//! Halfway, a `reset` frees every block at once.
 
 #![no_main]
 
@@ -42,28 +43,52 @@ fn run<'p, C>(
             assert_eq!(tlsf.stats(), before, "a refused pool changed the heap");
         }
     }
+    let extra = input.layouts(15, 4096, 256);
     let ops = input.ops(16 << 10, 4096);
-    let arena = Arena::new(tlsf);
-    if ranges.is_empty() {
-        Harness::default().run(&arena, &ops);
+    // Half the operations (the harness frees what they leave), a few
+    // blocks allocated, a reset that frees them, then the other half.
+    let (first, second) = ops.split_at(ops.len() / 2);
+    let harness = if ranges.is_empty() {
+        Harness::default()
     } else {
-        fit.run_with_pools(&arena, &ops, &ranges);
+        fit
+    };
+    let arena = Arena::new(tlsf);
+    harness.run_with_pools(&arena, first, &ranges);
+    let mut tlsf = arena.into_inner();
+    let capacity = tlsf.stats().capacity;
+    for layout in extra {
+        let _ = tlsf.allocate(layout);
     }
+    tlsf.reset_all();
+    let stats = tlsf.stats();
+    assert_eq!((stats.free, stats.live()), (capacity, 0), "{stats:?}");
+    tlsf.check().unwrap();
+    harness.run_with_pools(&Arena::new(tlsf), second, &ranges);
 }
 
-/// `add_pool` of either configuration.
+/// `add_pool` and `reset` of either configuration.
 trait AddPool<'p> {
     fn add(&mut self, pool: &'p mut [std::mem::MaybeUninit<u8>]) -> bool;
+    fn reset_all(&mut self);
 }
 
 impl<'p> AddPool<'p> for Tlsf<'p> {
     fn add(&mut self, pool: &'p mut [std::mem::MaybeUninit<u8>]) -> bool {
         self.add_pool(pool).is_ok()
     }
+
+    fn reset_all(&mut self) {
+        self.reset();
+    }
 }
 
 impl<'p> AddPool<'p> for SmallTlsf<'p> {
     fn add(&mut self, pool: &'p mut [std::mem::MaybeUninit<u8>]) -> bool {
         self.add_pool(pool).is_ok()
+    }
+
+    fn reset_all(&mut self) {
+        self.reset();
     }
 }

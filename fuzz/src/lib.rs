@@ -11,6 +11,7 @@
 #[path = "../../tests/common/mod.rs"]
 pub mod common;
 
+use std::alloc::Layout;
 use std::mem::MaybeUninit;
 
 pub use common::Op;
@@ -103,6 +104,17 @@ impl<'a> Input<'a> {
             ops.push(op);
         }
         ops
+    }
+
+    /// Up to `max` layouts of sizes up to `max_size` and alignments up to
+    /// `max_align`, for blocks a target allocates outside the harness.
+    pub fn layouts(&mut self, max: u8, max_size: usize, max_align: usize) -> Vec<Layout> {
+        (0..self.byte() % (max + 1))
+            .map(|_| {
+                let size = self.size(max_size);
+                Layout::from_size_align(size, self.align(max_align)).unwrap()
+            })
+            .collect()
     }
 
     /// Cuts up to `count` disjoint pools out of `buf`: each starts 0 to 63
