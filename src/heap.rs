@@ -27,8 +27,8 @@ use crate::{AllocError, CheckError, ClassStats, Misuse, PoolError, RawHeap, Stat
 /// [`max_class`](Self::max_class), and whose alignment is at most
 /// [`GRANULE`](crate::GRANULE), take a slot of a size class (no header, no search); the
 /// others take a TLSF block. Slab pages are TLSF blocks, taken when a class
-/// needs one and given back when they empty (each class keeps one empty
-/// page), so the two sides share the pool's memory as the load shifts. A
+/// needs one and given back when they empty (but for the spares of the two
+/// classes that emptied a page last), so the two sides share the pool's memory as the load shifts. A
 /// small request whose class can get no page takes a TLSF block: a request
 /// fails only when the TLSF could not hold it either.
 ///
@@ -64,8 +64,8 @@ pub type Heap<'p> = GenericHeap<'p, { crate::tlsf::DEFAULT_FL }, 16>;
 
 /// The hybrid heap over a [`SmallTlsf`](crate::SmallTlsf), for
 /// microcontroller pools of up to 64 KiB: its control block (the TLSF's
-/// and the slab's classes) is 2,496 bytes on x86_64, 1,720 on Cortex-M and
-/// 1,584 on i686 (asserted at compile time on those targets).
+/// and the slab's classes) is 2,496 bytes on x86_64, 1,792 on Cortex-M and
+/// 1,656 on i686 (asserted at compile time on those targets).
 ///
 /// Its slab has room for the 16 smallest classes (up to 256 bytes): the
 /// default page of a 64 KiB pool, 512 bytes, serves only those up to 112.
@@ -242,11 +242,11 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         self.slab.max_class()
     }
 
-    /// Gives every slab class's empty spare page back to the TLSF; returns
+    /// Gives the slab's spare pages (at most two) back to the TLSF; returns
     /// how many (see [`Slab::trim`]).
     ///
     /// # Time complexity
-    /// O(classes).
+    /// O(1).
     pub fn trim(&mut self) -> usize {
         self.slab.trim()
     }
@@ -278,7 +278,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// [`AllocError`] when neither side can serve the request; the heap is
     /// unchanged, except that a class out of free slots may first take
     /// another class's empty spare page, and a large request the TLSF
-    /// cannot place first gives every class's spare page back to it.
+    /// cannot place first gives the spare pages (at most two) back to it.
     ///
     /// # Time complexity
     /// O(1).

@@ -63,8 +63,8 @@ assert_sizes! {
 assert_sizes! {
     (4, 8);
     Slab<PoolPages> => 2256,
-    Heap => 4344,
-    SmallHeap => 1784,
+    Heap => 4352,
+    SmallHeap => 1792,
     SmallTlsf => 568,
     Tlsf => 2040,
     LargeTlsf => 1976,

@@ -207,12 +207,6 @@ impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
         (table, stretch, (offset & (self.page_size() - 1)) + 1)
     }
 
-    /// TLSF bytes of the page at `page`.
-    fn block_bytes(&self, page: NonNull<u8>) -> usize {
-        // SAFETY: `page` is a live TLSF block (a page handed out).
-        unsafe { self.tlsf.usable_size(page) + HEADER }
-    }
-
     /// Verifies that every pool has a page table and that the tables list
     /// `held` pages, as many as the slab holds. (The slab's check verifies
     /// that `page_containing` finds each of its pages, so together the
@@ -281,10 +275,11 @@ unsafe impl<const FL: usize, const SL: usize> PageSource for TlsfPages<'_, FL, S
         let (table, stretch, _) = self.entry_of(page);
         // SAFETY: as in `allocate_page`.
         unsafe { table.set(stretch, 0) };
-        self.page_bytes -= self.block_bytes(page);
+        // SAFETY: the page is a live block allocated with the granule's
+        // alignment, and its pointer came from the TLSF or from
+        // `page_containing`, both with its pool's provenance.
+        self.page_bytes -= unsafe { self.tlsf.free_own(page) };
         self.page_deallocations += 1;
-        // SAFETY: the page is a live block allocated with this layout.
-        unsafe { self.tlsf.deallocate(page, self.page) };
     }
 
     /// Exact: `None` for every address in no page.

@@ -27,13 +27,24 @@ pub(crate) struct ClassId(usize);
 /// 8-byte words a [`Class`] takes.
 pub(super) const CLASS_WORDS: usize = size_of::<Class>() / 8;
 
-const _: () =
-    assert!(size_of::<Class>() % 8 == 0 && (CLASSES - 1) * CLASS_WORDS <= u8::MAX as usize);
+const _: () = assert!(size_of::<Class>() % 8 == 0 && ClassId::MAX_WORDS <= u8::MAX as usize);
 // `Class::size` fits 16 bits, and the room test of `take` adds the header
 // to it without overflow.
 const _: () = assert!(HEADER_SIZE + MAX_CLASS <= u16::MAX as usize);
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(size_of::<Class>() == 64);
+
+/// `ClassId::index` divides by `CLASS_WORDS` as `words * INDEX_MULTIPLIER
+/// >> INDEX_SHIFT`, exact for every class (asserted below).
+const INDEX_SHIFT: u32 = 16;
+const INDEX_MULTIPLIER: usize = (1 << INDEX_SHIFT) / CLASS_WORDS + 1;
+const _: () = {
+    let mut index = 0;
+    while index < CLASSES {
+        assert!(ClassId::of_index(index).index() == index);
+        index += 1;
+    }
+};
 
 /// `ID_OF_EIGHTH[i]`: the class of slots of `8 * i + 1` to `8 * i + 8`
 /// bytes. Class sizes are multiples of 8, so an eighth never straddles two
@@ -65,16 +76,28 @@ impl ClassId {
         ClassId(unsafe { *ID_OF_EIGHTH.get_unchecked(last >> 3) } as usize)
     }
 
+    /// The largest class's `words`.
+    pub(super) const MAX_WORDS: usize = (CLASSES - 1) * CLASS_WORDS;
+
+    /// The class whose `words` are `words` (as `ClassId::words` gave).
+    pub(super) const fn of_words(words: u8) -> Self {
+        debug_assert!(words as usize <= Self::MAX_WORDS && words as usize % CLASS_WORDS == 0);
+        ClassId(words as usize)
+    }
+
     /// The class at `index` (0 is the smallest); `index < CLASSES`.
     pub(super) const fn of_index(index: usize) -> Self {
         debug_assert!(index < CLASSES);
         ClassId(index * CLASS_WORDS)
     }
 
-    /// The class's index, 0 for the smallest.
+    /// The class's index, 0 for the smallest: `words / CLASS_WORDS`, as a
+    /// multiply and a shift. `CLASS_WORDS` is 7 on some 32-bit targets, and
+    /// Armv6-M, with no high-word multiply, would divide by 7 with a
+    /// library call of some 40 instructions.
     #[inline(always)]
     pub(crate) const fn index(self) -> usize {
-        self.0 / CLASS_WORDS
+        (self.0 * INDEX_MULTIPLIER) >> INDEX_SHIFT
     }
 
     /// Where the class starts in an array of `Class`, in 8-byte words.
@@ -337,6 +360,20 @@ impl Class {
         self.bump = header.bump() as u32;
         self.inactive_live -= header.live();
         self.off_active -= header.live() as u64;
+    }
+
+    /// Leaves the class with no active page, forgetting the state of the
+    /// one it had, which is empty and leaves the class (its header is
+    /// written again before anyone reads it).
+    ///
+    /// # Safety
+    /// The class has an active page, with no live object on it.
+    pub(super) unsafe fn forget_active(&mut self) {
+        debug_assert!(self.partial.is_some() && self.active_live() == 0);
+        self.unset_given_back();
+        self.last_taken = None;
+        self.free = None;
+        self.bump = 0;
     }
 
     /// Writes the active page's state back to its header and leaves the

@@ -2,6 +2,7 @@
 
 use core::ptr::NonNull;
 
+use super::active::ClassId;
 use super::classes::CLASS_SIZES;
 use super::page::{HEADER_SIZE, Page};
 use super::{Slab, slots_per_page};
@@ -14,6 +15,12 @@ pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<
         return Err(CheckError::new(
             "the latest allocation's class is not served",
             slab.latest.index(),
+        ));
+    }
+    if let Some(class) = slab.spares.iter().find(|c| c.index() >= slab.served) {
+        return Err(CheckError::new(
+            "a spare is listed for an unserved class",
+            class.index(),
         ));
     }
     let mut total_pages = 0;
@@ -51,6 +58,17 @@ pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<
                 return Err(CheckError::new("an unserved class holds pages", class));
             }
             continue;
+        }
+        // Only listed classes may keep an empty page, so that finding the
+        // spares needs no scan.
+        if slots.partial.is_some()
+            && slots.active_live() == 0
+            && !slab.spares.contains(ClassId::of_index(class))
+        {
+            return Err(CheckError::new(
+                "an empty page is not listed as a spare",
+                class,
+            ));
         }
         if pages.capacity as usize != slots_per_page(slab.slot_end, class) {
             return Err(CheckError::new("a class's slots per page are wrong", class));

@@ -12,15 +12,17 @@
 //! so allocating, and freeing an object of the active page, touch the class
 //! and the slot only. Frees into other pages go through their headers.
 //!
-//! A page that empties goes back to the source, except the active page:
-//! each class keeps that one empty page (its spare), or an alloc/free pair
-//! at a page boundary would take and give back a page every time. No other
-//! page of a class is ever empty, so a class holds at most one empty page.
+//! A page that empties goes back to the source, except an active page: a
+//! class keeps that one (its spare), or an alloc/free pair at a page
+//! boundary would take and give back a page every time; but at most two
+//! classes keep one at a time (`spares.rs`), so that the slab
+//! holds at most that many empty pages and finds them without a scan.
 
 mod active;
 mod check;
 pub mod classes;
 mod page;
+mod spares;
 
 #[cfg(test)]
 mod tests;
@@ -34,6 +36,7 @@ use self::classes::{CLASS_SIZES, CLASSES, last_byte};
 #[cfg(debug_assertions)]
 use self::page::recently_freed;
 use self::page::{FreeSlots, HEADER_SIZE, Page};
+use self::spares::Spares;
 use crate::in_place::{by_value, uninit_field};
 use crate::pages::PageSource;
 use crate::pages::{MAX_TAIL, check_page_size};
@@ -69,18 +72,20 @@ pub const PAGE_HEADER: usize = HEADER_SIZE;
 /// # Time complexity
 ///
 /// `allocate`, `deallocate`, `grow_in_place`, `shrink_in_place` are O(1):
-/// no loop runs over pages or objects. Taking a page from the source or
-/// giving one back happens inside them and is O(1) for every source in this
-/// crate; when the source is out of pages, an allocation takes another
-/// class's spare page (an empty one), the first found in a scan of at most
-/// [`CLASSES`] classes. `stats` is O(CLASSES); `check`, `reset` and dropping
-/// the slab are O(pages + free slots).
+/// no loop runs over pages, objects or classes. Taking a page from the
+/// source or giving one back happens inside them and is O(1) for every
+/// source in this crate: an allocation takes at most one page (from the
+/// source, or when it is out of pages another class's spare), a free gives
+/// back at most one (its page, or the spare of the class it pushes out of
+/// the spares). `trim` is O(1) too; `stats` is O(CLASSES); `check`, `reset`
+/// and dropping the slab are O(pages + free slots).
 ///
 /// # Memory cost
 ///
 /// No per-object header: a slot is its class's size. Each page gives
 /// [`PAGE_HEADER`] bytes to its header, plus the remainder of dividing the
-/// rest by the class size. Each class holds at most one empty page.
+/// rest by the class size. The slab holds at most two empty pages: the
+/// spares of the two classes that emptied their active page last.
 pub struct Slab<S: PageSource, const N: usize = CLASSES> {
     classes: [Class; N],
     class_pages: [ClassPages; N],
@@ -97,6 +102,8 @@ pub struct Slab<S: PageSource, const N: usize = CLASSES> {
     /// that the source keeps (`PageSource::reserved_tail`).
     slot_end: usize,
     source: S,
+    /// The classes that may keep an empty active page.
+    spares: Spares,
     counters: Counters,
     /// The class of the latest allocation (class 0 before the first):
     /// freeing that class's `last_taken` needs no class lookup (see
@@ -322,6 +329,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             (&raw mut (*slab).max_align).write(max_align);
             (&raw mut (*slab).page_size).write(page_size);
             (&raw mut (*slab).slot_end).write(slot_end);
+            (&raw mut (*slab).spares).write(Spares::new());
             (&raw mut (*slab).counters).write(Counters::default());
             (&raw mut (*slab).latest).write(ClassId::of_index(0));
         }
@@ -497,41 +505,63 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         unsafe { self.allocate_in(ClassId::of_index(class)) }
     }
 
-    /// Gives every class's empty spare page back to the source; returns how
-    /// many. Call it to hand memory back early (say, at the end of a frame
-    /// or request); an allocation that finds the source dry takes one
-    /// spare by itself (see the type's documentation).
+    /// Gives the spare pages (the empty pages that at most two classes
+    /// keep) back to the source; returns how many. Call it to hand
+    /// memory back early (say, at the end of a frame or request); an
+    /// allocation that finds the source dry takes one spare by itself (see
+    /// the type's documentation).
     ///
     /// # Time complexity
-    /// O(CLASSES).
+    /// O(1) (at most two pages).
     #[cold]
     pub fn trim(&mut self) -> usize {
         let mut released = 0;
-        for class in 0..self.served {
-            let slots = &self.classes[class];
-            if let Some(active) = slots.partial {
-                if slots.active_live() == 0 {
-                    // SAFETY: an empty page of `class` on its partial list.
-                    unsafe { self.release_page(class, active) };
-                    released += 1;
-                }
-            }
+        while let Some(page) = self.take_spare() {
+            // SAFETY: `take_spare` detached the page, which came from the
+            // source.
+            unsafe { self.source.deallocate_page(page) };
+            released += 1;
         }
         released
     }
 
-    /// The source has no page left: takes the first class's spare (an
-    /// empty active page) for a class that needs a page. One page is all
-    /// that class needs, so this scans the classes once and moves one page,
-    /// where giving every spare back (`trim`) would move one per class.
+    /// Takes the most recent spare page (a class's empty active page) out
+    /// of its class, for the caller to give to a class that needs a page
+    /// (the source has none left) or back to the source.
     #[cold]
     fn take_spare(&mut self) -> Option<NonNull<u8>> {
-        let class = (0..self.served)
-            .find(|&c| self.classes[c].partial.is_some() && self.classes[c].active_live() == 0)?;
-        let page = self.classes[class].partial?;
+        let classes = &self.classes;
+        let class = self.spares.take(|c| is_spare(classes, c))?;
+        // SAFETY: `is_spare` said the class has an active page.
+        let page = unsafe { self.classes[class.index()].partial.unwrap_unchecked() };
         // SAFETY: the active page of `class`, empty.
-        unsafe { self.detach_page(class, page) };
+        unsafe { self.detach_page(class.index(), page) };
         Some(page.start())
+    }
+
+    /// The active page of `class` just emptied: the class keeps it as its
+    /// spare, listed in `spares`. One test when the class is the one that
+    /// emptied its page last (a loop of temporaries at a page boundary).
+    #[inline(always)]
+    fn keep_spare(&mut self, class: ClassId) {
+        if !self.spares.is_latest(class) {
+            self.list_spare(class);
+        }
+    }
+
+    /// Lists `class` first in `spares`; the class it pushes out, if its page
+    /// is still empty, gives it back to the source.
+    #[cold]
+    fn list_spare(&mut self, class: ClassId) {
+        let classes = &self.classes;
+        if let Some(out) = self.spares.push(class, |c| is_spare(classes, c)) {
+            // SAFETY: `push` returns a class whose active page (`is_spare`
+            // says it has one) is empty.
+            unsafe {
+                let page = self.classes[out.index()].partial.unwrap_unchecked();
+                self.release_page(out.index(), page);
+            }
+        }
     }
 
     /// Unlinks an empty page from `class`'s partial list and gives it back
@@ -556,11 +586,11 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     unsafe fn detach_page(&mut self, class: usize, page: Page) {
         let slots = &mut self.classes[class];
         // SAFETY: `page` is on `partial` (caller), and when first it is the
-        // active page; nothing uses it any more.
+        // active page, empty; nothing uses it any more.
         unsafe {
             let active = slots.partial == Some(page);
             if active {
-                slots.deactivate(page);
+                slots.forget_active();
             }
             unlink(&mut slots.partial, page);
             if let (true, Some(next)) = (active, slots.partial) {
@@ -682,9 +712,16 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         if self.class_for(layout) != Some(latest) {
             return Some(Err(self.refuse(Misuse::WrongLayout { addr, layout })));
         }
-        // SAFETY: `latest` is below `N` (as above); `ptr` is `last_taken`,
-        // and not given back, so live.
-        unsafe { self.class_mut(latest).give_back(ptr) };
+        // A class listed first among the spares stays listed: the page of
+        // a temporary that empties it again and again costs one test.
+        let listed = self.spares.is_latest(latest);
+        // SAFETY: `latest` is below `N` (as above).
+        let slots = unsafe { self.class_mut(latest) };
+        // SAFETY: `ptr` is `last_taken`, and not given back, so live.
+        unsafe { slots.give_back(ptr) };
+        if !listed && slots.active_live() == 0 {
+            self.list_spare(latest);
+        }
         Some(Ok(()))
     }
 
@@ -810,6 +847,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             // SAFETY: the active page (there is one) holds no live object;
             // `slot_end` is this slab's.
             unsafe { slots.recarve(slot_end) };
+            self.keep_spare(class);
         }
         Ok(())
     }
@@ -944,11 +982,16 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             unsafe { self.page_unfilled(class, page) };
         }
         // An emptied page goes back to the source unless it is the active
-        // page, which the class keeps as its spare.
-        if live == 1 && self.classes[class].partial != Some(page) {
-            // SAFETY: an empty page of `class` other than the active one; it
-            // was partial, or `page_unfilled` just moved it to `partial`.
-            unsafe { self.release_page(class, page) };
+        // page (with one slot per page, `page_unfilled` just made it so),
+        // which the class keeps as its spare.
+        if live == 1 {
+            if self.classes[class].partial == Some(page) {
+                self.keep_spare(ClassId::of_index(class));
+            } else {
+                // SAFETY: an empty page of `class` other than the active
+                // one; it was partial, or `page_unfilled` moved it there.
+                unsafe { self.release_page(class, page) };
+            }
         }
     }
 
@@ -1196,6 +1239,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 }
             }
         }
+        self.spares = Spares::new();
         self.counters = Counters::default();
     }
 }
@@ -1270,6 +1314,12 @@ unsafe impl<S: PageSource, const N: usize> RawHeap for Slab<S, N> {
     fn class_stats(&self, class: usize) -> Option<ClassStats> {
         Slab::class_stats(self, class)
     }
+}
+
+/// Whether `class` has an active page with no live object on it.
+fn is_spare(classes: &[Class], class: ClassId) -> bool {
+    let slots = &classes[class.index()];
+    slots.partial.is_some() && slots.active_live() == 0
 }
 
 /// Slots of `class` that fit between a page's header and `slot_end`.

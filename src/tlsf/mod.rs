@@ -918,8 +918,42 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         };
         // SAFETY: `block` is the header of a live block of this heap (caller's
         // contract, and `live_block` saw an allocated block's header there),
-        // reached through its pool's own pointer. Its free neighbours are
-        // filed in their lists.
+        // reached through its pool's own pointer.
+        unsafe { self.free_block(block, header) };
+        Ok(())
+    }
+
+    /// Frees the block at `payload`, a payload this heap handed out (with
+    /// no pad: aligned to the granule at most) through a pointer that
+    /// carries its pool's provenance, with no lookup and no check; returns
+    /// the block's size. For a heap's own blocks (the hybrid heap's pages).
+    ///
+    /// # Safety
+    /// `payload` is the payload of a live block of this heap, allocated
+    /// with an alignment of at most `GRANULE`, derived from the pointer
+    /// this heap returned (or another with its pool's provenance).
+    #[inline]
+    pub(crate) unsafe fn free_own(&mut self, payload: NonNull<u8>) -> usize {
+        // SAFETY: the header is the word before an unpadded payload, inside
+        // the pool that `payload`'s provenance covers (caller).
+        unsafe {
+            let block = Block::at(payload.sub(WORD));
+            let header = block.header();
+            self.free_block(block, header);
+            header & !(USED | PREV_FREE)
+        }
+    }
+
+    /// Frees `block`, whose header word is `header`, merging it with its
+    /// free neighbours.
+    ///
+    /// # Safety
+    /// `block` is the header of a live block of this heap, reached through
+    /// its pool's own pointer; `header` is its header word.
+    #[inline(always)]
+    unsafe fn free_block(&mut self, block: Block, header: usize) {
+        // SAFETY: `block` is live (caller); its free neighbours are filed in
+        // their lists.
         unsafe {
             let mut block = block;
             let mut size = header & !(USED | PREV_FREE);
@@ -948,7 +982,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                         self.insert_at(block, fl, sl);
                     }
                     self.last_freed = Some(block);
-                    return Ok(());
+                    return;
                 }
                 self.remove_at(next, next_fl, next_sl);
             } else {
@@ -969,7 +1003,6 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             self.file_free(block, size);
             self.last_freed = Some(block);
         }
-        Ok(())
     }
 
     /// Counts a refused free.

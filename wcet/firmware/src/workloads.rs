@@ -130,7 +130,7 @@ pub fn rtos<C: Core>(d: &mut Driver<C>) {
 pub const PAGE_TAKE_SPARES: Workload = Workload {
     name: "page-take-spares",
     targets: "SmallHeap",
-    aim: "a page take while every class holds an empty page: 8 B objects until the pool is full",
+    aim: "a page take after every class emptied a page (the last two keep theirs): 8 B objects until the pool is full",
 };
 
 pub fn page_take_spares<C: Core>(d: &mut Driver<C>) {
@@ -166,8 +166,8 @@ pub const PAGE_GIVE_BACK: Workload = Workload {
 };
 
 /// Two pages' worth of objects of one class between large blocks, then
-/// every object freed: the first page emptied stays as the class's spare,
-/// the second goes back to the source (in the heap, a TLSF free that merges
+/// every object freed: the first page emptied stays as the class's spare
+/// (the active one), the second goes back to the source (in the heap, a TLSF free that merges
 /// with its neighbours).
 pub fn page_give_back<C: Core>(d: &mut Driver<C>) {
     for size in [8, 24, 64, 112] {
@@ -188,7 +188,7 @@ pub fn page_give_back<C: Core>(d: &mut Driver<C>) {
 pub const OUT_OF_PAGES: Workload = Workload {
     name: "out-of-pages",
     targets: "Slab,SmallHeap",
-    aim: "out of pages while every class holds an empty page",
+    aim: "out of pages after every class emptied a page (the last two keep theirs)",
 };
 
 pub fn out_of_pages<C: Core>(d: &mut Driver<C>) {

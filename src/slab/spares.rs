@@ -1,0 +1,107 @@
+//! Which classes may keep an empty page: at most two.
+//!
+//! A class whose active page empties keeps it (its spare), so that an
+//! alloc/free pair at a page boundary does not take and give back a page
+//! every time. Keeping one per class would hold up to one page per class
+//! that no other class can use, and finding them again when the source runs
+//! dry would scan every class. So the slab lists the classes that emptied
+//! their active page last, most recent first, and a class that empties its
+//! page while the list is full pushes the oldest out: that class's page, if
+//! still empty, goes back to the source. Every empty page the slab holds is
+//! then the active page of a listed class, and taking a spare or giving them
+//! all back looks at two entries, whatever the number of classes.
+//!
+//! An entry may be stale: its class has allocated from its page since, or
+//! lost it. Stale entries are dropped when the list needs room, before a
+//! live one is pushed out.
+
+use super::active::ClassId;
+
+/// No class: a free entry.
+const NONE: u8 = u8::MAX;
+
+/// The (at most two) classes that may hold an empty active page, the most
+/// recent first, as their `ClassId::words`, so that the hot path compares a
+/// class with the first entry as it has it, with no conversion.
+///
+/// Why two: they let two classes with temporaries at a page boundary (say,
+/// a string and a vector in a loop) each keep their page; each one more
+/// would add one page give-back to the longest path of a `Heap`, a large
+/// request that finds the TLSF full.
+#[derive(Clone, Copy)]
+pub(super) struct Spares {
+    first: u8,
+    second: u8,
+}
+
+const _: () = assert!(ClassId::MAX_WORDS < NONE as usize);
+
+impl Spares {
+    pub(super) const fn new() -> Self {
+        Spares {
+            first: NONE,
+            second: NONE,
+        }
+    }
+
+    /// Whether `class` is the most recent entry: the one test on the path of
+    /// a class whose page empties again and again.
+    #[inline(always)]
+    pub(super) fn is_latest(&self, class: ClassId) -> bool {
+        self.first as usize == class.words()
+    }
+
+    /// Makes `class` the most recent entry. An entry for which `is_spare`
+    /// says no (stale) makes room first; when both entries are live, the
+    /// older one is pushed out and returned, for the caller to give its
+    /// page back.
+    pub(super) fn push(
+        &mut self,
+        class: ClassId,
+        is_spare: impl Fn(ClassId) -> bool,
+    ) -> Option<ClassId> {
+        let live = |c: u8| c != NONE && is_spare(ClassId::of_words(c));
+        let (first, second) = (self.first, self.second);
+        self.first = class.words() as u8;
+        if first as usize == class.words() {
+            None
+        } else if second as usize == class.words() || !live(second) {
+            self.second = first;
+            None
+        } else if !live(first) {
+            None
+        } else {
+            self.second = first;
+            Some(ClassId::of_words(second))
+        }
+    }
+
+    /// Takes the most recent entry for which `is_spare` says yes out of the
+    /// list, and the stale ones with it.
+    pub(super) fn take(&mut self, is_spare: impl Fn(ClassId) -> bool) -> Option<ClassId> {
+        let live =
+            |c: u8| (c != NONE && is_spare(ClassId::of_words(c))).then(|| ClassId::of_words(c));
+        let (first, second) = (live(self.first), live(self.second));
+        *self = Spares::new();
+        match (first, second) {
+            (Some(first), Some(second)) => {
+                self.first = second.words() as u8;
+                Some(first)
+            }
+            (first, second) => first.or(second),
+        }
+    }
+
+    /// Whether `class` is listed.
+    pub(super) fn contains(&self, class: ClassId) -> bool {
+        self.iter().any(|c| c == class)
+    }
+
+    /// The listed classes.
+    pub(super) fn iter(&self) -> impl Iterator<Item = ClassId> {
+        [self.first, self.second]
+            .into_iter()
+            .filter(|&c| c != NONE)
+            .map(ClassId::of_words)
+    }
+}
