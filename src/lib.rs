@@ -8,6 +8,9 @@
 #![no_std]
 #![warn(missing_docs)]
 #![cfg_attr(feature = "nightly", feature(allocator_api))]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml): each item gated on a
+// feature or a platform then says which one it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(any(feature = "std", test))]
 extern crate std;

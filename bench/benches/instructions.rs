@@ -4,14 +4,15 @@
 //! instruction (the system allocators' counts move a little with the
 //! environment).
 //!
-//! Run with `cargo bench --bench instructions` (needs `valgrind`). The
-//! binary runs itself under `valgrind --tool=callgrind` twice per peer and
-//! size, with `SHORT` and `LONG` pairs; the difference, over the difference
-//! in pairs, is one pair's instructions, with setup and teardown cancelled
-//! out. The loop is the `pair` group's: `black_box` on the layout and on the
-//! pointer, and bumpalo's `reset` after every 1,000 pairs, so the counts
-//! include those. The rtarena slab and heap counts are of their fastest
-//! path, the free of the slot taken last and its allocation again.
+//! Run with `cargo bench -p rtarena-bench --bench instructions` (needs
+//! `valgrind`). The binary runs itself under `valgrind --tool=callgrind`
+//! twice per peer and size, with `SHORT` and `LONG` pairs; the difference,
+//! over the difference in pairs, is one pair's instructions, with setup and
+//! teardown cancelled out. The loop is the `pair` group's: `black_box` on
+//! the layout and on the pointer, and bumpalo's `reset` after every 1,000
+//! pairs, so the counts include those. The rtarena slab and heap counts are
+//! of their fastest path, the free of the slot taken last and its
+//! allocation again.
 //!
 //! `cargo bench` with a filter runs this only when the filter names it.
 

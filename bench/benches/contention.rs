@@ -5,8 +5,9 @@
 //!
 //! One element is one 64-byte allocate+free pair; each iteration runs
 //! `PAIRS` pairs on each of `THREADS` threads, started together, and times
-//! the slower thread. Run with `cargo bench --bench contention`;
-//! summarise with `python3 benches/summarize.py`.
+//! the slower thread. Run with
+//! `cargo bench -p rtarena-bench --bench contention`; summarise with
+//! `python3 bench/benches/summarize.py` (paths from the repository root).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;

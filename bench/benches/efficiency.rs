@@ -1,9 +1,10 @@
 //! Memory efficiency: how much of a pool a heap fills before its first
 //! failed request, as live requested bytes over the pool's size.
 //!
-//! Run with `cargo bench --bench efficiency` (a few seconds). Every heap gets
-//! a 1 MiB pool and the same requests: 70% of 8–128 B, 25% of 129 B–4 KiB,
-//! 5% of 4–64 KiB, aligned to 8, from each of 20 seeds. Two modes:
+//! Run with `cargo bench -p rtarena-bench --bench efficiency` (a few
+//! seconds). Every heap gets a 1 MiB pool and the same requests: 70% of
+//! 8–128 B, 25% of 129 B–4 KiB, 5% of 4–64 KiB, aligned to 8, from each of
+//! 20 seeds. Two modes:
 //!
 //! - `fill`: allocate only, until a request fails;
 //! - `churn`: before each request, with probability 0.4, free a live block

@@ -28,8 +28,9 @@
 //! The workload drivers below are generic over the heap and take the
 //! peer's native calls as closures, so after monomorphisation every peer runs
 //! the same loop with its own API inlined into it (no trait of ours sits in
-//! between). Run with `cargo bench --bench tlsf`; summarise with
-//! `python3 benches/summarize.py`.
+//! between). Run with `cargo bench -p rtarena-bench --bench tlsf`; summarise
+//! with `python3 bench/benches/summarize.py` (paths from the repository
+//! root).
 
 use std::alloc::{GlobalAlloc, System};
 use std::hint::black_box;

@@ -9,15 +9,16 @@ ratios of rtarena's cores to their nearest peers (below 1: rtarena is
 faster): the TLSF against rlsf and talc, the hybrid heap against mimalloc and
 rlsf, the heap and the slab against mimalloc and bumpalo.
 
-By default a cell is the median per element: every group of benches/tlsf.rs
-declares a throughput in elements (pair: one alloc+free pair; batch_shuffled:
-one 64 B alloc and its free; churn: one operation of the trace; vec_push: one
-push), so the cells read as time per operation. `--per-iter` prints the median
+By default a cell is the median per element: every group of
+bench/benches/tlsf.rs declares a throughput in elements (pair: one alloc+free
+pair; batch_shuffled: one 64 B alloc and its free; churn: one operation of the
+trace; vec_push: one push), so the cells read as time per operation. `--per-iter` prints the median
 per criterion iteration instead.
 
-Usage: python3 benches/summarize.py [--per-iter] [CRITERION_DIR]
-(CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion or target/criterion
-next to this script's crate.) Python 3 standard library only.
+Usage: python3 bench/benches/summarize.py [--per-iter] [CRITERION_DIR]
+(CRITERION_DIR defaults to $CARGO_TARGET_DIR/criterion, else target/criterion
+in the workspace root, where cargo puts the bench crate's target.) Python 3
+standard library only.
 """
 
 import json
@@ -57,8 +58,10 @@ RATIOS = [
 def default_dir():
     target = os.environ.get("CARGO_TARGET_DIR")
     if not target:
-        crate = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        target = os.path.join(crate, "target")
+        # bench/benches/summarize.py: the workspace root holds the target.
+        here = os.path.abspath(__file__)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(here)))
+        target = os.path.join(root, "target")
     return os.path.join(target, "criterion")
 
 
@@ -125,7 +128,7 @@ def main(argv):
     args = [a for a in argv if not a.startswith("--")]
     root = args[0] if args else default_dir()
     if not os.path.isdir(root):
-        sys.exit(f"no criterion results in {root}: run `cargo bench --bench tlsf` first")
+        sys.exit(f"no criterion results in {root}: run `cargo bench -p rtarena-bench --bench tlsf` first")
     results, elems = load(root)
     if not results:
         sys.exit(f"no */new/estimates.json under {root}")
