@@ -19,6 +19,9 @@ use rtarena::tlsf::GrowingTlsf;
 
 type OsArena = Arena<GrowingTlsf<OsPages>>;
 
+/// A workload, by name.
+type Workload = (&'static str, fn(&OsArena));
+
 /// One large workload at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -70,7 +73,7 @@ fn small_objects(arena: &OsArena) {
 fn workloads_twice(pages: OsPages) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut arena = Arena::new(GrowingTlsf::new(pages));
-    let workloads: [(&str, fn(&OsArena)); 3] = [
+    let workloads: [Workload; 3] = [
         ("two million live 64 B objects", small_objects),
         ("300 live 1 MiB vectors", many_mib_vectors),
         ("a 1 GiB vector", one_gib_vector),

@@ -17,8 +17,8 @@ const HUGE: usize = MAX_PAGE;
 /// Address space a range reserves for pages unless the OS refuses that much
 /// or one run of pages needs more: far beyond any machine's memory on 64-bit
 /// targets, so that the pools of a heap growing from the source (at most
-/// `MAX_POOLS`, one per range) never run out first; an eighth of the address
-/// space on others.
+/// `MAX_POOLS`, one per range) never run out first; a sixteenth of a 32-bit
+/// address space on others.
 #[cfg(target_pointer_width = "64")]
 const RANGE: usize = 64 << 30;
 #[cfg(not(target_pointer_width = "64"))]
@@ -71,9 +71,11 @@ pub enum PageKind {
 /// A page given back goes to a small *reserve* of pages kept as they are,
 /// so that a slab whose last page keeps emptying and filling again does not
 /// make a system call each time. Past the reserve, its memory goes back to
-/// the OS (`MADV_DONTNEED` on Linux, `POSIX_MADV_DONTNEED` elsewhere) and
-/// its address is kept on a stack inside the range, to be handed out again
-/// before any fresh page (a page of an older range keeps neither). Dropping
+/// the OS (`MADV_DONTNEED` on Linux, `POSIX_MADV_DONTNEED` elsewhere;
+/// not once the source has hugetlb pages, which would not be reserved
+/// again) and its address is kept on a stack inside the range, to be
+/// handed out again before any fresh page (a page of an older range gives
+/// its memory back but is not reused). Dropping
 /// the source unmaps every range if no page is out; otherwise it gives the
 /// reserve's memory back and leaves the ranges mapped, so that pages still
 /// out stay valid (the source does not track them).
@@ -326,8 +328,14 @@ impl OsPages {
     /// `page` is a page of this source, not out, in no list, that nothing
     /// refers to.
     unsafe fn release(&mut self, page: NonNull<u8>) {
-        // SAFETY: the caller's contract.
-        unsafe { decommit(page, self.page_size) };
+        // A hugetlb page whose memory went back would not be reserved again,
+        // and could fault for want of one when next touched; the source
+        // does not know which pages are hugetlb ones, so once it has any,
+        // every page keeps its memory.
+        if self.mapped[PageKind::HugeTlb as usize] == 0 {
+            // SAFETY: the caller's contract.
+            unsafe { decommit(page, self.page_size) };
+        }
         if let Some(range) = self.range.as_mut() {
             if range.holds(page) {
                 // A page whose address cannot be kept is only forgotten.
@@ -667,8 +675,7 @@ unsafe fn decommit(ptr: NonNull<u8>, len: usize) {
     let advice = mm::Advice::LinuxDontNeed;
     #[cfg(not(target_os = "linux"))]
     let advice = mm::Advice::DontNeed;
-    // If the kernel refuses (old kernels, for hugetlb pages), the memory
-    // stays: the page is still reused.
+    // If the kernel refuses, the memory stays: the page is still reused.
     // SAFETY: the caller's contract: nothing needs the contents.
     let _ = unsafe { mm::madvise(ptr.as_ptr().cast(), len, advice) };
 }
