@@ -3,9 +3,8 @@
 //! allocates, on every thread, comes from it; the program prints the
 //! arena's stats as it goes.
 //!
-//! Each OS page is a pool of its own (two mappings are two allocations), so
-//! one request can be at most a page (2 MiB, less two words), and the heap
-//! holds at most `MAX_POOLS` (8) pages: this workload stays within both.
+//! `OsPages` cuts its pages in order from one reservation of address space,
+//! so the pages merge into one pool and a request may be of any size.
 //!
 //! Run with `cargo run --release --features std --example global_alloc`.
 
@@ -37,7 +36,7 @@ fn main() {
     }
     report(&format!("{} words counted", counts.len()), &HEAP.stats());
 
-    // Sorting 200,000 numbers (1.6 MB, within one page).
+    // Sorting 200,000 numbers (1.6 MB).
     let mut numbers: Vec<u64> = (0..200_000u64)
         .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40)
         .collect();

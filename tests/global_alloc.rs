@@ -56,8 +56,19 @@ fn main() {
         .collect();
     assert_eq!(sums.len(), 4);
 
+    // Larger than a 2 MiB page, and more live pages than `MAX_POOLS`: the
+    // pages merge into one pool.
+    let big = vec![1u8; 3 << 20];
+    let mibs: Vec<Vec<u8>> = (0..9).map(|i| vec![i; 1 << 20]).collect();
+    assert!(big.iter().step_by(4096).all(|&b| b == 1));
+    assert!(
+        mibs.iter()
+            .enumerate()
+            .all(|(i, v)| v[v.len() - 1] == i as u8)
+    );
+
     let live_during = HEAP.stats().live();
-    drop((words, numbers, sums));
+    drop((words, numbers, sums, big, mibs));
     let after = HEAP.stats();
     assert!(after.allocations > before.allocations + 20_000, "{after:?}");
     assert!(after.live() < live_during, "{after:?}");

@@ -167,35 +167,85 @@ fn dropping_with_a_reserve_and_sending() {
     std::thread::spawn(move || drop(pages)).join().unwrap();
 }
 
-/// A TLSF growing from OS pages: each page stays a pool of its own (two
-/// mappings are two allocations), so a request must fit one page, and the
-/// heap holds at most `MAX_POOLS` pages.
+/// A TLSF growing from OS pages: consecutive pages merge into one pool, so
+/// the heap grows past `MAX_POOLS` pages, and a request larger than a page
+/// takes a run of pages.
 #[test]
-fn a_growing_tlsf_takes_os_pages_one_pool_each() {
+fn a_growing_tlsf_over_os_pages_is_one_pool() {
     use rtarena::tlsf::{GrowingTlsf, MAX_POOLS};
     let pages = OsPages::new().unwrap();
     let page = pages.page_size();
     let mut tlsf = GrowingTlsf::new(pages);
-    let fits = Layout::from_size_align(page / 2, 8).unwrap();
+    let half = Layout::from_size_align(page / 2, 8).unwrap();
     let mut blocks = Vec::new();
-    for _ in 0..MAX_POOLS {
-        blocks.push(tlsf.allocate(fits).unwrap());
+    for _ in 0..4 * MAX_POOLS {
+        blocks.push((tlsf.allocate(half).unwrap(), half));
     }
-    assert_eq!(tlsf.source().pages_in_use(), MAX_POOLS);
-    assert!(tlsf.allocate(fits).is_err(), "the pool table is full");
-    assert_eq!(
-        tlsf.source().pages_in_use(),
-        MAX_POOLS,
-        "the refused page went back"
-    );
-    let too_big = Layout::from_size_align(page, 8).unwrap();
-    assert!(tlsf.allocate(too_big).is_err());
+    assert!(tlsf.source().pages_in_use() > MAX_POOLS);
+    let large = Layout::from_size_align(10 * page, 4096).unwrap();
+    let before = tlsf.source().pages_in_use();
+    blocks.push((tlsf.allocate(large).unwrap(), large));
+    assert!(tlsf.source().pages_in_use() - before <= 12);
+    let capacity = tlsf.stats().capacity;
+    assert_eq!(capacity, tlsf.source().pages_in_use() * page - 16);
     tlsf.check().unwrap();
-    for block in blocks {
-        // SAFETY: allocated above with `fits`.
-        unsafe { tlsf.deallocate(block.cast(), fits) };
+    for (block, layout) in blocks {
+        // SAFETY: allocated above with `layout`.
+        unsafe { tlsf.deallocate(block.cast(), layout) };
     }
     assert_eq!(tlsf.stats().live(), 0);
+    // Freed memory is one free block again: the large block fits without a
+    // page more.
+    let block = tlsf.allocate(large).unwrap();
+    assert_eq!(tlsf.stats().capacity, capacity);
+    // SAFETY: allocated just above with `large`.
+    unsafe { tlsf.deallocate(block.cast(), large) };
+}
+
+/// A cap on the pages: a request beyond it fails before any page is taken,
+/// the heap intact, and one within it still succeeds.
+#[test]
+fn a_growing_tlsf_stops_at_the_page_cap() {
+    use rtarena::tlsf::GrowingTlsf;
+    let pages = OsPages::new().unwrap().with_max_pages(8);
+    let page = pages.page_size();
+    let mut tlsf = GrowingTlsf::new(pages);
+    let too_big = Layout::from_size_align(8 * page, 8).unwrap();
+    assert_eq!(tlsf.allocate(too_big), Err(AllocError));
+    assert_eq!(tlsf.source().pages_in_use(), 0);
+    let fits = Layout::from_size_align(7 * page, 8).unwrap();
+    let block = tlsf.allocate(fits).unwrap();
+    assert_eq!(tlsf.allocate(fits), Err(AllocError));
+    tlsf.check().unwrap();
+    // SAFETY: allocated above with `fits`.
+    unsafe { tlsf.deallocate(block.cast(), fits) };
+}
+
+/// Pages given back past the reserve are handed out again (from their
+/// range's stack of released pages) before any fresh page, and read as
+/// zeros on Linux (their memory went back to the OS).
+#[test]
+fn released_pages_are_reused_first() {
+    let mut pages = OsPages::new().unwrap().with_reserve(0);
+    let size = pages.page_size();
+    let taken = take(&mut pages, 5);
+    let mapped = pages.total_mapped(PageKind::Base);
+    give_back(&mut pages, taken.iter().copied());
+    assert_eq!(pages.pages_mapped(), 0);
+    let again = take(&mut pages, 5);
+    assert_eq!(pages.total_mapped(PageKind::Base), mapped);
+    let (mut a, mut b): (Vec<_>, Vec<_>) = (taken.clone(), again.clone());
+    a.sort_unstable();
+    b.sort_unstable();
+    assert_eq!(a, b);
+    give_back(&mut pages, again);
+    if cfg!(target_os = "linux") {
+        let page = pages.allocate_page().unwrap();
+        // SAFETY: the page is `size` bytes out of `pages`.
+        let bytes = unsafe { std::slice::from_raw_parts(page.as_ptr(), size) };
+        assert!(bytes.iter().all(|&b| b == 0));
+        give_back(&mut pages, [page]);
+    }
 }
 
 /// A slab on OS pages: after everything is freed and the slab trimmed, the

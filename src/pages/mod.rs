@@ -67,10 +67,14 @@ pub const MAX_TAIL: usize = 64;
 ///   page's start as a pointer valid for the whole page (callers use it in
 ///   place of a pointer they were given, whose provenance may cover only one
 ///   object); for other addresses it returns `None` or any pointer;
-/// - if `pages_merge` returns `true`, every page comes from one allocation:
-///   the pointer of any page it hands out is valid for every page it hands
-///   out, so two adjacent pages may be used as one region (and
-///   `reserved_tail` is 0);
+/// - a run from `allocate_pages(count)` is `count` pages, each as from
+///   `allocate_page` (and given back one by one), that follow each other in
+///   memory;
+/// - if `pages_merge` returns `true`, pages that adjoin come from one
+///   allocation: the pointer of a page it hands out is valid for every page
+///   it hands out that adjoins that page, and so on along adjoining pages,
+///   so adjoining pages may be used as one region (and `reserved_tail` is
+///   0);
 /// - `pages_left` is a hint (a shared source may change meanwhile): heaps
 ///   use it to refuse early and still handle `allocate_page` failing;
 /// - no method calls, directly or indirectly, into the heap that owns the
@@ -90,6 +94,43 @@ pub unsafe trait PageSource {
     /// Takes one page, or `Err` when the source has none left (then nothing
     /// changes).
     fn allocate_page(&mut self) -> Result<NonNull<u8>, AllocError>;
+
+    /// Takes `count` pages that follow each other in memory and returns the
+    /// first, or `Err` when the source cannot, or `count` is 0 (then
+    /// nothing changes). Each
+    /// page of the run is given back on its own, with `deallocate_page`. A
+    /// heap growing from a source whose pages merge asks for a run to serve
+    /// a request larger than a page.
+    ///
+    /// The default takes the pages one at a time, and gives them back and
+    /// fails unless each follows the one before (as from a source that cuts
+    /// fresh pages in order); a source that can do better says so.
+    ///
+    /// # Time complexity
+    ///
+    /// The default is O(`count`) page takes.
+    fn allocate_pages(&mut self, count: usize) -> Result<NonNull<u8>, AllocError> {
+        if count == 0 {
+            return Err(AllocError);
+        }
+        let first = self.allocate_page()?;
+        let size = self.page_size();
+        for taken in 1..count {
+            let next = first.addr().get() + taken * size;
+            match self.allocate_page() {
+                Ok(page) if page.addr().get() == next => {}
+                other => {
+                    if let Ok(page) = other {
+                        // SAFETY: taken just above, and unused.
+                        unsafe { self.deallocate_page(page) };
+                    }
+                    give_back_run(self, first, taken);
+                    return Err(AllocError);
+                }
+            }
+        }
+        Ok(first)
+    }
 
     /// Gives a page back.
     ///
@@ -122,6 +163,19 @@ pub unsafe trait PageSource {
     /// region of its own.
     fn pages_merge(&self) -> bool {
         false
+    }
+}
+
+/// Gives back the `count` pages from `first` on, which `source` handed out
+/// in address order and nothing uses.
+fn give_back_run<S: PageSource + ?Sized>(source: &mut S, first: NonNull<u8>, count: usize) {
+    for index in 0..count {
+        let addr = first.addr().get() + index * source.page_size();
+        if let Some(page) = source.page_containing(addr) {
+            // SAFETY: the page at `addr` is out of this source and unused
+            // (the caller's word), and `page_containing` gives its start.
+            unsafe { source.deallocate_page(page) };
+        }
     }
 }
 

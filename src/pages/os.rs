@@ -1,8 +1,10 @@
-//! `OsPages`: pages mapped from the operating system.
+//! `OsPages`: pages from the operating system, cut from large reservations
+//! of address space.
 
+use core::mem::size_of;
 use core::ptr::{self, NonNull};
 
-use rustix::mm::{self, MapFlags, ProtFlags};
+use rustix::mm::{self, MapFlags, MprotectFlags, ProtFlags};
 
 use super::pool::check_page_size;
 use super::{MAX_PAGE, PageMap, PageSource, SharedPageSource};
@@ -11,6 +13,18 @@ use crate::{AllocError, PoolError};
 /// Size of the pages of [`OsPages::huge`]: the huge page of x86-64 and of
 /// AArch64 with 4 KiB base pages, and the largest page a source may hand out.
 const HUGE: usize = MAX_PAGE;
+
+/// Address space a range reserves for pages unless the OS refuses that much
+/// or one run of pages needs more: far beyond any machine's memory on 64-bit
+/// targets, so that the pools of a heap growing from the source (at most
+/// `MAX_POOLS`, one per range) never run out first; a sixteenth of a 32-bit
+/// address space on others.
+#[cfg(target_pointer_width = "64")]
+const RANGE: usize = 64 << 30;
+#[cfg(not(target_pointer_width = "64"))]
+const RANGE: usize = 256 << 20;
+
+const WORD: usize = size_of::<usize>();
 
 /// How the operating system backs a page of [`OsPages`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -28,33 +42,59 @@ pub enum PageKind {
     TransparentHuge,
 }
 
-/// Pages mapped from the operating system with `mmap`, and given back to it
-/// with `munmap`.
+/// Pages from the operating system: cut in address order from large
+/// reservations of address space, so that pages taken one after another lie
+/// next to each other and merge ([`pages_merge`](PageSource::pages_merge)):
+/// a heap that grows from them extends one pool, and a request of any size
+/// the OS can back is served from consecutive pages.
 ///
 /// [`new`](Self::new) hands out pages of the OS's own page size;
 /// [`huge`](Self::huge) hands out 2 MiB pages, huge pages where the kernel
 /// has them (see [`PageKind`]).
 ///
-/// A page given back goes to a small *reserve* of mapped pages, so that a
-/// slab whose last page keeps emptying and filling again does not make a
-/// system call each time; past the reserve it is unmapped at once. Dropping
-/// the source unmaps the reserve. Pages still out when the source is dropped
-/// stay mapped, and are leaked: the source does not track them (their memory
-/// is the user's, so it cannot link them), and whoever holds them gives them
-/// back before dropping the source.
+/// # Address space and memory
 ///
-/// If the OS refuses to unmap a page (Linux does only when the unmap would
-/// split a mapping past the process's limit of mappings, `vm.max_map_count`),
-/// the page stays mapped and is forgotten.
+/// The source reserves a *range* of address space at a time (64 GiB on
+/// 64-bit targets, 256 MiB on others; less if the OS refuses that much, and
+/// more for a single run of pages larger than that), mapped with no access,
+/// and makes pages readable and writable (`mprotect`) as it hands them out
+/// for the first time. No access, rather than a read-write `MAP_NORESERVE`
+/// mapping, so that the reservation costs nothing under any overcommit
+/// policy (Linux ignores `MAP_NORESERVE` under strict overcommit, and would
+/// charge the whole range), and a page the system cannot back fails its
+/// `mprotect`, an `Err`, where the system accounts memory strictly. When a
+/// range has no fresh page left for a request, the source reserves a new
+/// one, whose pages form a pool of their own (a range's header and its list
+/// of released pages lie before its pages, so pages of two ranges never
+/// adjoin, even when the ranges do).
+///
+/// A page given back goes to a small *reserve* of pages kept as they are,
+/// so that a slab whose last page keeps emptying and filling again does not
+/// make a system call each time. Past the reserve, its memory goes back to
+/// the OS (`MADV_DONTNEED` on Linux, `POSIX_MADV_DONTNEED` elsewhere;
+/// not once the source has hugetlb pages, which would not be reserved
+/// again) and its address is kept on a stack inside the range, to be
+/// handed out again before any fresh page (a page of an older range gives
+/// its memory back but is not reused). Dropping
+/// the source unmaps every range if no page is out; otherwise it gives the
+/// reserve's memory back and leaves the ranges mapped, so that pages still
+/// out stay valid (the source does not track them).
+///
+/// The only limits are the address space and the cap that
+/// [`with_max_pages`](Self::with_max_pages) sets.
 ///
 /// # Time complexity
 ///
-/// Every operation on pages is O(1): taking from and adding to the reserve
-/// is a push or pop on a list linked through the reserved pages. Mapping a
-/// page is a bounded number of system calls (one for a base page; for a
-/// 2 MiB page at most two maps, two unmaps and one `madvise`), whose time is
-/// the kernel's, and a freshly mapped page is backed lazily: its first touch
-/// takes page faults. Code with deadlines keeps the pages it needs out, or
+/// Every operation on pages is O(1), plus a bounded number of system calls
+/// whose time is the kernel's: a page from the reserve or from the stack of
+/// released pages takes none; a fresh page or run of pages takes one
+/// `mprotect` (for 2 MiB pages, first one `mmap` asking for hugetlb pages,
+/// then one `madvise`), and one `mmap` more when it starts a new range;
+/// giving a page back past the reserve takes one `madvise`, and one
+/// `mprotect` for every page of a range's released-page stack it fills
+/// (one in 512 with 8-byte words and 4 KiB OS pages). Memory is backed
+/// lazily: the first touch of each OS page of a fresh or released page
+/// takes a page fault. Code with deadlines keeps the pages it needs out, or
 /// in the reserve, before its deadlines start.
 ///
 /// ```
@@ -65,33 +105,44 @@ pub enum PageKind {
 /// assert_eq!(page.as_ptr() as usize % pages.page_size(), 0);
 /// assert_eq!(pages.total_mapped(PageKind::Base), 1);
 ///
-/// // SAFETY: the page came from this source and is given back once.
-/// unsafe { pages.deallocate_page(page) };
-/// assert_eq!((pages.pages_in_use(), pages.pages_mapped()), (0, 1));
+/// // The next page follows it in memory, so the two may be used as one region.
+/// let next = pages.allocate_page()?;
+/// assert_eq!(next.as_ptr() as usize, page.as_ptr() as usize + pages.page_size());
+///
+/// // SAFETY: the pages came from this source and are given back once.
+/// unsafe { pages.deallocate_page(next) };
+/// assert_eq!((pages.pages_in_use(), pages.pages_mapped()), (1, 2));
 ///
 /// // The reserved page is handed out again, without a system call.
 /// let again = pages.allocate_page()?;
-/// assert_eq!(again, page);
-/// assert_eq!(pages.total_mapped(PageKind::Base), 1);
+/// assert_eq!(again, next);
+/// assert_eq!(pages.total_mapped(PageKind::Base), 2);
 /// // SAFETY: as above.
-/// unsafe { pages.deallocate_page(again) };
+/// unsafe {
+///     pages.deallocate_page(again);
+///     pages.deallocate_page(page);
+/// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct OsPages {
     page_size: usize,
-    /// Pages are 2 MiB mappings (`huge`), not single OS pages (`new`).
+    /// Pages are 2 MiB (`huge`), not single OS pages (`new`).
     huge: bool,
-    /// Pages given back and kept mapped, linked through their first word.
+    /// The range fresh pages come from; older ranges are linked from its
+    /// header.
+    range: Option<Range>,
+    /// Pages given back and kept as they were, linked through their first
+    /// word.
     reserve: Option<NonNull<u8>>,
     reserved: usize,
     max_reserve: usize,
     max_pages: usize,
     in_use: usize,
-    /// Pages mapped since creation, by `PageKind` (as an index).
+    /// Pages made accessible since creation, by `PageKind` (as an index).
     mapped: [usize; 3],
 }
 
-// SAFETY: the only pointers `OsPages` holds are its reserved pages, mappings
+// SAFETY: the only pointers `OsPages` holds are into its ranges, mappings
 // that it owns exclusively; a mapping belongs to the process, not to a
 // thread, so the source may be used and dropped on another thread.
 unsafe impl Send for OsPages {}
@@ -99,7 +150,7 @@ unsafe impl Send for OsPages {}
 impl OsPages {
     /// Number of pages the reserve holds unless [`with_reserve`] says
     /// otherwise: enough that one page emptying and filling again in turn
-    /// stays mapped.
+    /// keeps its memory.
     ///
     /// [`with_reserve`]: Self::with_reserve
     pub const DEFAULT_RESERVE: usize = 1;
@@ -118,16 +169,17 @@ impl OsPages {
         Self::with_page_size(rustix::param::page_size(), false)
     }
 
-    /// A source of 2 MiB pages.
+    /// A source of 2 MiB pages, from 2 MiB-aligned ranges.
     ///
-    /// On Linux each page is first mapped from the `hugetlb` pool
-    /// ([`PageKind::HugeTlb`]); when that pool has no free page (it is empty
-    /// unless the administrator configured it, `vm.nr_hugepages`), the page
-    /// is a 2 MiB-aligned mapping advised for transparent huge pages
-    /// ([`PageKind::TransparentHuge`]), or [`PageKind::Base`] if the kernel
-    /// refuses the advice. On other unix systems every page is a
-    /// 2 MiB-aligned run of base pages, [`PageKind::Base`].
-    /// [`total_mapped`](Self::total_mapped) tells which kinds the source got.
+    /// On Linux each fresh page (or run of pages) is first mapped from the
+    /// `hugetlb` pool ([`PageKind::HugeTlb`]) in its place in the range;
+    /// when that pool has too few free pages (it is empty unless the
+    /// administrator configured it, `vm.nr_hugepages`), the pages are advised
+    /// for transparent huge pages ([`PageKind::TransparentHuge`]), or are
+    /// [`PageKind::Base`] if the kernel refuses the advice. On other unix
+    /// systems every page is a 2 MiB-aligned run of base pages,
+    /// [`PageKind::Base`]. [`total_mapped`](Self::total_mapped) tells which
+    /// kinds the source got.
     ///
     /// Fails with [`PoolError::PageSize`] under the same condition as
     /// [`new`](Self::new).
@@ -136,16 +188,16 @@ impl OsPages {
     ///
     /// O(1); it maps nothing.
     pub fn huge() -> Result<Self, PoolError> {
-        // The OS page size must divide 2 MiB for the trimming in `map_huge`.
+        // The OS page size must divide 2 MiB for a range's pages to align.
         check_page_size(rustix::param::page_size())?;
         Self::with_page_size(HUGE, true)
     }
 
     /// [`huge`](Self::huge) in `const` context, for a `static` heap such as
     /// a `#[global_allocator]`, which must exist before `main`. The check
-    /// that the OS page size divides 2 MiB moves to the first page mapped,
-    /// which fails with `Err` if it does not (no unix system has such a page
-    /// size).
+    /// that the OS page size divides 2 MiB moves to the first range
+    /// reserved, which fails with `Err` if it does not (no unix system has
+    /// such a page size).
     ///
     /// # Time complexity
     ///
@@ -163,6 +215,7 @@ impl OsPages {
         OsPages {
             page_size,
             huge,
+            range: None,
             reserve: None,
             reserved: 0,
             max_reserve: Self::DEFAULT_RESERVE,
@@ -172,14 +225,14 @@ impl OsPages {
         }
     }
 
-    /// Keeps up to `pages` pages given back mapped for reuse (default
-    /// [`DEFAULT_RESERVE`](Self::DEFAULT_RESERVE)); 0 unmaps every page as
-    /// soon as it comes back. Reserved pages beyond the new bound are
-    /// unmapped now.
+    /// Keeps up to `pages` pages given back as they are, for reuse (default
+    /// [`DEFAULT_RESERVE`](Self::DEFAULT_RESERVE)); 0 gives the memory of
+    /// every page back to the OS as soon as the page comes back. Reserved
+    /// pages beyond the new bound give their memory back now.
     ///
     /// # Time complexity
     ///
-    /// O(1), plus one unmap for each reserved page beyond `pages`.
+    /// O(1), plus one `madvise` for each reserved page beyond `pages`.
     #[must_use]
     pub fn with_reserve(mut self, pages: usize) -> Self {
         self.max_reserve = pages;
@@ -188,7 +241,8 @@ impl OsPages {
     }
 
     /// Hands out at most `pages` pages at once: past that, `allocate_page`
-    /// fails until a page comes back. Unbounded by default.
+    /// fails until a page comes back. Unbounded by default: then only the
+    /// address space and the memory the OS can back limit the source.
     ///
     /// # Time complexity
     ///
@@ -208,8 +262,8 @@ impl OsPages {
         self.in_use
     }
 
-    /// Number of pages the source holds mapped: those in use and those in
-    /// the reserve.
+    /// Number of pages the source holds with their memory: those in use and
+    /// those in the reserve.
     ///
     /// # Time complexity
     ///
@@ -218,9 +272,10 @@ impl OsPages {
         self.in_use + self.reserved
     }
 
-    /// Number of pages of `kind` the OS has mapped for this source since it
-    /// was created. A page is counted once, when it is mapped: reusing it
-    /// from the reserve and unmapping it change nothing here.
+    /// Number of pages of `kind` the OS has made accessible for this source
+    /// since it was created. A page is counted once, when it is first handed
+    /// out: reusing it from the reserve or from its range's released pages,
+    /// and giving its memory back, change nothing here.
     ///
     /// # Time complexity
     ///
@@ -229,32 +284,67 @@ impl OsPages {
         self.mapped[kind as usize]
     }
 
-    /// Maps a new page and exposes its provenance for `page_containing`.
-    fn map(&mut self) -> Result<NonNull<u8>, AllocError> {
-        let (page, kind) = if self.huge {
-            map_huge()?
-        } else {
-            (
-                map_anonymous(self.page_size, MapFlags::empty())?,
-                PageKind::Base,
-            )
+    /// A page handed out before, from the reserve, else from the current
+    /// range's released pages.
+    fn reuse(&mut self) -> Option<NonNull<u8>> {
+        self.pop_reserve()
+            .or_else(|| self.range.as_mut()?.pop_released())
+    }
+
+    /// Makes the next `count` fresh pages of the current range accessible
+    /// and returns the first, reserving a new range first if this one has
+    /// too few left.
+    fn take_fresh(&mut self, count: usize) -> Result<NonNull<u8>, AllocError> {
+        let len = count.checked_mul(self.page_size).ok_or(AllocError)?;
+        let range = match self.range {
+            Some(range) if range.fresh_left() >= len => range,
+            _ => Range::reserve(self.page_size, len, self.range.as_ref())?,
         };
-        self.mapped[kind as usize] += 1;
-        page.as_ptr().expose_provenance();
-        Ok(page)
+        let range = self.range.insert(range);
+        let run = range.next_fresh();
+        // SAFETY: the run is the next `len` fresh bytes of the range, which
+        // nothing uses.
+        let kind = unsafe { commit(run, len, self.huge) }?;
+        range.fresh += len;
+        self.mapped[kind as usize] += count;
+        Ok(run)
     }
 
     /// Takes the most recently reserved page off the reserve.
     fn pop_reserve(&mut self) -> Option<NonNull<u8>> {
         let page = self.reserve?;
-        // SAFETY: a reserved page is mapped and owned by the source, and its
-        // first word links the next one (`deallocate_page`).
+        // SAFETY: a reserved page is accessible and owned by the source, and
+        // its first word links the next one (`deallocate_page`).
         self.reserve = unsafe { page.cast::<Option<NonNull<u8>>>().read() };
         self.reserved -= 1;
         Some(page)
     }
 
-    /// Unmaps reserved pages until at most `max_reserve` are left.
+    /// Gives the memory of a page that nothing uses back to the OS, and
+    /// keeps its address for reuse if it belongs to the current range.
+    ///
+    /// # Safety
+    ///
+    /// `page` is a page of this source, not out, in no list, that nothing
+    /// refers to.
+    unsafe fn release(&mut self, page: NonNull<u8>) {
+        // A hugetlb page whose memory went back would not be reserved again,
+        // and could fault for want of one when next touched; the source
+        // does not know which pages are hugetlb ones, so once it has any,
+        // every page keeps its memory.
+        if self.mapped[PageKind::HugeTlb as usize] == 0 {
+            // SAFETY: the caller's contract.
+            unsafe { decommit(page, self.page_size) };
+        }
+        if let Some(range) = self.range.as_mut() {
+            if range.holds(page) {
+                // A page whose address cannot be kept is only forgotten.
+                let _ = range.push_released(page);
+            }
+        }
+    }
+
+    /// Releases reserved pages until at most `max_reserve` are left.
     fn trim_reserve(&mut self) {
         while self.reserved > self.max_reserve {
             let Some(page) = self.pop_reserve() else {
@@ -262,115 +352,392 @@ impl OsPages {
             };
             // SAFETY: the page was just taken off the reserve: nothing else
             // refers to it.
-            unsafe { unmap(page, self.page_size) };
+            unsafe { self.release(page) };
         }
     }
 }
 
-/// Maps `len` bytes of fresh zeroed read-write memory (private, anonymous,
-/// `flags` added).
-fn map_anonymous(len: usize, flags: MapFlags) -> Result<NonNull<u8>, AllocError> {
+/// The header of a range, its first bytes: where the previous range's
+/// reservation lies, so that dropping the source can unmap them all.
+#[derive(Clone, Copy)]
+struct Link {
+    map: Option<NonNull<u8>>,
+    len: usize,
+}
+
+/// One reservation of address space, cut into pages in address order:
+/// [`Link`], then a stack of released pages (one word per page of the
+/// range, as the page's offset), then, aligned to the page size, the pages.
+#[derive(Clone, Copy)]
+struct Range {
+    /// The whole reservation, as mapped; its provenance covers every page.
+    map: NonNull<u8>,
+    map_len: usize,
+    /// Offset of the first page from `map`.
+    pages: usize,
+    /// Offset past the last page.
+    end: usize,
+    /// Offset of the first page never handed out.
+    fresh: usize,
+    /// How many pages the stack of released pages holds.
+    released: usize,
+    /// Bytes from `map` that are accessible: the header and as much of the
+    /// stack as has been used.
+    meta_len: usize,
+}
+
+impl Range {
+    /// Reserves a range for at least `min_len` bytes of pages of
+    /// `page_size` (a multiple of the page size), by default [`RANGE`],
+    /// halving that while the OS refuses; `previous` is linked from its
+    /// header.
+    fn reserve(
+        page_size: usize,
+        min_len: usize,
+        previous: Option<&Range>,
+    ) -> Result<Range, AllocError> {
+        let os_page = rustix::param::page_size();
+        // Checked here, not only in `OsPages::huge`, for `huge_static`.
+        if page_size % os_page != 0 {
+            return Err(AllocError);
+        }
+        let link = Link {
+            map: previous.map(|range| range.map),
+            len: previous.map_or(0, |range| range.map_len),
+        };
+        let mut len = RANGE.max(min_len);
+        loop {
+            match Self::reserve_exact(page_size, os_page, len, link) {
+                Err(AllocError) if len / 2 >= min_len.max(page_size) => len /= 2,
+                result => return result,
+            }
+        }
+    }
+
+    /// Reserves a range for exactly `len` bytes of pages.
+    fn reserve_exact(
+        page_size: usize,
+        os_page: usize,
+        len: usize,
+        link: Link,
+    ) -> Result<Range, AllocError> {
+        let stack = (len / page_size)
+            .checked_mul(WORD)
+            .and_then(|bytes| bytes.checked_add(size_of::<Link>()))
+            .and_then(|bytes| bytes.checked_next_multiple_of(os_page))
+            .ok_or(AllocError)?;
+        // Room to align the pages: the kernel aligns a mapping to the OS page.
+        let map_len = (stack + page_size - os_page)
+            .checked_add(len)
+            .ok_or(AllocError)?;
+        let map = map_anonymous(map_len)?;
+        // SAFETY: the first OS page is part of the fresh reservation.
+        if unsafe { make_accessible(map, os_page) }.is_err() {
+            // SAFETY: the reservation is ours, and nothing uses it.
+            unsafe { unmap(map, map_len) };
+            return Err(AllocError);
+        }
+        // SAFETY: the header's bytes were just made accessible; the
+        // reservation is aligned to the OS page, more than a word.
+        unsafe { map.cast::<Link>().write(link) };
+        map.as_ptr().expose_provenance();
+        let pages = (map.addr().get() + stack).next_multiple_of(page_size) - map.addr().get();
+        Ok(Range {
+            map,
+            map_len,
+            pages,
+            end: pages + len,
+            fresh: pages,
+            released: 0,
+            meta_len: os_page,
+        })
+    }
+
+    fn fresh_left(&self) -> usize {
+        self.end - self.fresh
+    }
+
+    /// The first fresh page.
+    fn next_fresh(&self) -> NonNull<u8> {
+        // SAFETY: `fresh <= end <= map_len`: inside the reservation or at its
+        // end.
+        unsafe { self.map.add(self.fresh) }
+    }
+
+    /// Whether `page` is a page this range has handed out.
+    fn holds(&self, page: NonNull<u8>) -> bool {
+        (self.pages..self.fresh).contains(&page.addr().get().wrapping_sub(self.map.addr().get()))
+    }
+
+    /// The place of entry `index` of the stack of released pages.
+    fn stack_entry(&self, index: usize) -> NonNull<usize> {
+        // SAFETY: the stack has room for one entry per page of the range
+        // (`reserve_exact`), before the pages.
+        unsafe { self.map.add(size_of::<Link>() + index * WORD).cast() }
+    }
+
+    /// Puts a page this range handed out on its stack of released pages;
+    /// `Err` if the next part of the stack cannot be made accessible.
+    fn push_released(&mut self, page: NonNull<u8>) -> Result<(), AllocError> {
+        let entry = self.stack_entry(self.released);
+        let needed = entry.addr().get() + WORD - self.map.addr().get();
+        if needed > self.meta_len {
+            let os_page = rustix::param::page_size();
+            // SAFETY: the stack's bytes lie before the pages, inside the
+            // reservation, and nothing uses them; `meta_len` is a multiple
+            // of the OS page and below `needed`, which the stack holds.
+            unsafe { make_accessible(self.map.add(self.meta_len), os_page) }?;
+            self.meta_len += os_page;
+        }
+        // SAFETY: the entry is accessible (above), aligned, and the stack's.
+        unsafe { entry.write(page.addr().get() - self.map.addr().get()) };
+        self.released += 1;
+        Ok(())
+    }
+
+    /// Takes the most recently released page off the stack.
+    fn pop_released(&mut self) -> Option<NonNull<u8>> {
+        self.released = self.released.checked_sub(1)?;
+        // SAFETY: the entry was written by `push_released` and holds the
+        // offset of a page of this range.
+        Some(unsafe { self.map.add(self.stack_entry(self.released).read()) })
+    }
+}
+
+/// Unmaps the range whose reservation is `len` bytes at `map`, and every
+/// older range linked from it.
+///
+/// # Safety
+///
+/// Nothing uses any of these ranges any more.
+unsafe fn unmap_ranges(mut map: NonNull<u8>, mut len: usize) {
+    loop {
+        // SAFETY: a range's header is accessible from its reservation on.
+        let link = unsafe { map.cast::<Link>().read() };
+        // SAFETY: the caller's contract.
+        unsafe { unmap(map, len) };
+        match link.map {
+            Some(previous) => (map, len) = (previous, link.len),
+            None => return,
+        }
+    }
+}
+
+/// Reserves `len` bytes of address space, with no access (private,
+/// anonymous: nothing is charged for it until it is made writable).
+fn map_anonymous(len: usize) -> Result<NonNull<u8>, AllocError> {
     // SAFETY: with a null hint and no `MAP_FIXED` the kernel picks an address
     // not mapped yet, so no memory in use is touched.
-    let ptr = unsafe {
+    let ptr =
+        unsafe { mm::mmap_anonymous(ptr::null_mut(), len, ProtFlags::empty(), MapFlags::PRIVATE) }
+            .map_err(|_| AllocError)?;
+    NonNull::new(ptr.cast()).ok_or(AllocError)
+}
+
+/// Makes `len` bytes at `ptr` readable and writable.
+///
+/// # Safety
+///
+/// The bytes are part of one of the source's ranges, whole OS pages, and
+/// nothing uses them.
+unsafe fn make_accessible(ptr: NonNull<u8>, len: usize) -> Result<(), AllocError> {
+    // SAFETY: the caller's contract: changing the protection of memory of
+    // ours that nothing uses affects nothing else.
+    unsafe {
+        mm::mprotect(
+            ptr.as_ptr().cast(),
+            len,
+            MprotectFlags::READ | MprotectFlags::WRITE,
+        )
+    }
+    .map_err(|_| AllocError)
+}
+
+/// Makes a run of `len` bytes of fresh pages at `run` accessible, and says
+/// how the OS backs them.
+///
+/// # Safety
+///
+/// As for [`make_accessible`]; `run` and `len` are multiples of the page
+/// size.
+unsafe fn commit(run: NonNull<u8>, len: usize, huge: bool) -> Result<PageKind, AllocError> {
+    #[cfg(target_os = "linux")]
+    // SAFETY: forwarded.
+    if huge && unsafe { map_hugetlb(run, len) } {
+        return Ok(PageKind::HugeTlb);
+    }
+    // SAFETY: forwarded.
+    unsafe { make_accessible(run, len) }?;
+    if !huge {
+        return Ok(PageKind::Base);
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: the advice only asks the kernel to back this range, which is
+    // ours, with huge pages; it changes no contents.
+    if unsafe { mm::madvise(run.as_ptr().cast(), len, mm::Advice::LinuxHugepage) }.is_ok() {
+        return Ok(PageKind::TransparentHuge);
+    }
+    // A kernel without transparent huge pages, or not Linux.
+    Ok(PageKind::Base)
+}
+
+/// Puts `len` bytes of 2 MiB hugetlb pages in place of the fresh run at
+/// `run`; `false` if the hugetlb pool has too few free.
+///
+/// The pages are mapped elsewhere first, so that a pool with too few pages
+/// fails before the run is touched (a failed `MAP_FIXED` hugetlb mapping
+/// over the run would leave a hole in the range, where another mapping
+/// could land); without `MAP_NORESERVE` the kernel reserves them then, so a
+/// page never faults for want of one later. The size is explicit because
+/// the default huge page may be 1 GiB. Then `mremap` moves them over the
+/// run: they are reached through the range's pointer, since the addresses,
+/// and Rust's allocation over them, stay the source's; only what backs them
+/// changes.
+///
+/// # Safety
+///
+/// As for [`commit`], and `run` is aligned to 2 MiB.
+#[cfg(target_os = "linux")]
+unsafe fn map_hugetlb(run: NonNull<u8>, len: usize) -> bool {
+    // SAFETY: with a null hint and no `MAP_FIXED` the kernel picks an
+    // address not mapped yet.
+    let Ok(pages) = (unsafe {
         mm::mmap_anonymous(
             ptr::null_mut(),
             len,
             ProtFlags::READ | ProtFlags::WRITE,
-            MapFlags::PRIVATE | flags,
+            MapFlags::PRIVATE | MapFlags::HUGETLB | MapFlags::HUGE_2MB,
         )
+    }) else {
+        return false;
+    };
+    // SAFETY: both are ours and unused: the fresh hugetlb mapping and the
+    // run (the caller's contract); both are aligned to 2 MiB.
+    let moved = unsafe {
+        mm::mremap_fixed(
+            pages,
+            len,
+            len,
+            mm::MremapFlags::MAYMOVE,
+            run.as_ptr().cast(),
+        )
+    };
+    if moved.is_ok() {
+        return true;
     }
-    .map_err(|_| AllocError)?;
-    NonNull::new(ptr.cast()).ok_or(AllocError)
+    // SAFETY: the hugetlb mapping did not move, and nothing uses it.
+    let _ = unsafe { mm::munmap(pages, len) };
+    // SAFETY: as above.
+    unsafe { restore_reservation(run, len) };
+    false
 }
 
-/// Unmaps `len` bytes from `ptr`, leaving them mapped if the OS refuses (see
-/// [`OsPages`]).
+/// Maps `len` bytes at `run` back into the range, with no access, if they
+/// are no longer mapped: a kernel that cannot move hugetlb mappings (Linux
+/// before 5.16) may unmap the target of `mremap` before it fails. A mapping
+/// already there is left alone (`MAP_FIXED_NOREPLACE`): it is the range's,
+/// unless another thread mapped something in the hole meanwhile, which the
+/// range's `mprotect` would then hit; that needs both such a kernel and a
+/// hugetlb pool with free pages.
 ///
 /// # Safety
 ///
-/// `ptr..ptr + len` is mapped memory of the source, aligned to the OS page,
-/// that nothing refers to any more.
+/// As for [`commit`].
+#[cfg(target_os = "linux")]
+unsafe fn restore_reservation(run: NonNull<u8>, len: usize) {
+    // SAFETY: `MAP_FIXED_NOREPLACE` maps only where nothing is mapped.
+    let restored = unsafe {
+        mm::mmap_anonymous(
+            run.as_ptr().cast(),
+            len,
+            ProtFlags::empty(),
+            MapFlags::PRIVATE | MapFlags::FIXED_NOREPLACE,
+        )
+    };
+    if let Ok(elsewhere) = restored {
+        if elsewhere != run.as_ptr().cast() {
+            // A kernel before 4.17 took the flag for a hint and mapped
+            // elsewhere: the run stays a hole, and its `mprotect` fails.
+            // SAFETY: the mapping was just made, and nothing uses it.
+            let _ = unsafe { mm::munmap(elsewhere, len) };
+        }
+    }
+}
+
+/// Gives the memory of `len` bytes at `ptr` back to the OS; they stay
+/// accessible (on Linux they read as zeros when next touched).
+///
+/// # Safety
+///
+/// The bytes are accessible pages of the source that nothing uses.
+unsafe fn decommit(ptr: NonNull<u8>, len: usize) {
+    #[cfg(target_os = "linux")]
+    let advice = mm::Advice::LinuxDontNeed;
+    #[cfg(not(target_os = "linux"))]
+    let advice = mm::Advice::DontNeed;
+    // If the kernel refuses, the memory stays: the page is still reused.
+    // SAFETY: the caller's contract: nothing needs the contents.
+    let _ = unsafe { mm::madvise(ptr.as_ptr().cast(), len, advice) };
+}
+
+/// Unmaps `len` bytes from `ptr`, leaving them mapped if the OS refuses.
+///
+/// # Safety
+///
+/// `ptr..ptr + len` is a reservation of the source that nothing uses any
+/// more.
 unsafe fn unmap(ptr: NonNull<u8>, len: usize) {
     // SAFETY: the caller's contract is `munmap`'s.
     let _ = unsafe { mm::munmap(ptr.as_ptr().cast(), len) };
 }
 
-/// Maps one 2 MiB page aligned to 2 MiB, and says how the OS backs it.
-fn map_huge() -> Result<(NonNull<u8>, PageKind), AllocError> {
-    // Checked here, not only in `huge`, for `huge_static`.
-    if HUGE % rustix::param::page_size() != 0 {
-        return Err(AllocError);
-    }
-    // Without `MAP_NORESERVE` the kernel reserves the huge page now, so an
-    // exhausted pool fails here instead of faulting at first touch. The size
-    // is explicit because the default huge page may be 1 GiB, which a 2 MiB
-    // unmap could not split.
-    #[cfg(target_os = "linux")]
-    if let Ok(page) = map_anonymous(HUGE, MapFlags::HUGETLB | MapFlags::HUGE_2MB) {
-        return Ok((page, PageKind::HugeTlb));
-    }
-
-    // Any 4 MiB range of whole OS pages holds a 2 MiB-aligned 2 MiB range;
-    // unmap what lies before and after it. Both pieces are whole OS pages,
-    // since the OS page divides 2 MiB.
-    let region = map_anonymous(2 * HUGE, MapFlags::empty())?;
-    let head = region.addr().get().wrapping_neg() % HUGE;
-    // SAFETY: `head < HUGE`, so the page and everything after it up to
-    // `HUGE - head` bytes past its end lie inside the 4 MiB region.
-    let (page, tail) = unsafe { (region.add(head), region.add(head + HUGE)) };
-    if head > 0 {
-        // SAFETY: the head is part of the fresh region, before the page.
-        unsafe { unmap(region, head) };
-    }
-    // SAFETY: the tail is the rest of the fresh region, after the page.
-    unsafe { unmap(tail, HUGE - head) };
-
-    #[cfg(target_os = "linux")]
-    // SAFETY: the advice only asks the kernel to back this range, which is
-    // ours, with a huge page; it changes no contents.
-    let kind = match unsafe { mm::madvise(page.as_ptr().cast(), HUGE, mm::Advice::LinuxHugepage) } {
-        Ok(()) => PageKind::TransparentHuge,
-        // A kernel without transparent huge pages.
-        Err(_) => PageKind::Base,
-    };
-    #[cfg(not(target_os = "linux"))]
-    let kind = PageKind::Base;
-    Ok((page, kind))
-}
-
-// SAFETY: every page is a fresh mapping of `page_size` bytes aligned to
-// `page_size` (an OS page, which the kernel aligns, or a 2 MiB page that
-// `map_huge` aligns), owned by the source until it is unmapped, which happens
-// only to pages in the reserve or given back, never to a page out; the
-// mapping stays where it is when the source moves. `page_containing` rebuilds
-// a page's start from the provenance `map` exposed for it.
+// SAFETY: pages are cut from a range at `page_size` multiples past a
+// `page_size`-aligned start, each handed out once until it comes back, and
+// made accessible before it is handed out; ranges stay mapped while a page
+// is out (`Drop` unmaps them only when none is), and do not move with the
+// source. A run is fresh pages in address order. Pages merge: pages that
+// adjoin come from one range, one mapping (a range's header lies before its
+// pages, so two ranges' pages never adjoin), whose pointer is valid for all
+// of them; no page has a reserved tail. `page_containing` rebuilds a page's
+// start from the provenance `Range::reserve` exposed for its whole range.
 unsafe impl PageSource for OsPages {
     #[inline]
     fn page_size(&self) -> usize {
         self.page_size
     }
 
-    /// Takes a page from the reserve, or else maps one; `Err` when
-    /// [`with_max_pages`](OsPages::with_max_pages) pages are out, or when the
-    /// OS has no memory to map.
+    /// Takes a page from the reserve, else one released before, else a
+    /// fresh one; `Err` when [`with_max_pages`](OsPages::with_max_pages)
+    /// pages are out, or when the OS cannot back a page.
     ///
     /// # Time complexity
     ///
-    /// O(1); see [`OsPages`] for what mapping a page costs.
+    /// O(1); see [`OsPages`] for the system calls.
     fn allocate_page(&mut self) -> Result<NonNull<u8>, AllocError> {
-        if self.in_use >= self.max_pages {
+        self.allocate_pages(1)
+    }
+
+    /// Takes `count` fresh pages in address order (one page may also come
+    /// from the reserve or the released pages, as for `allocate_page`).
+    ///
+    /// # Time complexity
+    ///
+    /// O(1): one `mprotect` for the whole run (see [`OsPages`]).
+    fn allocate_pages(&mut self, count: usize) -> Result<NonNull<u8>, AllocError> {
+        if count == 0 || self.max_pages.saturating_sub(self.in_use) < count {
             return Err(AllocError);
         }
-        let page = match self.pop_reserve() {
+        let reused = if count == 1 { self.reuse() } else { None };
+        let page = match reused {
             Some(page) => page,
-            None => self.map()?,
+            None => self.take_fresh(count)?,
         };
-        self.in_use += 1;
+        self.in_use += count;
         Ok(page)
     }
 
-    /// Keeps the page in the reserve if it has room, else unmaps it.
+    /// Keeps the page in the reserve if it has room, else gives its memory
+    /// back to the OS.
     ///
     /// # Safety
     ///
@@ -378,7 +745,7 @@ unsafe impl PageSource for OsPages {
     ///
     /// # Time complexity
     ///
-    /// O(1): a push on the reserve, or one unmap.
+    /// O(1): a push on the reserve, or a `madvise` (see [`OsPages`]).
     unsafe fn deallocate_page(&mut self, page: NonNull<u8>) {
         debug_assert!(
             self.in_use > 0 && page.addr().get() % self.page_size == 0,
@@ -386,23 +753,24 @@ unsafe impl PageSource for OsPages {
         );
         self.in_use -= 1;
         if self.reserved < self.max_reserve {
-            // SAFETY: the caller gives back a mapped page of this source that
-            // nothing uses any more; it is aligned and larger than a word.
+            // SAFETY: the caller gives back an accessible page of this
+            // source that nothing uses any more; it is aligned and larger
+            // than a word.
             unsafe { page.cast::<Option<NonNull<u8>>>().write(self.reserve) };
             self.reserve = Some(page);
             self.reserved += 1;
         } else {
-            // SAFETY: as above; the page is a whole mapping of this source.
-            unsafe { unmap(page, self.page_size) };
+            // SAFETY: as above.
+            unsafe { self.release(page) };
         }
     }
 
     /// The page start below `addr`, with the provenance exposed when that
-    /// page was mapped.
+    /// page's range was reserved.
     ///
-    /// It does not check that the source mapped that page (that would take a
-    /// lookup): for an address outside the source's pages it returns a
-    /// pointer all the same, which the trait allows, or `None` for an
+    /// It does not check that the source handed out that page (that would
+    /// take a lookup): for an address outside the source's pages it returns
+    /// a pointer all the same, which the trait allows, or `None` for an
     /// address in the first page of the address space.
     ///
     /// # Time complexity
@@ -411,6 +779,18 @@ unsafe impl PageSource for OsPages {
     #[inline]
     fn page_containing(&self, addr: usize) -> Option<NonNull<u8>> {
         self.map().page_containing(addr)
+    }
+
+    /// The pages [`with_max_pages`](OsPages::with_max_pages) still allows,
+    /// if it set a cap.
+    fn pages_left(&self) -> Option<usize> {
+        (self.max_pages != usize::MAX).then(|| self.max_pages.saturating_sub(self.in_use))
+    }
+
+    /// `true`: pages taken one after another from one range adjoin and may
+    /// be used as one region.
+    fn pages_merge(&self) -> bool {
+        true
     }
 }
 
@@ -445,10 +825,20 @@ unsafe impl SharedPageSource for OsPages {
 }
 
 impl Drop for OsPages {
-    /// Unmaps the reserve; pages still out stay mapped (see [`OsPages`]).
+    /// Unmaps every range if no page is out; otherwise gives the reserve's
+    /// memory back and leaves the ranges mapped (see [`OsPages`]).
     fn drop(&mut self) {
-        self.max_reserve = 0;
-        self.trim_reserve();
+        match self.range {
+            Some(range) if self.in_use == 0 => {
+                // SAFETY: no page is out, and the reserve and the released
+                // pages are the source's alone, which is going away.
+                unsafe { unmap_ranges(range.map, range.map_len) }
+            }
+            _ => {
+                self.max_reserve = 0;
+                self.trim_reserve();
+            }
+        }
     }
 }
 

@@ -14,15 +14,21 @@ use crate::{AllocError, CheckError, Misuse, PoolError, RawHeap, Stats};
 ///
 /// The growth policy, in full: when `allocate` (or a moving grow) fails, the
 /// heap takes from the source as many whole pages as the request needs
-/// (its size and alignment, plus a pool's two words of overhead), adds them
-/// as pools, and tries once more. Pages that come from one allocation
-/// ([`PageSource::pages_merge`], as with `PoolPages`) and follow each other
-/// in memory merge into one pool, so a request larger than a page is served
-/// from consecutive pages; other pages (`OsPages`) each stay a pool of their
-/// own, so a request must then fit one page, and the heap holds at most
-/// [`MAX_POOLS`](super::MAX_POOLS) of them. Pages are never given back while the heap lives
-/// (a TLSF cannot tell when a whole page is free); dropping the heap gives
-/// every page back.
+/// (its size and alignment, plus a pool's two words of overhead) and tries
+/// once more. From a source whose pages merge
+/// ([`PageSource::pages_merge`]: `PoolPages`, `RegionPages`, `OsPages`) it
+/// takes them as one run of consecutive pages
+/// ([`PageSource::allocate_pages`]) and adds the run as a pool, which
+/// extends the pool it continues: so a request of any size the source can
+/// give is served, and the heap stays one pool for as long as the source
+/// hands out pages in order (`OsPages` starts a new pool only when a
+/// reservation of address space fills; the heap holds at most
+/// [`MAX_POOLS`](super::MAX_POOLS) pools). Other pages each stay a pool of
+/// their own, so a request must then fit one page, and the heap holds at
+/// most `MAX_POOLS` pages. If the pages cannot be added, they go back and
+/// the heap is unchanged. Pages are never given back while the heap lives
+/// (a TLSF cannot tell when a whole page is free); freed blocks are reused,
+/// and dropping the heap gives every page back.
 ///
 /// ```
 /// use core::alloc::Layout;
@@ -42,12 +48,15 @@ use crate::{AllocError, CheckError, Misuse, PoolError, RawHeap, Stats};
 /// # Time complexity
 ///
 /// As [`Tlsf`](crate::Tlsf): `allocate`, `deallocate` and the in-place
-/// resizes are O(1). An allocation that grows the heap also takes
-/// `ceil((size + max(align, GRANULE) + MIN_BLOCK + POOL_OVERHEAD) /
-/// page_size)` pages from the source, a count bounded by the request, not by
-/// the heap's contents; a source that knows how many pages it has left
-/// ([`PageSource::pages_left`]) lets a request it cannot meet fail before
-/// any page is taken. Dropping the heap is O(pages).
+/// resizes are O(1), with one exception: an allocation that grows the heap
+/// also takes `ceil((size + max(align, GRANULE) + MIN_BLOCK + POOL_OVERHEAD)
+/// / page_size)` pages from the source, one `allocate_pages` call (one
+/// `allocate_page` for pages that do not merge), whose cost is the
+/// source's: for `OsPages`, system calls (see its documentation); for a
+/// source that keeps the default `allocate_pages`, one page take per page.
+/// Adding the pages to the heap is O(1). A source that knows how many pages
+/// it has left ([`PageSource::pages_left`]) lets a request it cannot meet
+/// fail before any page is taken. Dropping the heap is O(pages).
 pub struct GrowingTlsf<S: PageSource> {
     /// Pools that are whole pages of `source`, which this struct owns: no
     /// `&'static` borrow escapes, and the pages outlive the TLSF (dropped
@@ -80,12 +89,14 @@ impl<S: PageSource> GrowingTlsf<S> {
     ///
     /// # Errors
     /// [`AllocError`] when no free block fits and the source cannot give
-    /// enough pages (or, for sources whose pages do not merge, the request
-    /// does not fit one page, or the heap already has [`MAX_POOLS`](super::MAX_POOLS) pools).
-    /// Pages taken before the failure stay in the heap as free pools.
+    /// enough pages (for sources whose pages do not merge: when the request
+    /// does not fit one page), or the pages would be a new pool and the heap
+    /// already has [`MAX_POOLS`](super::MAX_POOLS) pools. The heap is then
+    /// unchanged.
     ///
     /// # Time complexity
-    /// O(1), plus the pages taken when it grows.
+    /// O(1), plus the page take when it grows (see the type's
+    /// documentation).
     #[inline]
     pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         match self.tlsf.allocate(layout) {
@@ -102,18 +113,15 @@ impl<S: PageSource> GrowingTlsf<S> {
             .checked_add(layout.align().max(GRANULE) + MIN_BLOCK + POOL_OVERHEAD)
             .ok_or(AllocError)?;
         let pages = need.div_ceil(page_size);
-        let too_many = if self.source.pages_merge() {
-            self.source.pages_left().is_some_and(|left| pages > left)
-        } else {
-            pages > 1
-        };
-        if too_many {
-            return Err(AllocError);
-        }
-        for _ in 0..pages {
-            if self.add_page().is_err() {
+        if self.source.pages_merge() {
+            if self.source.pages_left().is_some_and(|left| pages > left) {
                 return Err(AllocError);
             }
+            self.add_run(pages)?;
+        } else if pages > 1 {
+            return Err(AllocError);
+        } else {
+            self.add_page()?;
         }
         let result = self.tlsf.allocate(layout);
         // One call, one failure at most: the first attempt's does not count.
@@ -121,32 +129,49 @@ impl<S: PageSource> GrowingTlsf<S> {
         result
     }
 
-    /// Takes one page from the source and adds it as a pool (merged with
-    /// the pool it continues, if the source allows).
-    fn add_page(&mut self) -> Result<(), AllocError> {
-        let page = self.source.allocate_page()?;
-        // The usable part: all of it when pages merge (no tail then).
-        let len = (self.source.page_size() - self.source.reserved_tail()) & !(GRANULE - 1);
-        let region = NonNull::slice_from_raw_parts(page, len);
-        let added = if self.source.pages_merge() {
-            // SAFETY: the page is ours until we give it back (on drop), so
-            // for as long as the `'static` TLSF can use it, since that TLSF
-            // never leaves this struct; it overlaps no pool, and pages of a
-            // source whose pages merge come from one allocation, so an
-            // earlier page's pointer covers it.
-            unsafe { self.tlsf.add_pool_raw(region).map(drop) }
-        } else {
-            self.tlsf.fits_pool(len).map(|()| {
-                // SAFETY: as above; the pool is recorded as not mergeable, so
-                // no block will span it and another page.
-                unsafe { self.tlsf.init_pool(page, len, false) };
-            })
+    /// Takes a run of `count` pages from a source whose pages merge and adds
+    /// it as a pool, which extends the pool it continues, if any.
+    fn add_run(&mut self, count: usize) -> Result<(), AllocError> {
+        let page_size = self.source.page_size();
+        let len = count.checked_mul(page_size).ok_or(AllocError)?;
+        let run = self.source.allocate_pages(count)?;
+        // SAFETY: the run is ours until we give it back (on drop), so for as
+        // long as the `'static` TLSF can use it, since that TLSF never
+        // leaves this struct; it overlaps no pool; pages of a source whose
+        // pages merge have no reserved tail, and the pointer of the page a
+        // pool ends with covers the run that adjoins it. Pages are multiples
+        // of the granule (at least `MIN_PAGE`, powers of two).
+        let added = unsafe {
+            self.tlsf
+                .add_pool_raw(NonNull::slice_from_raw_parts(run, len))
         };
-        added.map_err(|_: PoolError| {
-            // SAFETY: the page was not added, so nothing uses it.
-            unsafe { self.source.deallocate_page(page) };
+        added.map(drop).map_err(|_: PoolError| {
+            for offset in (0..len).step_by(page_size) {
+                // SAFETY: the run was not added, so nothing uses its pages,
+                // and its pointer covers all of them.
+                unsafe { self.source.deallocate_page(run.add(offset)) };
+            }
             AllocError
         })
+    }
+
+    /// Takes one page from a source whose pages do not merge and adds it as
+    /// a pool of its own.
+    fn add_page(&mut self) -> Result<(), AllocError> {
+        let page = self.source.allocate_page()?;
+        let len = (self.source.page_size() - self.source.reserved_tail()) & !(GRANULE - 1);
+        self.tlsf
+            .fits_pool(len)
+            .map(|()| {
+                // SAFETY: as in `add_run`; the pool is recorded as not
+                // mergeable, so no block will span it and another page.
+                unsafe { self.tlsf.init_pool(page, len, false) };
+            })
+            .map_err(|_: PoolError| {
+                // SAFETY: the page was not added, so nothing uses it.
+                unsafe { self.source.deallocate_page(page) };
+                AllocError
+            })
     }
 
     /// Frees a block; see [`GenericTlsf::deallocate`](super::GenericTlsf::deallocate).
