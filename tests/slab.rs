@@ -1125,3 +1125,18 @@ fn a_growing_tlsf_refuses_what_its_source_cannot_give_before_taking_pages() {
     assert_eq!(tlsf.stats().failures, 2);
     assert!(tlsf.allocate(layout(7 * PAGE, 8)).is_ok());
 }
+
+#[test]
+fn a_run_of_pages_that_fails_leaves_the_next_run_possible() {
+    let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
+    let mut pages = PoolPages::new(buf.slice(), PAGE).unwrap();
+    // Five pages cannot be had: the four taken go back...
+    assert_eq!(pages.allocate_pages(5), Err(AllocError));
+    assert_eq!(pages.pages_in_use(), 0);
+    // ...in an order that hands them out in address order again.
+    let run = pages.allocate_pages(4).expect("four consecutive pages");
+    for index in (0..4).rev() {
+        // SAFETY: page `index` of the run just taken, unused.
+        unsafe { pages.deallocate_page(run.add(index * PAGE)) };
+    }
+}

@@ -116,9 +116,11 @@ pub unsafe trait PageSource {
         let first = self.allocate_page()?;
         let size = self.page_size();
         for taken in 1..count {
-            let next = first.addr().get() + taken * size;
+            let next = taken
+                .checked_mul(size)
+                .and_then(|offset| first.addr().get().checked_add(offset));
             match self.allocate_page() {
-                Ok(page) if page.addr().get() == next => {}
+                Ok(page) if Some(page.addr().get()) == next => {}
                 other => {
                     if let Ok(page) = other {
                         // SAFETY: taken just above, and unused.
@@ -167,9 +169,11 @@ pub unsafe trait PageSource {
 }
 
 /// Gives back the `count` pages from `first` on, which `source` handed out
-/// in address order and nothing uses.
+/// in address order and nothing uses: the last first, so that a source
+/// that hands pages out again last-in first-out (`PoolPages`) gives them in
+/// address order once more.
 fn give_back_run<S: PageSource + ?Sized>(source: &mut S, first: NonNull<u8>, count: usize) {
-    for index in 0..count {
+    for index in (0..count).rev() {
         let addr = first.addr().get() + index * source.page_size();
         if let Some(page) = source.page_containing(addr) {
             // SAFETY: the page at `addr` is out of this source and unused

@@ -88,8 +88,8 @@ pub enum PageKind {
 /// Every operation on pages is O(1), plus a bounded number of system calls
 /// whose time is the kernel's: a page from the reserve or from the stack of
 /// released pages takes none; a fresh page or run of pages takes one
-/// `mprotect` (for 2 MiB pages, first one `mmap` asking for hugetlb pages,
-/// then one `madvise`), and one `mmap` more when it starts a new range;
+/// `mprotect` (for 2 MiB pages, an `mmap` asking for hugetlb pages and an
+/// `mremap` moving them into place, else the `mprotect` and one `madvise`), and one `mmap` more when it starts a new range;
 /// giving a page back past the reserve takes one `madvise`, and one
 /// `mprotect` for every page of a range's released-page stack it fills
 /// (one in 512 with 8-byte words and 4 KiB OS pages). Memory is backed
@@ -128,6 +128,9 @@ pub struct OsPages {
     page_size: usize,
     /// Pages are 2 MiB (`huge`), not single OS pages (`new`).
     huge: bool,
+    /// Fresh 2 MiB pages are first asked of the hugetlb pool: until a move
+    /// of hugetlb pages into a range fails (see `map_hugetlb`).
+    hugetlb: bool,
     /// The range fresh pages come from; older ranges are linked from its
     /// header.
     range: Option<Range>,
@@ -215,6 +218,7 @@ impl OsPages {
         OsPages {
             page_size,
             huge,
+            hugetlb: huge,
             range: None,
             reserve: None,
             reserved: 0,
@@ -294,20 +298,49 @@ impl OsPages {
     /// Makes the next `count` fresh pages of the current range accessible
     /// and returns the first, reserving a new range first if this one has
     /// too few left.
+    ///
+    /// A new range becomes the current one only once its run is accessible:
+    /// on `Err` the source is as it was.
     fn take_fresh(&mut self, count: usize) -> Result<NonNull<u8>, AllocError> {
         let len = count.checked_mul(self.page_size).ok_or(AllocError)?;
-        let range = match self.range {
-            Some(range) if range.fresh_left() >= len => range,
-            _ => Range::reserve(self.page_size, len, self.range.as_ref())?,
+        let (mut range, new) = match self.range {
+            Some(range) if range.fresh_left() >= len => (range, false),
+            _ => (
+                Range::reserve(self.page_size, len, self.range.as_ref())?,
+                true,
+            ),
         };
-        let range = self.range.insert(range);
         let run = range.next_fresh();
         // SAFETY: the run is the next `len` fresh bytes of the range, which
         // nothing uses.
-        let kind = unsafe { commit(run, len, self.huge) }?;
-        range.fresh += len;
-        self.mapped[kind as usize] += count;
-        Ok(run)
+        match unsafe { commit(run, len, self.huge, &mut self.hugetlb) } {
+            Ok(kind) => {
+                range.fresh += len;
+                self.range = Some(range);
+                self.mapped[kind as usize] += count;
+                Ok(run)
+            }
+            Err(CommitError::Refused) => {
+                if new {
+                    // SAFETY: the new range is ours, nothing uses it, and no
+                    // hole was made in it.
+                    unsafe { unmap(range.map, range.map_len) };
+                }
+                Err(AllocError)
+            }
+            Err(CommitError::Lost) => {
+                // The run's addresses may be another mapping's now: the
+                // range hands out no fresh page again and is never
+                // unmapped (a new one is simply forgotten). `commit` turned
+                // hugetlb pages off, so the next try does not get here.
+                if !new {
+                    range.end = range.fresh;
+                    range.keep_mapped = true;
+                    self.range = Some(range);
+                }
+                self.take_fresh(count)
+            }
+        }
     }
 
     /// Takes the most recently reserved page off the reserve.
@@ -363,6 +396,8 @@ impl OsPages {
 struct Link {
     map: Option<NonNull<u8>>,
     len: usize,
+    /// The previous range must not be unmapped (see `Range::keep_mapped`).
+    keep_mapped: bool,
 }
 
 /// One reservation of address space, cut into pages in address order:
@@ -384,6 +419,10 @@ struct Range {
     /// Bytes from `map` that are accessible: the header and as much of the
     /// stack as has been used.
     meta_len: usize,
+    /// Part of the range may be another mapping's (a failed move of
+    /// hugetlb pages, see `map_hugetlb`), so unmapping the range could
+    /// unmap it: the range stays mapped.
+    keep_mapped: bool,
 }
 
 impl Range {
@@ -404,6 +443,7 @@ impl Range {
         let link = Link {
             map: previous.map(|range| range.map),
             len: previous.map_or(0, |range| range.map_len),
+            keep_mapped: previous.is_some_and(|range| range.keep_mapped),
         };
         let mut len = RANGE.max(min_len);
         loop {
@@ -450,6 +490,7 @@ impl Range {
             fresh: pages,
             released: 0,
             meta_len: os_page,
+            keep_mapped: false,
         })
     }
 
@@ -510,14 +551,21 @@ impl Range {
 /// # Safety
 ///
 /// Nothing uses any of these ranges any more.
-unsafe fn unmap_ranges(mut map: NonNull<u8>, mut len: usize) {
+/// Ranges marked `keep_mapped` stay mapped.
+///
+/// # Safety
+///
+/// Nothing uses any of these ranges any more.
+unsafe fn unmap_ranges(mut map: NonNull<u8>, mut len: usize, mut keep_mapped: bool) {
     loop {
         // SAFETY: a range's header is accessible from its reservation on.
         let link = unsafe { map.cast::<Link>().read() };
-        // SAFETY: the caller's contract.
-        unsafe { unmap(map, len) };
+        if !keep_mapped {
+            // SAFETY: the caller's contract.
+            unsafe { unmap(map, len) };
+        }
         match link.map {
-            Some(previous) => (map, len) = (previous, link.len),
+            Some(previous) => (map, len, keep_mapped) = (previous, link.len, link.keep_mapped),
             None => return,
         }
     }
@@ -560,14 +608,30 @@ unsafe fn make_accessible(ptr: NonNull<u8>, len: usize) -> Result<(), AllocError
 ///
 /// As for [`make_accessible`]; `run` and `len` are multiples of the page
 /// size.
-unsafe fn commit(run: NonNull<u8>, len: usize, huge: bool) -> Result<PageKind, AllocError> {
+/// Asks for hugetlb pages first while `hugetlb` says so, and turns it off
+/// when moving them into the run failed.
+unsafe fn commit(
+    run: NonNull<u8>,
+    len: usize,
+    huge: bool,
+    hugetlb: &mut bool,
+) -> Result<PageKind, CommitError> {
     #[cfg(target_os = "linux")]
-    // SAFETY: forwarded.
-    if huge && unsafe { map_hugetlb(run, len) } {
-        return Ok(PageKind::HugeTlb);
+    if huge && *hugetlb {
+        // SAFETY: forwarded.
+        match unsafe { map_hugetlb(run, len) } {
+            HugeTlb::Moved => return Ok(PageKind::HugeTlb),
+            HugeTlb::Unavailable => {}
+            HugeTlb::Lost => {
+                *hugetlb = false;
+                return Err(CommitError::Lost);
+            }
+        }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = hugetlb;
     // SAFETY: forwarded.
-    unsafe { make_accessible(run, len) }?;
+    unsafe { make_accessible(run, len) }.map_err(|AllocError| CommitError::Refused)?;
     if !huge {
         return Ok(PageKind::Base);
     }
@@ -581,8 +645,28 @@ unsafe fn commit(run: NonNull<u8>, len: usize, huge: bool) -> Result<PageKind, A
     Ok(PageKind::Base)
 }
 
+/// Why `commit` failed.
+enum CommitError {
+    /// The OS refused to make the run accessible; nothing changed.
+    Refused,
+    /// A move of hugetlb pages into the run failed: the run's addresses
+    /// may now belong to another mapping, and must never be touched.
+    Lost,
+}
+
+/// What `map_hugetlb` did.
+#[cfg(target_os = "linux")]
+enum HugeTlb {
+    /// The run holds hugetlb pages now.
+    Moved,
+    /// The hugetlb pool has too few free pages; the run is untouched.
+    Unavailable,
+    /// Moving them into the run failed (see `CommitError::Lost`).
+    Lost,
+}
+
 /// Puts `len` bytes of 2 MiB hugetlb pages in place of the fresh run at
-/// `run`; `false` if the hugetlb pool has too few free.
+/// `run`.
 ///
 /// The pages are mapped elsewhere first, so that a pool with too few pages
 /// fails before the run is touched (a failed `MAP_FIXED` hugetlb mapping
@@ -598,7 +682,7 @@ unsafe fn commit(run: NonNull<u8>, len: usize, huge: bool) -> Result<PageKind, A
 ///
 /// As for [`commit`], and `run` is aligned to 2 MiB.
 #[cfg(target_os = "linux")]
-unsafe fn map_hugetlb(run: NonNull<u8>, len: usize) -> bool {
+unsafe fn map_hugetlb(run: NonNull<u8>, len: usize) -> HugeTlb {
     // SAFETY: with a null hint and no `MAP_FIXED` the kernel picks an
     // address not mapped yet.
     let Ok(pages) = (unsafe {
@@ -609,7 +693,7 @@ unsafe fn map_hugetlb(run: NonNull<u8>, len: usize) -> bool {
             MapFlags::PRIVATE | MapFlags::HUGETLB | MapFlags::HUGE_2MB,
         )
     }) else {
-        return false;
+        return HugeTlb::Unavailable;
     };
     // SAFETY: both are ours and unused: the fresh hugetlb mapping and the
     // run (the caller's contract); both are aligned to 2 MiB.
@@ -623,22 +707,21 @@ unsafe fn map_hugetlb(run: NonNull<u8>, len: usize) -> bool {
         )
     };
     if moved.is_ok() {
-        return true;
+        return HugeTlb::Moved;
     }
     // SAFETY: the hugetlb mapping did not move, and nothing uses it.
     let _ = unsafe { mm::munmap(pages, len) };
     // SAFETY: as above.
     unsafe { restore_reservation(run, len) };
-    false
+    HugeTlb::Lost
 }
 
 /// Maps `len` bytes at `run` back into the range, with no access, if they
 /// are no longer mapped: a kernel that cannot move hugetlb mappings (Linux
 /// before 5.16) may unmap the target of `mremap` before it fails. A mapping
 /// already there is left alone (`MAP_FIXED_NOREPLACE`): it is the range's,
-/// unless another thread mapped something in the hole meanwhile, which the
-/// range's `mprotect` would then hit; that needs both such a kernel and a
-/// hugetlb pool with free pages.
+/// or another thread's that took the hole meanwhile. The source cannot tell
+/// which, so it never touches the run again (`CommitError::Lost`).
 ///
 /// # Safety
 ///
@@ -832,7 +915,7 @@ impl Drop for OsPages {
             Some(range) if self.in_use == 0 => {
                 // SAFETY: no page is out, and the reserve and the released
                 // pages are the source's alone, which is going away.
-                unsafe { unmap_ranges(range.map, range.map_len) }
+                unsafe { unmap_ranges(range.map, range.map_len, range.keep_mapped) }
             }
             _ => {
                 self.max_reserve = 0;

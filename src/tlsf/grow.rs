@@ -146,7 +146,8 @@ impl<S: PageSource> GrowingTlsf<S> {
                 .add_pool_raw(NonNull::slice_from_raw_parts(run, len))
         };
         added.map(drop).map_err(|_: PoolError| {
-            for offset in (0..len).step_by(page_size) {
+            // The last page first, as `give_back_run` does.
+            for offset in (0..len).step_by(page_size).rev() {
                 // SAFETY: the run was not added, so nothing uses its pages,
                 // and its pointer covers all of them.
                 unsafe { self.source.deallocate_page(run.add(offset)) };
