@@ -251,6 +251,25 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         self.slab.trim()
     }
 
+    /// Frees every object at once: the slab gives its pages back (each
+    /// clearing its page-table entry), then each pool becomes one free TLSF
+    /// block again; the counters restart (capacity stays). Through an
+    /// [`Arena`](crate::Arena), call it on `arena.get_mut()`, which proves
+    /// that no collection still borrows the arena.
+    ///
+    /// # Time complexity
+    /// O(pages + free slots + FL * SL + pools).
+    pub fn reset(&mut self) {
+        self.slab.reset();
+        let pages = self.slab.source_mut();
+        pages.tlsf.reset();
+        pages.page_allocations = 0;
+        pages.page_deallocations = 0;
+        pages.hidden_failures = 0;
+        pages.served_by_tlsf = 0;
+        debug_assert_eq!(pages.page_bytes, 0, "every page went back");
+    }
+
     /// What slab class `class` holds; see [`Slab::class_stats`].
     ///
     /// # Time complexity

@@ -1140,3 +1140,33 @@ fn a_run_of_pages_that_fails_leaves_the_next_run_possible() {
         unsafe { pages.deallocate_page(run.add(index * PAGE)) };
     }
 }
+
+#[test]
+fn a_heap_reset_frees_everything_at_once() {
+    let mut buf = PoolBuf::new(64 << 10);
+    let mut arena = Arena::new(Heap::with_page_size(buf.slice(), PAGE).unwrap());
+    let fresh = arena.stats();
+    let mut small = Vec::new_in(&arena);
+    for i in 0..500u64 {
+        small.push(Box::new_in(i, &arena));
+    }
+    let large: Vec<u8, _> = Vec::with_capacity_in(20_000, &arena);
+    core::mem::forget((small, large));
+    assert!(arena.stats().live() > 500);
+    let heap = arena.get_mut();
+    heap.reset();
+    heap.check().unwrap();
+    let stats = heap.stats();
+    assert_eq!(stats.live(), 0);
+    assert_eq!((stats.capacity, stats.free), (fresh.capacity, fresh.free));
+    assert_eq!(
+        stats.largest_free, fresh.largest_free,
+        "one free block again"
+    );
+    // `largest_free` is a block's size, its header included.
+    let all = layout(fresh.largest_free - rtarena::HEADER, 8);
+    let block = heap.allocate(all).expect("the whole pool is free again");
+    // SAFETY: allocated just above.
+    unsafe { heap.deallocate(block.cast(), all) };
+    heap.check().unwrap();
+}
