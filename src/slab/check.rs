@@ -23,6 +23,12 @@ pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<
             class.index(),
         ));
     }
+    let mut spares = slab.spares.iter();
+    if let (Some(first), Some(second)) = (spares.next(), spares.next()) {
+        if first == second {
+            return Err(CheckError::new("a spare is listed twice", first.index()));
+        }
+    }
     let mut total_pages = 0;
     for (class, (slots, pages)) in slab.classes.iter().zip(&slab.class_pages).enumerate() {
         if slots.size as usize != CLASS_SIZES[class] {

@@ -939,6 +939,10 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         unsafe {
             let block = Block::at(payload.sub(WORD));
             let header = block.header();
+            debug_assert!(
+                header & USED != 0 && header & PAD == 0,
+                "free_own: not an unpadded live block"
+            );
             self.free_block(block, header);
             header & !(USED | PREV_FREE)
         }
