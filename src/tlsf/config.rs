@@ -106,8 +106,14 @@ pub(crate) const fn list_of(size: usize, sl_log2: u32) -> (usize, usize) {
 pub(crate) const fn list_at_least(size: usize, sl_log2: u32) -> (usize, usize) {
     let granules = size >> GRANULE_LOG2;
     let top = top_bit(granules);
-    let step_mask = (1usize << top.saturating_sub(sl_log2)) - 1;
-    // `size <= max_block < isize::MAX`, so this cannot overflow.
+    // One less than a list's width at this level, `2^(top - sl_log2) - 1`,
+    // and 0 below `SL` granules, where each size has a list of its own:
+    // `top + 1` low bits set, shifted right by `sl_log2 + 1`. Two shifts,
+    // each by less than the word's width (`top <= usize::BITS - 1`), and
+    // no saturating subtraction: three instructions on Cortex-M4.
+    let step_mask = (usize::MAX >> (usize::BITS - 1 - top)) >> (sl_log2 + 1);
+    // `size < isize::MAX + GRANULE` (a `Layout`'s size with its header,
+    // rounded), so this cannot overflow.
     list_of((granules + step_mask) << GRANULE_LOG2, sl_log2)
 }
 

@@ -17,6 +17,7 @@ mod pools;
 mod tests;
 
 use core::alloc::Layout;
+use core::hint::assert_unchecked;
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::num::NonZeroUsize;
@@ -28,7 +29,7 @@ use self::config::{
 };
 pub use self::grow::GrowingTlsf;
 pub use self::pools::MAX_POOLS;
-use self::pools::PoolTable;
+use self::pools::{Located, PoolTable};
 use crate::bits::{highest_bit, highest_bit_u32, lowest_bit, lowest_bit_u32};
 use crate::in_place::by_value;
 use crate::raw_heap::dangling;
@@ -473,9 +474,10 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         if layout.size() == 0 {
             return Ok(dangling(layout));
         }
-        let Some(size) = Self::block_size(layout.size()) else {
-            return self.fail();
-        };
+        // No test against `MAX_BLOCK`: a larger block maps past the last
+        // level, where `find_list` finds nothing, and the fallback's
+        // blocks are all smaller.
+        let size = least_block(layout.size());
         let (fl, sl) = list_at_least(size, Self::SL_LOG2);
         let Some((fl, sl)) = self.find_list(fl, sl) else {
             return self.allocate_fallback(size, GRANULE, (fl, sl));
@@ -491,13 +493,9 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         if layout.size() == 0 {
             return Ok(dangling(layout));
         }
-        let Some(size) = Self::block_size(layout.size()) else {
-            return self.fail();
-        };
+        // No test against `MAX_BLOCK`, as in `allocate`.
+        let size = least_block(layout.size());
         let search = aligned_search(size, align);
-        if search > Self::MAX_BLOCK {
-            return self.fallback(size, align, (FL, 0));
-        }
         let (fl, sl) = list_at_least(search, Self::SL_LOG2);
         let Some((fl, sl)) = self.find_list(fl, sl) else {
             return self.fallback(size, align, (fl, sl));
@@ -651,7 +649,11 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// whether a list runs empty is data-dependent and mispredicts often.
     #[inline(always)]
     fn clear_bit_if(&mut self, emptied: bool, fl: usize, sl: usize) {
-        // SAFETY: callers pass a list index, `fl < FL`.
+        // SAFETY: callers pass a list index, `fl < FL <= usize::BITS` and
+        // `sl < SL <= 32` (`config::validate`). Telling the compiler spares
+        // the masks that Rust's shifts by a variable otherwise get.
+        unsafe { assert_unchecked(fl < FL && sl < SL) };
+        // SAFETY: as just said, `fl < FL`.
         let map = unsafe { self.sl_bitmaps.get_unchecked_mut(fl) };
         *map &= !((emptied as u32) << sl);
         self.fl_bitmap &= !(((*map == 0) as usize) << fl);
@@ -686,6 +688,8 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// `block` is a free block in no list, and `(fl, sl)` is its size's list.
     #[inline(always)]
     unsafe fn insert_at(&mut self, block: Block, fl: usize, sl: usize) {
+        // SAFETY: the list index is in bounds (see `clear_bit_if`).
+        unsafe { assert_unchecked(fl < FL && sl < SL) };
         // SAFETY: the list index is in bounds; `block` is free, so it has
         // room for its links, and so has the old head.
         unsafe {
@@ -1016,12 +1020,13 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         misuse
     }
 
-    /// The header of the block whose payload is `ptr`, through the pool's own
-    /// pointer (see `pools`); `None` if no pool holds it or it is not
-    /// granule-aligned, as every payload is.
+    /// The word before the payload `ptr` (its block's header, or a pad
+    /// word), through the pool's own pointer (see `pools`), and how far
+    /// before it a block may start; `None` if no pool holds `ptr` or it is
+    /// not granule-aligned, as every payload is.
     #[inline(always)]
-    fn block_of(&self, ptr: NonNull<u8>) -> Option<Block> {
-        self.pools.locate_block(ptr.as_ptr().addr()).map(Block::at)
+    fn block_of(&self, ptr: NonNull<u8>) -> Option<Located> {
+        self.pools.locate_block(ptr.as_ptr().addr())
     }
 
     /// The header of the allocated block at `ptr`, its header word and the
@@ -1038,40 +1043,43 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         layout: Layout,
     ) -> Result<(Block, usize, usize), Misuse> {
         let addr = ptr.as_ptr().addr();
-        let Some(mut block) = self.block_of(ptr) else {
+        let Some(located) = self.block_of(ptr) else {
             return Err(Misuse::Foreign { addr });
         };
-        // SAFETY: `block_of` gives a word-aligned address inside a pool,
-        // through the pool's pointer: a block's header (or a pad word) if
-        // the caller kept the contract. (If not, it is still inside a pool,
-        // but it may be bytes no one wrote; the contract rules that out.)
-        let mut header = unsafe { block.header() };
-        let mut pad = 0;
-        if header & PAD != 0 {
-            (block, header, pad) = self.padded_block(addr, header)?;
-        }
+        let (block, header, pad) = self.header_of(located, addr)?;
         if !fits(header, layout, pad) || (cfg!(debug_assertions) && addr % layout.align() != 0) {
             return Err(not_live(addr, header, layout));
         }
         Ok((block, header, pad))
     }
 
-    /// The block of a padded payload at `addr`, whose pad word is `word`:
-    /// the header `pad` bytes before the usual place, found through the
-    /// pool table like any other. Inlined: a cold call would cost an
-    /// aligned free more than the lookup does.
+    /// The block of the payload at `addr`, whose preceding word `located`
+    /// found: that word is the block's header, or a pad word (`PAD` and
+    /// the pad's length) that leads to the header `pad` bytes before it,
+    /// which must lie in the pool. Inlined: a cold call would cost an
+    /// aligned free more than the pad does.
     #[inline(always)]
-    fn padded_block(&self, addr: usize, word: usize) -> Result<(Block, usize, usize), Misuse> {
+    fn header_of(&self, located: Located, addr: usize) -> Result<(Block, usize, usize), Misuse> {
+        // SAFETY: `block_of` gives a pointer into a pool: not null.
+        let block = Block::at(unsafe { NonNull::new_unchecked(located.header) });
+        // SAFETY: `block_of` gives a word-aligned address inside a pool,
+        // through the pool's pointer: a block's header (or a pad word) if
+        // the caller kept the contract. (If not, it is still inside a pool,
+        // but it may be bytes no one wrote; the contract rules that out.)
+        let word = unsafe { block.header() };
+        if word & PAD == 0 {
+            return Ok((block, word, 0));
+        }
         let pad = word & !PAD;
-        let Some(block) = self
-            .pools
-            .locate_block(addr.wrapping_sub(pad))
-            .map(Block::at)
-        else {
+        if pad > located.reach {
             return Err(Misuse::NotAllocated { addr });
-        };
-        // SAFETY: as in `live_block`: a word inside a pool.
-        Ok((block, unsafe { block.header() }, pad))
+        }
+        // SAFETY: `pad <= reach`: the header lies at or after the pool's
+        // first block header, inside the pool.
+        unsafe {
+            let block = Block::at(NonNull::new_unchecked(located.header.sub(pad)));
+            Ok((block, block.header(), pad))
+        }
     }
 
     /// Grows a block in place to hold `new.size()` bytes, taking from the free
@@ -1221,20 +1229,13 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
     /// # Time complexity
     /// O(1).
     pub unsafe fn usable_size(&self, ptr: NonNull<u8>) -> usize {
-        let Some(block) = self.block_of(ptr) else {
+        let Some(located) = self.block_of(ptr) else {
             return 0;
         };
-        // SAFETY: a live payload is preceded by its header or its pad word.
-        let header = unsafe { block.header() };
-        let (header, pad) = if header & PAD == 0 {
-            (header, 0)
-        } else {
-            match self.padded_block(ptr.as_ptr().addr(), header) {
-                Ok((_, header, pad)) => (header, pad),
-                Err(_) => return 0,
-            }
-        };
-        (header & !(USED | PREV_FREE)).saturating_sub(WORD + pad)
+        match self.header_of(located, ptr.as_ptr().addr()) {
+            Ok((_, header, pad)) => (header & !(USED | PREV_FREE)).saturating_sub(WORD + pad),
+            Err(_) => 0,
+        }
     }
 
     /// The pool that holds `addr`: its index (pools are numbered in the
@@ -1384,21 +1385,26 @@ const fn least_block(size: usize) -> usize {
 
 /// Whether `header` is that of an allocated block that a call with
 /// `layout` may name, its payload `pad` bytes past the usual place: `USED`
-/// set, and a size that grew from `least_block(layout.size()) + pad` by
-/// less than `MIN_BLOCK`. Every block keeps to that: allocation and the
-/// in-place resizes give a request its least block (and pad) plus a tail
-/// too small to split off, and the `Allocator` rule lets a caller name any
-/// size from the request to the returned length, which maps to the same
-/// least block or to one larger than the tail. One subtraction, rotation
-/// and comparison: `slack` is the size's excess, a multiple of the
-/// granule, when `USED` is set, and odd when it is not; the rotation moves
-/// a bit below the granule (that odd bit, or an overwritten header's) to
-/// the top, as it does a negative excess.
+/// set, and a size at most `2 * MIN_BLOCK - 2 * GRANULE` above the request
+/// with its header, rounded up to the granule, plus the pad. Every block
+/// keeps to that: allocation and the in-place resizes give a request its
+/// least block (that rounded size, at least `MIN_BLOCK`) and pad, plus a
+/// tail too small to split off (less than `MIN_BLOCK`), and the
+/// `Allocator` rule lets a caller name any size from the request to the
+/// returned length, which maps to the same least block or to one larger
+/// than the tail. The bound leaves out the `MIN_BLOCK` floor, which would
+/// cost the test three instructions more, and so accepts one granule more
+/// of slack for small requests. One subtraction, rotation and comparison:
+/// `slack` is the size's excess, a multiple of the granule, when `USED` is
+/// set, and odd when it is not; the rotation moves a bit below the granule
+/// (that odd bit, or an overwritten header's) to the top, as it does a
+/// negative excess.
 #[inline(always)]
 fn fits(header: usize, layout: Layout, pad: usize) -> bool {
-    let least = least_block(layout.size()).wrapping_add(pad);
-    let slack = (header & !PREV_FREE).wrapping_sub(least | USED);
-    slack.rotate_right(GRANULE_LOG2) < MIN_BLOCK / GRANULE
+    // `size <= isize::MAX` (a `Layout`'s), so the sum cannot overflow.
+    let rounded = (layout.size() + WORD + GRANULE - 1) & !(GRANULE - 1);
+    let slack = (header & !PREV_FREE).wrapping_sub(rounded.wrapping_add(pad) | USED);
+    slack.rotate_right(GRANULE_LOG2) < (2 * MIN_BLOCK - GRANULE) / GRANULE
 }
 
 /// What a header that `fits` refused says of the call: cold, for the

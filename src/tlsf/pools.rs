@@ -40,23 +40,42 @@ impl Slot {
     }
 
     /// The header of the block whose payload would be at `addr`, if this
-    /// pool has room for one there: `addr` granule-aligned, past the
-    /// pool's first word and header, and the header inside the pool. One
+    /// pool has room for one there (`addr` granule-aligned, past the
+    /// pool's first word and header, and the header inside the pool), with
+    /// the payload's distance from the pool's first payload place: how far
+    /// before `addr` a block of it may start (see `Located`). One
     /// comparison: the payload's offset from the first payload place,
     /// rotated by the granule, is its index in granules when aligned, and
     /// above every pool's length in granules when not (its low bits move to
     /// the top), as it is when the address lies before the pool.
     #[inline(always)]
-    fn block_at(self, addr: usize) -> Option<NonNull<u8>> {
+    fn block_at(self, addr: usize) -> Option<Located> {
         let index = addr
             .wrapping_sub(self.start() + GRANULE)
             .rotate_right(GRANULE_LOG2);
-        // SAFETY: `index < len / GRANULE`, so the header, `WORD` bytes into
-        // granule `index`, is at most at `len - WORD` (the sentinel): inside
-        // the pool.
-        (index < self.len() >> GRANULE_LOG2)
-            .then(|| unsafe { self.base.add((index << GRANULE_LOG2) + WORD) })
+        (index < self.len() >> GRANULE_LOG2).then(|| {
+            let reach = index << GRANULE_LOG2;
+            // SAFETY: `index < len / GRANULE`, so the header, `WORD` bytes
+            // into granule `index`, is at most at `len - WORD` (the
+            // sentinel): inside the pool.
+            let header = unsafe { self.base.as_ptr().add(reach + WORD) };
+            Located { header, reach }
+        })
     }
+}
+
+/// Where a payload address lies in its pool.
+#[derive(Clone, Copy)]
+pub(crate) struct Located {
+    /// The word before the payload, with the pool's provenance: the
+    /// header of a block whose payload this is, or a pad word. Never null;
+    /// a raw pointer, not a `NonNull`, so that an `Option<Located>` keeps
+    /// a flag of its own, which the compiler can follow from the bounds
+    /// test, rather than testing the pointer for null again.
+    pub(crate) header: *mut u8,
+    /// Bytes from the pool's first payload place to the payload: a block
+    /// whose header lies up to this far before `header` is in the pool.
+    pub(crate) reach: usize,
 }
 
 /// The pools of one heap, in the order they were added.
@@ -155,11 +174,12 @@ impl PoolTable {
         self.locate_in_others(addr)
     }
 
-    /// The header of the block whose payload would be at `addr` (see
-    /// `Slot::block_at`), with the provenance of the pool that holds it;
-    /// `None` if no pool does or the address cannot be a payload's.
+    /// The header of the block whose payload would be at `addr`, with the
+    /// provenance of the pool that holds it, and the payload's reach (see
+    /// `Slot::block_at`); `None` if no pool does or the address cannot be a
+    /// payload's.
     #[inline(always)]
-    pub(crate) fn locate_block(&self, addr: usize) -> Option<NonNull<u8>> {
+    pub(crate) fn locate_block(&self, addr: usize) -> Option<Located> {
         if let Some(block) = self.slots[0].and_then(|first| first.block_at(addr)) {
             return Some(block);
         }
@@ -167,7 +187,7 @@ impl PoolTable {
     }
 
     #[cold]
-    fn locate_block_in_others(&self, addr: usize) -> Option<NonNull<u8>> {
+    fn locate_block_in_others(&self, addr: usize) -> Option<Located> {
         self.iter_slots()
             .skip(1)
             .find_map(|slot| slot.block_at(addr))

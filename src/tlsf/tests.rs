@@ -5,7 +5,7 @@ use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use std::vec;
 
-use super::block::{Block, PAD};
+use super::block::PAD;
 use super::config::{GRANULE, MIN_BLOCK, fl_len, list_at_least, list_of};
 use super::{GenericTlsf, Tlsf};
 
@@ -124,9 +124,9 @@ fn padded_payloads_are_found_again() {
             // SAFETY: live.
             let usable = unsafe { tlsf.usable_size(ptr.cast()) };
             assert_eq!(usable, ptr.len(), "{layout:?}");
-            let word = tlsf.pools.locate_block(addr).map(|b| {
+            let word = tlsf.pools.locate_block(addr).map(|located| {
                 // SAFETY: a word inside the pool.
-                unsafe { Block::at(b).header() }
+                unsafe { located.header.cast::<usize>().read() }
             });
             padded += usize::from(word.is_some_and(|w| w & PAD != 0));
             tlsf.check().unwrap();
