@@ -297,7 +297,8 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// [`AllocError`] when neither side can serve the request; the heap is
     /// unchanged, except that a class out of free slots may first take
     /// another class's empty spare page, and a large request the TLSF
-    /// cannot place first gives the spare pages (at most two) back to it.
+    /// cannot place first gives the spare pages (at most two) back to it,
+    /// one at a time until the request fits.
     ///
     /// # Time complexity
     /// O(1).
@@ -328,17 +329,24 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         result
     }
 
-    /// A large request found no free block: if slab classes hold empty
-    /// spare pages, give them back to the TLSF and try once more.
+    /// A large request found no free block: give the slab's spare pages
+    /// (at most two) back to the TLSF one at a time, until the free block
+    /// that one of them makes (merged with its free neighbours) holds the
+    /// request. That block is the only free memory the first search did
+    /// not see, so looking at it alone fails exactly when a second full
+    /// search would, at the cost of one header test.
     #[cold]
     fn allocate_after_trim(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        if self.slab.trim() == 0 {
-            return Err(AllocError);
+        while self.slab.release_spare() {
+            let pages = self.slab.source_mut();
+            if let Some(block) = pages.tlsf.allocate_in_last_freed(layout) {
+                // One call, one failure at most: the first attempt's does
+                // not count.
+                pages.hidden_failures += 1;
+                return Ok(block);
+            }
         }
-        let result = self.tlsf_mut().allocate(layout);
-        // One call, one failure at most: the first attempt's does not count.
-        self.slab.source_mut().hidden_failures += 1;
-        result
+        Err(AllocError)
     }
 
     /// Frees a slot or block.

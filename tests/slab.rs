@@ -1114,6 +1114,48 @@ fn a_large_heap_request_takes_the_slabs_spare_pages_back() {
 }
 
 #[test]
+fn a_large_heap_request_gives_back_only_the_spare_pages_it_needs() {
+    let mut buf = PoolBuf::new(64 << 10);
+    let mut heap = Heap::with_page_size(buf.slice(), PAGE).unwrap();
+    // Two classes each hold a page with one live object.
+    let small = [layout(16, 8), layout(32, 8)];
+    let objects = small.map(|l| (heap.allocate(l).unwrap(), l));
+    // Large blocks fill the rest of the pool, the largest first, until
+    // even a block just above the slab's classes finds no room.
+    let mut large = std::vec::Vec::new();
+    let mut size = 16 << 10;
+    while size > heap.max_class() {
+        let l = layout(size, 8);
+        match heap.allocate(l) {
+            Ok(block) => large.push((block, l)),
+            Err(AllocError) => size /= 2,
+        }
+    }
+    // Both pages empty: each class keeps its own as a spare.
+    for (object, l) in objects {
+        // SAFETY: allocated above with `l`.
+        unsafe { heap.deallocate(object.cast(), l) };
+    }
+    heap.check().unwrap();
+    let failures = heap.stats().failures;
+    // A request that one page holds: the most recent spare goes back and
+    // serves it; the other stays.
+    let one_page = layout(PAGE - rtarena::HEADER, 8);
+    let block = heap.allocate(one_page).expect("a spare page went back");
+    assert_eq!(heap.stats().failures, failures, "served, so not a failure");
+    heap.check().unwrap();
+    assert_eq!(heap.trim(), 1, "the other spare page stayed");
+    // SAFETY: allocated just above.
+    unsafe { heap.deallocate(block.cast(), one_page) };
+    for (block, l) in large {
+        // SAFETY: allocated above with `l`.
+        unsafe { heap.deallocate(block.cast(), l) };
+    }
+    heap.check().unwrap();
+    assert_eq!(heap.stats().in_use, 0);
+}
+
+#[test]
 fn a_growing_tlsf_refuses_what_its_source_cannot_give_before_taking_pages() {
     let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
     let pages = PoolPages::new(buf.slice(), PAGE).unwrap();

@@ -516,13 +516,27 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     #[cold]
     pub fn trim(&mut self) -> usize {
         let mut released = 0;
-        while let Some(page) = self.take_spare() {
-            // SAFETY: `take_spare` detached the page, which came from the
-            // source.
-            unsafe { self.source.deallocate_page(page) };
+        while self.release_spare() {
             released += 1;
         }
         released
+    }
+
+    /// Gives the most recent spare page back to the source; `false` if
+    /// there is none. (The hybrid heap gives back one page at a time, and
+    /// looks after each whether the request that found the TLSF full fits.)
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[cold]
+    pub(crate) fn release_spare(&mut self) -> bool {
+        let Some(page) = self.take_spare() else {
+            return false;
+        };
+        // SAFETY: `take_spare` detached the page, which came from the
+        // source.
+        unsafe { self.source.deallocate_page(page) };
+        true
     }
 
     /// Takes the most recent spare page (a class's empty active page) out

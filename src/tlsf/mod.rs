@@ -533,45 +533,71 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         align: usize,
         end: (usize, usize),
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let Some((block, (fl, sl), pad)) = self.fallback_block(size, align, end) else {
+        let Some(fit) = self.fallback_block(size, align, end) else {
             return self.fail();
         };
-        // SAFETY: a free block, filed in list `(fl, sl)`, that holds `size`
-        // bytes after a pad that is a multiple of the granule (`pad_for`),
-        // as `take_padded` requires.
-        unsafe {
-            self.remove_at(block, fl, sl);
-            Ok(self.take_padded(block, pad, size))
-        }
+        // SAFETY: `fallback_block` found the fit.
+        Ok(unsafe { self.take_fit(fit, size) })
     }
 
     /// The fallback's block, its list and the pad its payload needs: the
     /// block the last free made, else the head of the highest non-empty
     /// list below `end`, if it holds `size` bytes `align`ed.
     #[inline(always)]
-    fn fallback_block(
-        &self,
-        size: usize,
-        align: usize,
-        end: (usize, usize),
-    ) -> Option<(Block, (usize, usize), usize)> {
-        // SAFETY: `last_freed` is the start of a block (see the field);
-        // `find_list_below` returns a non-empty list, whose head is a free
-        // block.
+    fn fallback_block(&self, size: usize, align: usize, end: (usize, usize)) -> Option<Fit> {
+        if let Some(fit) = self.last_freed_fit(size, align) {
+            return Some(fit);
+        }
+        let list = self.find_list_below(end)?;
+        // SAFETY: `find_list_below` returns a non-empty list, whose head is
+        // a free block.
         unsafe {
-            if let Some(block) = self.last_freed {
-                let header = block.header();
-                let total = header & !PREV_FREE;
-                let pad = pad_for(block, align);
-                if header & USED == 0 && pad + size <= total {
-                    return Some((block, list_of(total, Self::SL_LOG2), pad));
-                }
-            }
-            let list = self.find_list_below(end)?;
             let head = self.heads[list.0][list.1].unwrap_unchecked();
             let pad = pad_for(head, align);
             (pad + size <= head.size()).then_some((head, list, pad))
         }
+    }
+
+    /// The block the last free made, its list and the pad its payload
+    /// needs, if it is still free and holds `size` bytes `align`ed.
+    #[inline(always)]
+    fn last_freed_fit(&self, size: usize, align: usize) -> Option<Fit> {
+        let block = self.last_freed?;
+        // SAFETY: `last_freed` is the start of a block (see the field).
+        let header = unsafe { block.header() };
+        let total = header & !PREV_FREE;
+        let pad = pad_for(block, align);
+        (header & USED == 0 && pad + size <= total)
+            .then(|| (block, list_of(total, Self::SL_LOG2), pad))
+    }
+
+    /// Allocates `size` bytes from a free block that a search found.
+    ///
+    /// # Safety
+    /// `fit` is a free block, filed in list `fit.1`, that holds `size`
+    /// bytes after the pad `fit.2`, a multiple of the granule (`pad_for`).
+    #[inline(always)]
+    unsafe fn take_fit(&mut self, (block, (fl, sl), pad): Fit, size: usize) -> NonNull<[u8]> {
+        // SAFETY: as `take_padded` requires, from the caller's.
+        unsafe {
+            self.remove_at(block, fl, sl);
+            self.take_padded(block, pad, size)
+        }
+    }
+
+    /// Allocates `layout` from the block the last free made, if it is free
+    /// and holds it: for the hybrid heap, after a request failed and a
+    /// spare page went back, where that block is the only free memory that
+    /// a second search could find and the first did not. Counts no
+    /// failure. A zero-size `layout` is the caller's to serve.
+    ///
+    /// # Time complexity
+    /// O(1): one header test, then at most an unlink and a split.
+    pub(crate) fn allocate_in_last_freed(&mut self, layout: Layout) -> Option<NonNull<[u8]>> {
+        let size = least_block(layout.size());
+        let fit = self.last_freed_fit(size, layout.align())?;
+        // SAFETY: `last_freed_fit` found the fit.
+        Some(unsafe { self.take_fit(fit, size) })
     }
 
     #[cold]
@@ -1373,6 +1399,10 @@ unsafe impl<const FL: usize, const SL: usize> RawHeap for GenericTlsf<'_, FL, SL
         GenericTlsf::check(self)
     }
 }
+
+/// A free block that holds a request: the block, the list it is filed in,
+/// and the pad before the request's payload.
+type Fit = (Block, (usize, usize), usize);
 
 /// The smallest block (header included) for a request of `size` bytes:
 /// rounded up to the granule, at least `MIN_BLOCK`. `size <= isize::MAX`
