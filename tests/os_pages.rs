@@ -272,3 +272,113 @@ fn a_slab_gives_os_pages_back_down_to_the_reserve() {
     assert_eq!(slab.source().pages_in_use(), 0);
     assert_eq!(slab.source().pages_mapped(), 2, "the reserve");
 }
+
+/// Held by the tests that measure the process's resident memory, which
+/// would see each other's.
+#[cfg(target_os = "linux")]
+static RESIDENT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A field of `/proc/self/status`, in bytes (Linux).
+#[cfg(target_os = "linux")]
+fn status_bytes(field: &str) -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"));
+    let kib: usize = line.trim().trim_end_matches("kB").trim().parse().unwrap();
+    kib << 10
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_growing_tlsf_gives_its_free_pages_back_when_asked() {
+    use rtarena::tlsf::GrowingTlsf;
+    const LEN: usize = 128 << 20;
+    let _alone = RESIDENT.lock().unwrap();
+    let mut tlsf = GrowingTlsf::new(OsPages::new().unwrap());
+    let layout = Layout::from_size_align(LEN, 8).unwrap();
+    for round in 0..2 {
+        let block = tlsf.allocate(layout).unwrap().cast::<u8>();
+        // SAFETY: the block holds `LEN` bytes.
+        unsafe { block.as_ptr().write_bytes(round + 1, LEN) };
+        let touched = status_bytes("VmRSS:");
+        // SAFETY: allocated above with `layout`.
+        unsafe { tlsf.deallocate(block, layout) };
+        assert!(
+            status_bytes("VmRSS:") + (8 << 20) > touched,
+            "a free alone gives nothing back"
+        );
+        let released = tlsf.release_free_pages();
+        assert!(released >= LEN - (2 << 20), "released {released} of {LEN}");
+        let after = status_bytes("VmRSS:");
+        assert!(
+            touched - after >= LEN - (24 << 20),
+            "resident {touched} -> {after} bytes"
+        );
+        assert_eq!(tlsf.release_free_pages(), released, "the same pages again");
+        tlsf.check().unwrap();
+    }
+    assert_eq!(tlsf.stats().in_use, 0);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_populated_source_backs_the_pages_a_heap_grows_by() {
+    use rtarena::tlsf::GrowingTlsf;
+    const LEN: usize = 96 << 20;
+    let _alone = RESIDENT.lock().unwrap();
+    let mut tlsf = GrowingTlsf::new(OsPages::new().unwrap().populated());
+    let before = status_bytes("VmRSS:");
+    tlsf.grow(LEN).unwrap();
+    let after = status_bytes("VmRSS:");
+    assert!(
+        after - before >= LEN - (16 << 20),
+        "resident {before} -> {after} bytes"
+    );
+    assert!(tlsf.stats().capacity >= LEN);
+    // The memory grown by serves a request of that size with no page more.
+    let pages = tlsf.source().pages_in_use();
+    let layout = Layout::from_size_align(LEN, 8).unwrap();
+    let block = tlsf.allocate(layout).unwrap();
+    assert_eq!(tlsf.source().pages_in_use(), pages);
+    // SAFETY: allocated just above with `layout`.
+    unsafe { tlsf.deallocate(block.cast(), layout) };
+    assert_eq!(tlsf.stats().failures, 0);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_locked_source_locks_its_pages_or_takes_none() {
+    let _alone = RESIDENT.lock().unwrap();
+    let mut pages = OsPages::new().unwrap().locked();
+    let size = pages.page_size();
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let limit: usize = limits
+        .lines()
+        .find(|line| line.starts_with("Max locked memory"))
+        .and_then(|line| line.split_whitespace().nth(3)?.parse().ok())
+        .unwrap_or(64 << 20);
+    // A run within the limit is locked; one past it is locked only if the
+    // process may lock beyond its limit (`CAP_IPC_LOCK`), else refused
+    // with no page out.
+    for count in [4, limit.min(64 << 20) / size + 1] {
+        let locked = status_bytes("VmLck:");
+        match pages.allocate_pages(count) {
+            Ok(run) => {
+                assert!(status_bytes("VmLck:") >= locked + count * size);
+                for index in (0..count).rev() {
+                    // SAFETY: page `index` of the run just taken.
+                    unsafe { pages.deallocate_page(run.add(index * size)) };
+                }
+            }
+            Err(AllocError) => {
+                assert!(
+                    count * size > limit,
+                    "{count} pages refused under the limit"
+                );
+                assert_eq!(pages.pages_in_use(), 0);
+            }
+        }
+    }
+}

@@ -166,6 +166,30 @@ pub unsafe trait PageSource {
     fn pages_merge(&self) -> bool {
         false
     }
+
+    /// Says that the contents of the `len` bytes at `start`, whole pages
+    /// that this source handed out and that are still out, are not needed
+    /// any more: the source may give their memory back to the system. The
+    /// pages stay out and usable; what they hold from then on is
+    /// unspecified (zeros, or what they held). Returns the bytes whose
+    /// memory went back. The default gives nothing back and returns 0, as
+    /// a source over the user's own memory has nothing to give; `OsPages`
+    /// advises the kernel.
+    ///
+    /// # Safety
+    ///
+    /// `start` and `len` are multiples of the page size; every page of
+    /// `start..start + len` was handed out by this source and not given
+    /// back, `start` has provenance over all of them, and nothing needs
+    /// their contents.
+    ///
+    /// # Time complexity
+    ///
+    /// The default is O(1); `OsPages` makes one system call.
+    unsafe fn discard(&mut self, start: NonNull<u8>, len: usize) -> usize {
+        let _ = (start, len);
+        0
+    }
 }
 
 /// Gives back the `count` pages from `first` on, which `source` handed out

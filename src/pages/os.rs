@@ -94,8 +94,11 @@ pub enum PageKind {
 /// `mprotect` for every page of a range's released-page stack it fills
 /// (one in 512 with 8-byte words and 4 KiB OS pages). Memory is backed
 /// lazily: the first touch of each OS page of a fresh or released page
-/// takes a page fault. Code with deadlines keeps the pages it needs out, or
-/// in the reserve, before its deadlines start.
+/// takes a page fault, unless the source is [`populated`](Self::populated)
+/// or [`locked`](Self::locked), which back every page before handing it
+/// out. Code with deadlines takes the pages it needs before its deadlines
+/// start (for a growing heap, with `GrowingTlsf::grow`) and keeps them out,
+/// or in the reserve.
 ///
 /// ```
 /// use rtarena::pages::{OsPages, PageKind, PageSource};
@@ -143,6 +146,21 @@ pub struct OsPages {
     in_use: usize,
     /// Pages made accessible since creation, by `PageKind` (as an index).
     mapped: [usize; 3],
+    /// What the source does to every page before it hands it out.
+    prefault: Prefault,
+}
+
+/// What an [`OsPages`] does to a page before handing it out, so that the
+/// code using it takes no page fault.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Prefault {
+    /// Nothing: the OS backs each OS page at its first touch.
+    Lazy,
+    /// Touches every OS page of it (a read and a write of one byte, which
+    /// keeps its contents).
+    Populate,
+    /// Locks it in memory (`mlock`), which also backs it.
+    Lock,
 }
 
 // SAFETY: the only pointers `OsPages` holds are into its ranges, mappings
@@ -226,6 +244,7 @@ impl OsPages {
             max_pages: usize::MAX,
             in_use: 0,
             mapped: [0; 3],
+            prefault: Prefault::Lazy,
         }
     }
 
@@ -255,6 +274,70 @@ impl OsPages {
     pub fn with_max_pages(mut self, pages: usize) -> Self {
         self.max_pages = pages;
         self
+    }
+
+    /// Backs every page with memory before handing it out: the source
+    /// touches each OS page of it, so that the code that uses the page
+    /// takes no page fault. The time moves to the page take (for a
+    /// growing heap, the allocation that grows it; with
+    /// [`GrowingTlsf::grow`](crate::tlsf::GrowingTlsf::grow), start-up),
+    /// about one page fault per OS page: a few hundred microseconds per
+    /// MiB. The kernel may still reclaim the memory under pressure (swap);
+    /// [`locked`](Self::locked) rules that out too.
+    ///
+    /// # Time complexity
+    ///
+    /// O(1); each page take then costs O(page size / OS page size) more.
+    #[must_use]
+    pub fn populated(mut self) -> Self {
+        self.prefault = Prefault::Populate;
+        self
+    }
+
+    /// Locks every page in memory (`mlock`) before handing it out: backed,
+    /// and never swapped out, so that no access to it faults. A page take
+    /// fails (`Err`, nothing taken) when the OS refuses the lock: the
+    /// process may lock only `RLIMIT_MEMLOCK` bytes (`ulimit -l`; often 8
+    /// MiB for a user, unlimited for root or with `CAP_IPC_LOCK`). Pages
+    /// given back stay locked and keep their memory, and
+    /// [`discard`](PageSource::discard) gives nothing back. Costs as
+    /// [`populated`](Self::populated), plus the system call.
+    ///
+    /// # Time complexity
+    ///
+    /// O(1); each page take then costs one `mlock` more.
+    #[must_use]
+    pub fn locked(mut self) -> Self {
+        self.prefault = Prefault::Lock;
+        self
+    }
+
+    /// Backs the `len` bytes at `run`, pages just taken, as `prefault`
+    /// says.
+    ///
+    /// # Safety
+    ///
+    /// The bytes are accessible pages of this source, out, that the
+    /// caller has not handed on yet.
+    unsafe fn back(&self, run: NonNull<u8>, len: usize) -> Result<(), AllocError> {
+        match self.prefault {
+            Prefault::Lazy => Ok(()),
+            Prefault::Populate => {
+                for offset in (0..len).step_by(rustix::param::page_size()) {
+                    // SAFETY: inside the run, accessible and ours (caller);
+                    // writing back the byte read keeps the contents.
+                    unsafe {
+                        let byte = run.add(offset).as_ptr();
+                        byte.write_volatile(byte.read_volatile());
+                    }
+                }
+                Ok(())
+            }
+            Prefault::Lock => {
+                // SAFETY: locking memory of ours changes no contents.
+                unsafe { mm::mlock(run.as_ptr().cast(), len) }.map_err(|_| AllocError)
+            }
+        }
     }
 
     /// Number of pages handed out and not given back.
@@ -753,14 +836,15 @@ unsafe fn restore_reservation(run: NonNull<u8>, len: usize) {
 /// # Safety
 ///
 /// The bytes are accessible pages of the source that nothing uses.
-unsafe fn decommit(ptr: NonNull<u8>, len: usize) {
+unsafe fn decommit(ptr: NonNull<u8>, len: usize) -> bool {
     #[cfg(target_os = "linux")]
     let advice = mm::Advice::LinuxDontNeed;
     #[cfg(not(target_os = "linux"))]
     let advice = mm::Advice::DontNeed;
-    // If the kernel refuses, the memory stays: the page is still reused.
+    // If the kernel refuses (say, the pages are locked), the memory stays:
+    // the pages are still reused.
     // SAFETY: the caller's contract: nothing needs the contents.
-    let _ = unsafe { mm::madvise(ptr.as_ptr().cast(), len, advice) };
+    unsafe { mm::madvise(ptr.as_ptr().cast(), len, advice) }.is_ok()
 }
 
 /// Unmaps `len` bytes from `ptr`, leaving them mapped if the OS refuses.
@@ -816,6 +900,16 @@ unsafe impl PageSource for OsPages {
             None => self.take_fresh(count)?,
         };
         self.in_use += count;
+        // `count * page_size` did not overflow in `take_fresh`.
+        let len = count * self.page_size;
+        // SAFETY: the run was just taken; nothing has it yet.
+        if unsafe { self.back(page, len) }.is_err() {
+            for offset in (0..len).step_by(self.page_size).rev() {
+                // SAFETY: as above; the run's pointer covers its pages.
+                unsafe { self.deallocate_page(page.add(offset)) };
+            }
+            return Err(AllocError);
+        }
         Ok(page)
     }
 
@@ -874,6 +968,32 @@ unsafe impl PageSource for OsPages {
     /// be used as one region.
     fn pages_merge(&self) -> bool {
         true
+    }
+
+    /// Gives the memory of the pages back to the OS (`MADV_DONTNEED` on
+    /// Linux, `POSIX_MADV_DONTNEED` elsewhere): on Linux they read as
+    /// zeros when next touched, which backs them anew (a page fault per OS
+    /// page). Nothing goes back from a [`locked`](OsPages::locked) source,
+    /// nor once the source has hugetlb pages (see `deallocate_page`).
+    ///
+    /// # Safety
+    ///
+    /// As for [`PageSource::discard`].
+    ///
+    /// # Time complexity
+    ///
+    /// O(1): one `madvise`.
+    unsafe fn discard(&mut self, start: NonNull<u8>, len: usize) -> usize {
+        if self.prefault == Prefault::Lock || self.mapped[PageKind::HugeTlb as usize] != 0 {
+            return 0;
+        }
+        // SAFETY: the caller's contract: out pages of ours whose contents
+        // nothing needs.
+        if unsafe { decommit(start, len) } {
+            len
+        } else {
+            0
+        }
     }
 }
 

@@ -41,6 +41,12 @@ const FLAGS: usize = USED | PREV_FREE;
 pub(crate) const PAD: usize = 0b100;
 const _: () = assert!(PAD < super::config::GRANULE && PAD & FLAGS == 0);
 
+/// Bytes at the start of a free block that hold its header and links, and
+/// at its end that hold its footer: the rest of it holds nothing the heap
+/// needs.
+pub(crate) const FREE_HEAD: usize = 3 * WORD;
+pub(crate) const FREE_FOOT: usize = WORD;
+
 /// Bytes a sentinel takes at the end of a pool.
 pub(crate) const SENTINEL_SIZE: usize = WORD;
 

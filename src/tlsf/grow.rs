@@ -5,6 +5,7 @@ use core::alloc::Layout;
 use core::ptr::NonNull;
 
 use super::LargeTlsf;
+use super::block::{FREE_FOOT, FREE_HEAD};
 use super::config::{GRANULE, MIN_BLOCK, POOL_OVERHEAD};
 use crate::pages::PageSource;
 use crate::{AllocError, CheckError, Misuse, PoolError, RawHeap, Stats};
@@ -107,6 +108,68 @@ impl<S: PageSource> GrowingTlsf<S> {
 
     #[cold]
     fn grow_and_allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        self.grow_for(layout)?;
+        let result = self.tlsf.allocate(layout);
+        // One call, one failure at most: the first attempt's does not count.
+        self.tlsf.counters.failures -= 1;
+        result
+    }
+
+    /// Takes pages from the source now, as many as an allocation of
+    /// `bytes` that found no free block would (see the type's
+    /// documentation), and adds them: free memory grows by at least
+    /// `bytes`, so that allocations up to that much in all take no page
+    /// later (a request still needs one free block that holds it). With
+    /// an [`OsPages`](crate::pages::OsPages) that is
+    /// [`populated`](crate::pages::OsPages::populated) or
+    /// [`locked`](crate::pages::OsPages::locked), that memory is backed
+    /// now too: code with deadlines calls this before they start, and
+    /// then takes neither system calls nor page faults.
+    ///
+    /// # Errors
+    /// [`AllocError`] as for an allocation that grows the heap; the heap is
+    /// then unchanged.
+    ///
+    /// # Time complexity
+    /// The page take of a growing allocation (see the type's
+    /// documentation).
+    pub fn grow(&mut self, bytes: usize) -> Result<(), AllocError> {
+        let layout = Layout::from_size_align(bytes, 1).map_err(|_| AllocError)?;
+        self.grow_for(layout)
+    }
+
+    /// Gives the memory of every whole page inside a free block back to
+    /// the source ([`PageSource::discard`]: for `OsPages`, to the OS), and
+    /// returns how many bytes went back. The pages stay the heap's: an
+    /// allocation that reaches them again touches them, and the OS backs
+    /// them anew then (a page fault per OS page). A heap never does this
+    /// by itself: call it where a pause is fine, say after a phase that
+    /// freed much.
+    ///
+    /// # Time complexity
+    /// O(lists + free blocks), plus one `discard` for each free block
+    /// that spans a whole page (for `OsPages`, a system call each).
+    pub fn release_free_pages(&mut self) -> usize {
+        let page_size = self.source.page_size();
+        let mut released = 0;
+        for (block, size) in self.tlsf.free_blocks() {
+            // The block's header and links, and its footer, stay.
+            let addr = block.as_ptr().addr();
+            let first = (addr + FREE_HEAD).next_multiple_of(page_size);
+            let end = (addr + size - FREE_FOOT) & !(page_size - 1);
+            if end > first {
+                // SAFETY: whole pages inside a free block, which nothing
+                // uses: pages of the source that are out (every pool is
+                // pages of it), reached through the pool's pointer.
+                released += unsafe { self.source.discard(block.add(first - addr), end - first) };
+            }
+        }
+        released
+    }
+
+    /// Takes the pages that a request for `layout` needs (see the type's
+    /// documentation) and adds them.
+    fn grow_for(&mut self, layout: Layout) -> Result<(), AllocError> {
         let page_size = self.source.page_size();
         let need = layout
             .size()
@@ -123,10 +186,7 @@ impl<S: PageSource> GrowingTlsf<S> {
         } else {
             self.add_page()?;
         }
-        let result = self.tlsf.allocate(layout);
-        // One call, one failure at most: the first attempt's does not count.
-        self.tlsf.counters.failures -= 1;
-        result
+        Ok(())
     }
 
     /// Takes a run of `count` pages from a source whose pages merge and adds

@@ -1301,6 +1301,24 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         }
     }
 
+    /// Every free block, as its start (with its pool's provenance) and
+    /// its size, list by list.
+    ///
+    /// # Time complexity
+    /// O(FL * SL + free blocks).
+    pub(crate) fn free_blocks(&self) -> impl Iterator<Item = (NonNull<u8>, usize)> + '_ {
+        self.heads
+            .iter()
+            .flatten()
+            .flat_map(|&head| {
+                // SAFETY: list members are free blocks, whose links name
+                // the next member.
+                core::iter::successors(head, |block| unsafe { block.next_free() })
+            })
+            // SAFETY: as above: a free block.
+            .map(|block| (block.ptr(), unsafe { block.size() }))
+    }
+
     /// The size of the head of the highest non-empty list; 0 when the
     /// bitmaps name no list in bounds (only a corrupted control block can,
     /// which `check` reports: `stats` never panics).
