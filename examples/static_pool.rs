@@ -45,61 +45,19 @@
 //! `allocator-api2 = { version = "0.2", default-features = false, features =
 //! ["alloc"] }` and, for maps, `hashbrown` with its `allocator-api2` feature.
 
-use core::cell::UnsafeCell;
-use core::mem::{MaybeUninit, size_of};
+use core::mem::size_of;
 use core::ptr;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use allocator_api2::boxed::Box;
 use allocator_api2::vec::Vec;
 use hashbrown::HashMap;
-use rtarena::{Arena, SmallTlsf};
+use rtarena::{Arena, SmallTlsf, StaticPool};
 
 /// RAM given to the heap. `SmallTlsf` takes pools of up to 64 KiB.
 const POOL_SIZE: usize = 32 * 1024;
 
-/// A block of RAM in `.bss` that can be taken, as `&'static mut`, once.
-///
-/// This is the `static mut POOL: [u8; N]` of C firmware without `static mut`:
-/// the atomic flag makes the "only once" a checked fact instead of a
-/// promise, so `take` is safe to call from anywhere. (On a core without
-/// atomic swap, such as a Cortex-M0, use a `critical_section::with` around a
-/// plain flag, or `cortex_m::singleton!`.)
-struct StaticPool<const N: usize> {
-    taken: AtomicBool,
-    bytes: UnsafeCell<[MaybeUninit<u8>; N]>,
-}
-
-// SAFETY: `bytes` is only ever reached through `take`, which hands out the
-// one and only reference to it, at most once (the atomic swap decides which
-// caller gets it); sharing a `&StaticPool` between threads or with an
-// interrupt handler therefore cannot create two references to the bytes.
-unsafe impl<const N: usize> Sync for StaticPool<N> {}
-
-impl<const N: usize> StaticPool<N> {
-    const fn new() -> Self {
-        StaticPool {
-            taken: AtomicBool::new(false),
-            bytes: UnsafeCell::new([MaybeUninit::uninit(); N]),
-        }
-    }
-
-    /// The pool, the first time; `None` ever after.
-    #[expect(
-        clippy::mut_from_ref,
-        reason = "the atomic flag hands the `&mut` out once"
-    )]
-    fn take(&'static self) -> Option<&'static mut [MaybeUninit<u8>]> {
-        if self.taken.swap(true, Ordering::Acquire) {
-            return None;
-        }
-        // SAFETY: the swap above returned `false` for this caller only, so
-        // no other reference to `bytes` exists or will ever be made; the
-        // static lives for the whole program.
-        Some(unsafe { &mut *self.bytes.get() })
-    }
-}
-
+/// RAM in `.bss`, handed out once as `&'static mut`: no `static mut`, no
+/// `unsafe`.
 static POOL: StaticPool<POOL_SIZE> = StaticPool::new();
 
 /// The arena type of this firmware.

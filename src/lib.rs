@@ -32,6 +32,9 @@ mod raw_heap;
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "arm"))]
 mod sizes;
 pub mod slab;
+// Handing the pool out once needs an atomic swap or a critical section.
+#[cfg(any(target_has_atomic = "8", feature = "critical-section"))]
+mod static_pool;
 mod stats;
 #[cfg(feature = "sync")]
 mod sync_arena;
@@ -47,6 +50,8 @@ pub use crate::lock::Lock;
 pub use crate::misuse::Misuse;
 pub use crate::raw_heap::RawHeap;
 pub use crate::slab::Slab;
+#[cfg(any(target_has_atomic = "8", feature = "critical-section"))]
+pub use crate::static_pool::StaticPool;
 pub use crate::stats::{ClassStats, Stats};
 #[cfg(feature = "sync")]
 pub use crate::sync_arena::{CoreGuard, SyncArena};
