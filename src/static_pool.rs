@@ -55,10 +55,7 @@ impl<const N: usize> StaticPool<N> {
     ///
     /// # Time complexity
     /// O(1): one atomic swap (or critical section).
-    #[expect(
-        clippy::mut_from_ref,
-        reason = "the flag hands the `&mut` out once"
-    )]
+    #[expect(clippy::mut_from_ref, reason = "the flag hands the `&mut` out once")]
     pub fn take(&'static self) -> Option<&'static mut [MaybeUninit<u8>]> {
         if self.was_taken() {
             return None;
