@@ -395,3 +395,41 @@ fn const_constructor_over_a_static_region() {
     HEAP.check().unwrap();
     assert_eq!(HEAP.stats().live(), 0);
 }
+
+/// Page tables of several levels: a large block first, so that slab pages
+/// land far into the pool (the tree gets taller, with no node yet), then,
+/// once it is freed, pages at the pool's start (a new path from the top).
+#[test]
+fn page_tables_of_several_levels() {
+    // 512-byte pages: a leaf covers 128 KiB, two levels 16 MiB.
+    let big_len = if MIRI { 1 << 20 } else { 20 << 20 };
+    let mut buf = PoolBuf::new(big_len + (2 << 20));
+    let pages = PoolPages::new(buf.slice(), 4096).unwrap();
+    let mut heap: GrowingHeap<_, 512> = GrowingHeap::new(pages);
+    let big = Layout::from_size_align(big_len, 16).unwrap();
+    let block = heap.allocate(big).unwrap();
+    let small = Layout::new::<[u64; 2]>();
+    let count = if MIRI { 100 } else { 5_000 };
+    let mut objects: Vec<_> = (0..count)
+        .map(|_| heap.allocate(small).unwrap().cast::<u8>())
+        .collect();
+    assert!(objects[0].as_ptr() as usize > block.cast::<u8>().as_ptr() as usize);
+    heap.check().unwrap();
+    // SAFETY: allocated above with `big`.
+    unsafe { heap.deallocate(block.cast(), big) };
+    // Another class, whose pages now take the freed block's front.
+    let other = Layout::new::<[u64; 5]>();
+    objects.extend((0..count).map(|_| heap.allocate(other).unwrap().cast::<u8>()));
+    heap.check().unwrap();
+    let (firsts, seconds) = objects.split_at(count);
+    for (&ptr, layout) in firsts
+        .iter()
+        .zip([small].iter().cycle())
+        .chain(seconds.iter().zip([other].iter().cycle()))
+    {
+        // SAFETY: allocated above with this layout.
+        unsafe { heap.deallocate(ptr, *layout) };
+    }
+    heap.check().unwrap();
+    assert_eq!(heap.stats().live(), 0);
+}

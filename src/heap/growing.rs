@@ -75,8 +75,8 @@ const LARGE_FL: usize = crate::tlsf::config::fl_len(isize::MAX as usize);
 /// `allocate`, `deallocate`, `grow_in_place` and `shrink_in_place` are
 /// O(1), as `Heap`'s: one class computation picks the side, then the slab's
 /// or the TLSF's O(1) path runs; finding a page through its pool's tree
-/// reads at most 9 nodes on 64-bit targets (2 for a pool of up to 4 GiB with
-/// 4 KiB pages). A page take that first lands under no node makes at most
+/// reads at most 8 nodes on 64-bit targets, 3 on 32-bit ones (2 for a pool
+/// of up to 128 MiB with 4 KiB pages, 3 up to 16 GiB). A page take that first lands under no node makes at most
 /// that many nodes, each a TLSF allocation and a 1 KiB fill. The one
 /// exception is growth: an allocation (or a page take, or a node) that
 /// finds no free block takes pages from the source first, as

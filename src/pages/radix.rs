@@ -18,10 +18,11 @@
 //! An absent child reads as all zeros, so nodes are made only on the path
 //! of a page being recorded, zeroed as they are made. The tree gets taller
 //! when a page lands past what it covers: a new root whose first child is
-//! the old one, so no node moves. A lookup walks the height, which is at
-//! most 8 on 64-bit targets and 3 on 32-bit ones (the key is a pool offset
-//! over at least 512 bytes), and 2 for a pool of up to 4 GiB with 4 KiB
-//! pages (`1 + ceil(log2(pool / page / 256) / 7)` node reads in all).
+//! the old one, so no node moves. A lookup reads a node per level, the
+//! leaf included: 1 for the first 256 stretches of a pool, 2 up to 32,768
+//! (128 MiB with 4 KiB pages), 3 up to 2^22 (16 GiB); at most 8 on 64-bit
+//! targets and 3 on 32-bit ones (the key is a pool offset over at least
+//! 512 bytes).
 //!
 //! Nodes are never given back while the heap lives: a node covers memory
 //! that held a page and probably will again. The tables are at most one
