@@ -1,7 +1,8 @@
 //! rtarena as the program's `#[global_allocator]`: a `SyncArena` (behind a
-//! spin lock) over a TLSF that grows from 2 MiB OS pages. Everything std
-//! allocates, on every thread, comes from it; the program prints the
-//! arena's stats as it goes.
+//! spin lock) over a `GrowingHeap`, slab classes in front of a TLSF that
+//! grows from 2 MiB OS pages. Everything std allocates, on every thread,
+//! comes from it: small objects take slab slots, the rest TLSF blocks; the
+//! program prints the arena's stats as it goes.
 //!
 //! `OsPages` cuts its pages in order from one reservation of address space,
 //! so the pages merge into one pool and a request may be of any size.
@@ -12,16 +13,15 @@ use std::collections::HashMap;
 use std::thread;
 
 use rtarena::pages::OsPages;
-use rtarena::tlsf::GrowingTlsf;
-use rtarena::{Stats, SyncArena};
+use rtarena::{GrowingHeap, Stats, SyncArena};
 
 /// A spin lock: a global allocator's lock must not allocate (a parking lot
 /// that allocates its wait queues would call back into the allocator).
 type Spin = spin::Mutex<()>;
 
 #[global_allocator]
-static HEAP: SyncArena<GrowingTlsf<OsPages>, Spin> =
-    SyncArena::new(GrowingTlsf::new(OsPages::huge_static()));
+static HEAP: SyncArena<GrowingHeap<OsPages>, Spin> =
+    SyncArena::new(GrowingHeap::new(OsPages::huge_static()));
 
 fn main() {
     report("at the start of main (std's own setup)", &HEAP.stats());
@@ -59,6 +59,12 @@ fn main() {
         &format!("4 threads joined strings of {lengths:?} bytes"),
         &HEAP.stats(),
     );
+
+    let slots: usize = (0..64)
+        .filter_map(|class| HEAP.class_stats(class))
+        .map(|class| class.live)
+        .sum();
+    println!("    of the live objects, {slots} are slab slots");
 
     drop((counts, numbers, lengths));
     let stats = HEAP.stats();

@@ -8,17 +8,25 @@
 //! maps to the same side; a small request whose class can get no page is
 //! served by the TLSF instead, so freeing and resizing a small layout ask the
 //! page table whether the pointer lies in a slab page.
+//!
+//! The logic is `Hybrid`'s, over either kind of page tables: `GenericHeap`
+//! over borrowed pools, `GrowingHeap` (`heap/growing.rs`) over pages it
+//! takes from a source as it needs them.
+
+mod growing;
+
+pub use self::growing::GrowingHeap;
 
 use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use crate::in_place::{by_value, uninit_field};
-use crate::pages::{MIN_PAGE, PageSource, TlsfPages, check_page_size};
+use crate::pages::{MIN_PAGE, PageSource, PageTables, PoolTables, TlsfPages, check_page_size};
 use crate::slab::Slab;
 use crate::slab::classes::CLASSES;
 use crate::tlsf::GenericTlsf;
-use crate::{AllocError, CheckError, ClassStats, Misuse, PoolError, RawHeap, Stats};
+use crate::{AllocError, CheckError, ClassStats, GRANULE, Misuse, PoolError, RawHeap, Stats};
 
 /// Slab classes in front of a TLSF, in one pool: the type to reach for when
 /// a heap serves both small objects and large buffers.
@@ -55,7 +63,16 @@ use crate::{AllocError, CheckError, ClassStats, Misuse, PoolError, RawHeap, Stat
 /// path runs (see [`Slab`] and [`GenericTlsf`]). `stats` is O(classes); `check` is
 /// O(blocks + pages).
 pub struct GenericHeap<'p, const FL: usize, const SL: usize, const N: usize = CLASSES> {
-    slab: Slab<TlsfPages<'p, FL, SL>, N>,
+    hybrid: Hybrid<'p, FL, SL, N, PoolTables>,
+}
+
+/// The hybrid heap's logic: a slab whose page source is the TLSF, with page
+/// tables `T`.
+pub(crate) struct Hybrid<'p, const FL: usize, const SL: usize, const N: usize, T>
+where
+    T: PageTables<'p, FL, SL>,
+{
+    slab: Slab<TlsfPages<'p, FL, SL, T>, N>,
 }
 
 /// The hybrid heap over a [`Tlsf`](crate::Tlsf) (pools up to 4 GiB). See
@@ -108,7 +125,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// Fewest slots a page of a served class holds: classes with fewer go
     /// to the TLSF, where a block costs one word, instead of taking and
     /// giving back a page every few objects.
-    pub const MIN_SLOTS: usize = 4;
+    pub const MIN_SLOTS: usize = MIN_SLOTS;
 
     /// A heap over `pool` with slab pages of `page_size` bytes; the slab
     /// serves the classes that fit at least [`MIN_SLOTS`](Self::MIN_SLOTS)
@@ -200,8 +217,8 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         // and writes and aligned; `&raw mut` names it without a reference to
         // uninitialised memory, and a `MaybeUninit` of it may be referenced.
         // It is reached only through this reference until `assume_init_mut`
-        // (the heap has no other field).
-        let slab = unsafe { uninit_field(&raw mut (*heap).slab) };
+        // (the heap has no other field, nor has its one field).
+        let slab = unsafe { uninit_field(&raw mut (*heap).hybrid.slab) };
         // SAFETY: `TlsfPages::new_in_place` initialises its place when it
         // returns `Ok`, returning a reference to it, and leaves nothing that
         // needs dropping on `Err`.
@@ -209,7 +226,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
             Slab::init(
                 slab,
                 |source| TlsfPages::new_in_place(source, pool, page_size),
-                Self::MIN_SLOTS,
+                MIN_SLOTS,
                 usize::MAX,
             )
         }?;
@@ -228,18 +245,18 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// # Time complexity
     /// O(pool size / page size) (the page table starts zeroed).
     pub fn add_pool(&mut self, pool: &'p mut [MaybeUninit<u8>]) -> Result<usize, PoolError> {
-        self.slab.source_mut().add_pool(pool)
+        self.hybrid.slab.source_mut().add_pool(pool)
     }
 
     /// Size of the slab's pages.
     pub fn page_size(&self) -> usize {
-        self.slab.source().page_size()
+        self.hybrid.page_size()
     }
 
     /// The largest request (`Layout::size()` rounded up to its alignment)
     /// that takes a slab slot; larger ones take a TLSF block.
     pub fn max_class(&self) -> usize {
-        self.slab.max_class()
+        self.hybrid.slab.max_class()
     }
 
     /// Gives the slab's spare pages (at most two) back to the TLSF; returns
@@ -248,7 +265,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// # Time complexity
     /// O(1).
     pub fn trim(&mut self) -> usize {
-        self.slab.trim()
+        self.hybrid.slab.trim()
     }
 
     /// Frees every object at once: the slab gives its pages back (each
@@ -260,14 +277,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// # Time complexity
     /// O(pages + free slots + FL * SL + pools).
     pub fn reset(&mut self) {
-        self.slab.reset();
-        let pages = self.slab.source_mut();
-        pages.tlsf.reset();
-        pages.page_allocations = 0;
-        pages.page_deallocations = 0;
-        pages.hidden_failures = 0;
-        pages.served_by_tlsf = 0;
-        debug_assert_eq!(pages.page_bytes, 0, "every page went back");
+        self.hybrid.reset();
     }
 
     /// What slab class `class` holds; see [`Slab::class_stats`].
@@ -275,15 +285,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// # Time complexity
     /// O(1).
     pub fn class_stats(&self, class: usize) -> Option<ClassStats> {
-        self.slab.class_stats(class)
-    }
-
-    fn tlsf(&self) -> &GenericTlsf<'p, FL, SL> {
-        &self.slab.source().tlsf
-    }
-
-    fn tlsf_mut(&mut self) -> &mut GenericTlsf<'p, FL, SL> {
-        &mut self.slab.source_mut().tlsf
+        self.hybrid.slab.class_stats(class)
     }
 
     /// Allocates a slab slot or a TLSF block for `layout`; the returned
@@ -304,6 +306,123 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// O(1).
     #[inline(always)]
     pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        self.hybrid.allocate(layout)
+    }
+
+    /// Frees a slot or block.
+    ///
+    /// A free that breaks the contract in a way one test shows is refused,
+    /// changing nothing but [`Stats::bad_frees`], and debug builds then
+    /// panic at the caller's line: as [`Slab::deallocate`] says for slots
+    /// and [`GenericTlsf::deallocate`] for blocks.
+    ///
+    /// # Safety
+    /// `ptr` was returned by this heap for a layout with `layout.align()`
+    /// and a size between the requested size and the returned length, and it
+    /// has not been freed since.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline(always)]
+    #[track_caller]
+    pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: forwarded from the caller.
+        Misuse::report_err(unsafe { self.hybrid.free(ptr, layout) })
+    }
+
+    /// A snapshot of the usage counters. Slab pages count as their live
+    /// objects' slots (`in_use`) and free slots (`free`), so `in_use` is the
+    /// bytes handed out by either side. `peak_in_use` is the TLSF's: the
+    /// most pool bytes held at once by large blocks and whole slab pages.
+    ///
+    /// # Time complexity
+    /// O(classes).
+    pub fn stats(&self) -> Stats {
+        self.hybrid.stats()
+    }
+
+    /// Verifies every invariant of both sides (see [`GenericTlsf::check`] and
+    /// [`Slab::check`]), that the TLSF bytes held as pages match the pages
+    /// the slab holds, and that the page tables list exactly those pages.
+    ///
+    /// # Errors
+    /// The first violation found.
+    ///
+    /// # Time complexity
+    /// O(blocks + pages + free slots).
+    pub fn check(&self) -> Result<(), CheckError> {
+        self.hybrid.check()
+    }
+}
+
+/// Fewest slots a page of a served class holds, in either hybrid heap (see
+/// [`GenericHeap::MIN_SLOTS`]).
+const MIN_SLOTS: usize = 4;
+
+impl<'p, const FL: usize, const SL: usize, const N: usize, T: PageTables<'p, FL, SL>>
+    Hybrid<'p, FL, SL, N, T>
+{
+    /// A hybrid heap whose slab takes its pages from `pages`, in `const`
+    /// context (pages of `page_size` bytes, a valid page size).
+    pub(crate) const fn new_const(pages: TlsfPages<'p, FL, SL, T>, page_size: usize) -> Self {
+        Hybrid {
+            slab: Slab::new_const(pages, page_size, GRANULE, GRANULE, MIN_SLOTS, usize::MAX),
+        }
+    }
+
+    /// The slab's page source: the TLSF, its page tables and counters.
+    pub(crate) fn pages(&self) -> &TlsfPages<'p, FL, SL, T> {
+        self.slab.source()
+    }
+
+    /// As [`pages`](Self::pages), mutable.
+    pub(crate) fn pages_mut(&mut self) -> &mut TlsfPages<'p, FL, SL, T> {
+        self.slab.source_mut()
+    }
+
+    pub(crate) fn page_size(&self) -> usize {
+        self.slab.source().page_size()
+    }
+
+    /// See [`GenericHeap::max_class`].
+    pub(crate) fn max_class(&self) -> usize {
+        self.slab.max_class()
+    }
+
+    /// See [`GenericHeap::trim`].
+    pub(crate) fn trim(&mut self) -> usize {
+        self.slab.trim()
+    }
+
+    /// See [`GenericHeap::class_stats`].
+    pub(crate) fn class_stats(&self, class: usize) -> Option<ClassStats> {
+        self.slab.class_stats(class)
+    }
+
+    /// See [`GenericHeap::reset`].
+    pub(crate) fn reset(&mut self) {
+        self.slab.reset();
+        let pages = self.slab.source_mut();
+        pages.tlsf.reset();
+        pages.tables.reset();
+        pages.page_allocations = 0;
+        pages.page_deallocations = 0;
+        pages.hidden_failures = 0;
+        pages.served_by_tlsf = 0;
+        debug_assert_eq!(pages.page_bytes, 0, "every page went back");
+    }
+
+    fn tlsf(&self) -> &GenericTlsf<'p, FL, SL> {
+        &self.slab.source().tlsf
+    }
+
+    fn tlsf_mut(&mut self) -> &mut GenericTlsf<'p, FL, SL> {
+        &mut self.slab.source_mut().tlsf
+    }
+
+    /// See [`GenericHeap::allocate`].
+    #[inline(always)]
+    pub(crate) fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         if let Some(class) = self.slab.class_for(layout) {
             // SAFETY: `class_for` gives served classes.
             unsafe { self.slab.allocate_in(class) }
@@ -311,7 +430,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         } else {
             self.tlsf_mut()
                 .allocate(layout)
-                .or_else(|AllocError| self.allocate_after_trim(layout))
+                .or_else(|AllocError| self.allocate_large_again(layout))
         }
     }
 
@@ -334,9 +453,11 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// that one of them makes (merged with its free neighbours) holds the
     /// request. That block is the only free memory the first search did
     /// not see, so looking at it alone fails exactly when a second full
-    /// search would, at the cost of one header test.
+    /// search would, at the cost of one header test. If none does, have
+    /// the page tables add memory to the TLSF (a growing heap's take pages
+    /// from their source; borrowed pools never grow) and try a last time.
     #[cold]
-    fn allocate_after_trim(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+    fn allocate_large_again(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         while self.slab.release_spare() {
             let pages = self.slab.source_mut();
             if let Some(block) = pages.tlsf.allocate_in_last_freed(layout) {
@@ -346,37 +467,21 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
                 return Ok(block);
             }
         }
-        Err(AllocError)
+        let pages = self.slab.source_mut();
+        pages.tables.grow(&mut pages.tlsf, layout)?;
+        let result = pages.tlsf.allocate(layout);
+        // As above: the attempt before does not count.
+        pages.hidden_failures += 1;
+        result
     }
 
-    /// Frees a slot or block.
-    ///
-    /// A free that breaks the contract in a way one test shows is refused,
-    /// changing nothing but [`Stats::bad_frees`], and debug builds then
-    /// panic at the caller's line: as [`Slab::deallocate`] says for slots
-    /// and [`GenericTlsf::deallocate`] for blocks.
+    /// Frees a slot or block, returning a refused misuse rather than
+    /// reporting it; see [`GenericHeap::deallocate`].
     ///
     /// # Safety
-    /// `ptr` was returned by this heap for a layout with `layout.align()`
-    /// and a size between the requested size and the returned length, and it
-    /// has not been freed since.
-    ///
-    /// # Time complexity
-    /// O(1).
+    /// As for `GenericHeap::deallocate`.
     #[inline(always)]
-    #[track_caller]
-    pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: forwarded from the caller.
-        Misuse::report_err(unsafe { self.free(ptr, layout) })
-    }
-
-    /// [`deallocate`](Self::deallocate), returning a refused misuse rather
-    /// than reporting it.
-    ///
-    /// # Safety
-    /// As for `deallocate`.
-    #[inline(always)]
-    unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
+    pub(crate) unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
         // SAFETY: forwarded from the caller.
         if let Some(done) = unsafe { self.slab.deallocate_latest(ptr, layout) } {
             return done;
@@ -413,7 +518,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// # Safety
     /// `ptr` is live in this heap with layout `old`; `grow` says whether
     /// `new.size() >= old.size()` (else `new.size() <= old.size()`).
-    unsafe fn resize_in_place(
+    pub(crate) unsafe fn resize_in_place(
         &mut self,
         ptr: NonNull<u8>,
         old: Layout,
@@ -434,52 +539,50 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         }
     }
 
-    /// A snapshot of the usage counters. Slab pages count as their live
-    /// objects' slots (`in_use`) and free slots (`free`), so `in_use` is the
-    /// bytes handed out by either side. `peak_in_use` is the TLSF's: the
-    /// most pool bytes held at once by large blocks and whole slab pages.
-    ///
-    /// # Time complexity
-    /// O(classes).
-    pub fn stats(&self) -> Stats {
+    /// See [`GenericHeap::stats`]; the page tables' own blocks (a growing
+    /// heap's) count neither in `capacity` nor in `in_use`.
+    pub(crate) fn stats(&self) -> Stats {
         let pages = self.slab.source();
+        let tables = pages.tables.cost();
         let tlsf = self.tlsf().stats();
         let slab = self.slab.stats();
         // Wrapping: `stats` never panics, whatever a broken contract did to
         // the counts (`check` reports that).
         let sum = |tlsf: u64, pages: u64, slab: u64| tlsf.wrapping_sub(pages).wrapping_add(slab);
+        let capacity = tlsf.capacity.wrapping_sub(tables.bytes);
         let in_use = tlsf
             .in_use
             .wrapping_sub(pages.page_bytes)
+            .wrapping_sub(tables.bytes)
             .wrapping_add(slab.in_use);
         Stats {
-            capacity: tlsf.capacity,
+            capacity,
             in_use,
             peak_in_use: tlsf.peak_in_use,
-            free: tlsf.capacity.wrapping_sub(in_use),
+            free: capacity.wrapping_sub(in_use),
             largest_free: tlsf.largest_free.max(slab.largest_free),
-            allocations: sum(tlsf.allocations, pages.page_allocations, slab.allocations),
+            allocations: sum(
+                tlsf.allocations,
+                pages.page_allocations.wrapping_add(tables.blocks),
+                slab.allocations,
+            ),
             deallocations: sum(
                 tlsf.deallocations,
                 pages.page_deallocations,
                 slab.deallocations,
             ),
-            failures: sum(tlsf.failures, pages.hidden_failures, slab.failures)
-                .wrapping_sub(pages.served_by_tlsf),
+            failures: sum(
+                tlsf.failures,
+                pages.hidden_failures.wrapping_add(tables.failures),
+                slab.failures,
+            )
+            .wrapping_sub(pages.served_by_tlsf),
             bad_frees: tlsf.bad_frees.wrapping_add(slab.bad_frees),
         }
     }
 
-    /// Verifies every invariant of both sides (see [`GenericTlsf::check`] and
-    /// [`Slab::check`]), that the TLSF bytes held as pages match the pages
-    /// the slab holds, and that the page tables list exactly those pages.
-    ///
-    /// # Errors
-    /// The first violation found.
-    ///
-    /// # Time complexity
-    /// O(blocks + pages + free slots).
-    pub fn check(&self) -> Result<(), CheckError> {
+    /// See [`GenericHeap::check`].
+    pub(crate) fn check(&self) -> Result<(), CheckError> {
         self.tlsf().check()?;
         self.slab.check()?;
         let pages = self.slab.source();
@@ -500,30 +603,19 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     }
 }
 
-impl<const FL: usize, const SL: usize, const N: usize> core::fmt::Debug
-    for GenericHeap<'_, FL, SL, N>
-{
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Heap")
-            .field("page_size", &self.page_size())
-            .field("max_class", &self.max_class())
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
-    }
-}
-
 // SAFETY: each block comes from the slab or the TLSF, both `RawHeap`s over
-// the heap's pools, and slab pages are live TLSF blocks, so slots and other
-// blocks never overlap; deallocation and resizing go to the side that
-// allocated: a slot when the layout is a class's and the address lies in a
-// slab page (`TlsfPages::page_containing` returns `None` for every address
-// outside the pages, `in_slab` and `free` rely on it), the TLSF otherwise.
-unsafe impl<const FL: usize, const SL: usize, const N: usize> RawHeap
-    for GenericHeap<'_, FL, SL, N>
+// the heap's pools, and slab pages (and page-table nodes) are live TLSF
+// blocks, so slots and other blocks never overlap; deallocation and resizing
+// go to the side that allocated: a slot when the layout is a class's and the
+// address lies in a slab page (`TlsfPages::page_containing` returns `None`
+// for every address outside the pages, `in_slab` and `free` rely on it), the
+// TLSF otherwise. The heaps that hold a `Hybrid` forward to it.
+unsafe impl<'p, const FL: usize, const SL: usize, const N: usize, T: PageTables<'p, FL, SL>> RawHeap
+    for Hybrid<'p, FL, SL, N, T>
 {
     #[inline(always)]
     fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        GenericHeap::allocate(self, layout)
+        Hybrid::allocate(self, layout)
     }
 
     #[inline(always)]
@@ -555,14 +647,76 @@ unsafe impl<const FL: usize, const SL: usize, const N: usize> RawHeap
     }
 
     fn stats(&self) -> Stats {
-        GenericHeap::stats(self)
+        Hybrid::stats(self)
     }
 
     fn check(&self) -> Result<(), CheckError> {
-        GenericHeap::check(self)
+        Hybrid::check(self)
     }
 
     fn class_stats(&self, class: usize) -> Option<ClassStats> {
-        GenericHeap::class_stats(self, class)
+        Hybrid::class_stats(self, class)
+    }
+}
+
+impl<const FL: usize, const SL: usize, const N: usize> core::fmt::Debug
+    for GenericHeap<'_, FL, SL, N>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Heap")
+            .field("page_size", &self.page_size())
+            .field("max_class", &self.max_class())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: forwards to `Hybrid`, a `RawHeap`, which the heap holds.
+unsafe impl<const FL: usize, const SL: usize, const N: usize> RawHeap
+    for GenericHeap<'_, FL, SL, N>
+{
+    #[inline(always)]
+    fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        self.hybrid.allocate(layout)
+    }
+
+    #[inline(always)]
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
+        // SAFETY: same contract.
+        unsafe { self.hybrid.free(ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn grow_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: same contract.
+        unsafe { self.hybrid.resize_in_place(ptr, old, new, true) }
+    }
+
+    #[inline]
+    unsafe fn shrink_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: same contract.
+        unsafe { self.hybrid.resize_in_place(ptr, old, new, false) }
+    }
+
+    fn stats(&self) -> Stats {
+        self.hybrid.stats()
+    }
+
+    fn check(&self) -> Result<(), CheckError> {
+        self.hybrid.check()
+    }
+
+    fn class_stats(&self, class: usize) -> Option<ClassStats> {
+        self.hybrid.class_stats(class)
     }
 }

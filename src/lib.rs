@@ -42,7 +42,7 @@ pub mod tlsf;
 
 pub use crate::arena::Arena;
 pub use crate::error::{AllocError, CheckError, PoolError};
-pub use crate::heap::{GenericHeap, Heap, SmallHeap};
+pub use crate::heap::{GenericHeap, GrowingHeap, Heap, SmallHeap};
 #[cfg(feature = "critical-section")]
 pub use crate::lock::CriticalSectionLock;
 #[cfg(feature = "sync")]

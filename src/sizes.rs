@@ -17,7 +17,7 @@
 use core::mem::{align_of, size_of};
 
 use crate::pages::PoolPages;
-use crate::{Heap, LargeTlsf, Slab, SmallHeap, SmallTlsf, Tlsf};
+use crate::{GrowingHeap, Heap, LargeTlsf, Slab, SmallHeap, SmallTlsf, Tlsf};
 
 /// This target's (pointer bytes, `u64` alignment), which picks the table.
 const TARGET: (usize, usize) = (size_of::<usize>(), align_of::<u64>());
@@ -42,6 +42,7 @@ assert_sizes! {
     (8, 8);
     Slab<PoolPages> => 2752,
     Heap => 6592,
+    GrowingHeap<PoolPages> => 10816,
     SmallHeap => 2496,
     SmallTlsf => 984,
     Tlsf => 3800,
@@ -53,6 +54,7 @@ assert_sizes! {
     (4, 4);
     Slab<PoolPages> => 2000,
     Heap => 4088,
+    GrowingHeap<PoolPages> => 4104,
     SmallHeap => 1656,
     SmallTlsf => 564,
     Tlsf => 2036,
@@ -64,6 +66,7 @@ assert_sizes! {
     (4, 8);
     Slab<PoolPages> => 2256,
     Heap => 4352,
+    GrowingHeap<PoolPages> => 4376,
     SmallHeap => 1792,
     SmallTlsf => 568,
     Tlsf => 2040,

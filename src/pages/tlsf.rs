@@ -19,6 +19,12 @@
 //! table is carved off the front of its pool before the TLSF gets the rest:
 //! four bytes per stretch, 0.8% of a pool with 512-byte pages, 0.1% with
 //! 4 KiB pages.
+//!
+//! Where the tables live is the one thing the two hybrid heaps do
+//! differently ([`PageTables`]): `Heap`'s are carved off its pools
+//! ([`PoolTables`]); the growing heap's pools grow at run time, so its
+//! tables are radix trees whose nodes are blocks of its own TLSF
+//! (`pages::radix`).
 
 use core::alloc::Layout;
 use core::mem::{MaybeUninit, align_of, size_of};
@@ -29,6 +35,86 @@ use crate::pages::PageSource;
 use crate::tlsf::GenericTlsf;
 use crate::tlsf::MAX_POOLS;
 use crate::{AllocError, CheckError, GRANULE, HEADER, PoolError};
+
+/// Where a [`TlsfPages`] keeps its page tables (see the module's
+/// documentation for what an entry says), and whether its TLSF can take
+/// more memory.
+///
+/// # Safety
+/// - `get` returns the value `set` last stored for the stretch of that
+///   pool, or 0 if none was stored, or it was cleared or the tables were
+///   reset since;
+/// - `set` and `grow` only allocate from the TLSF (blocks they keep, or
+///   never use again) and add pools to it; they never free a block they did
+///   not allocate;
+/// - nothing calls into the heap that owns the tables.
+pub(crate) unsafe trait PageTables<'p, const FL: usize, const SL: usize> {
+    /// The entry of stretch `stretch` of pool `pool`.
+    ///
+    /// # Safety
+    /// `pool` is the index of a pool of the TLSF, and `stretch` the stretch
+    /// of an offset in it.
+    unsafe fn get(&self, pool: usize, stretch: usize) -> usize;
+
+    /// Stores `value` (not 0) as the entry of `stretch` of `pool`, for the
+    /// page at `page`, taking the memory the tables need for it from
+    /// `tlsf`. `Err` when there is none: the entry is not stored.
+    ///
+    /// # Safety
+    /// As for `get`; `page` lies in that stretch.
+    unsafe fn set(
+        &mut self,
+        tlsf: &mut GenericTlsf<'p, FL, SL>,
+        page: usize,
+        pool: usize,
+        stretch: usize,
+        value: usize,
+    ) -> Result<(), AllocError>;
+
+    /// Clears the entry of `stretch` of `pool`, which `set` stored.
+    ///
+    /// # Safety
+    /// As for `get`.
+    unsafe fn clear(&mut self, pool: usize, stretch: usize);
+
+    /// Adds memory to `tlsf` for a request for `layout` that found no free
+    /// block; `Err` (nothing changed) when there is none to add.
+    fn grow(
+        &mut self,
+        tlsf: &mut GenericTlsf<'p, FL, SL>,
+        layout: Layout,
+    ) -> Result<(), AllocError>;
+
+    /// What the tables took from the TLSF, which the heap's counters leave
+    /// out.
+    fn cost(&self) -> TableCost;
+
+    /// Forgets what the tables hold in the TLSF's blocks: the TLSF was just
+    /// reset, and the slab had cleared every entry before.
+    fn reset(&mut self);
+
+    /// Counts the entries stored in the tables of `tlsf`'s pools, verifying
+    /// the tables' own invariants on the way.
+    fn check(&self, tlsf: &GenericTlsf<'p, FL, SL>, page_shift: u32) -> Result<usize, CheckError>;
+}
+
+/// The TLSF bytes (block sizes, headers included) and blocks that page
+/// tables hold, and the TLSF failures their allocations caused.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct TableCost {
+    pub(crate) bytes: usize,
+    pub(crate) blocks: u64,
+    pub(crate) failures: u64,
+}
+
+impl TableCost {
+    /// Nothing: tables outside the TLSF's blocks.
+    pub(crate) const NONE: TableCost = TableCost {
+        bytes: 0,
+        blocks: 0,
+        failures: 0,
+    };
+}
 
 /// Where the slab's pages start in one pool (see the module's
 /// documentation): an entry for each stretch of the pool, so its length
@@ -90,17 +176,99 @@ impl PageTable {
     }
 }
 
+/// The page tables of a heap with borrowed pools: one per pool, carved off
+/// its front (see the module's documentation).
+pub(crate) struct PoolTables {
+    /// The page table of each pool, by the TLSF's pool index.
+    tables: [Option<PageTable>; MAX_POOLS],
+}
+
+// SAFETY: each table is carved from a pool its heap borrows exclusively,
+// and only that heap's source reaches it: moving the tables to another
+// thread moves that access along.
+unsafe impl Send for PoolTables {}
+
+// SAFETY: `get` reads what `set` wrote into the pool's own table (one entry
+// per stretch of its pool, zeroed by `carve`); nothing here allocates, frees
+// or calls into the heap.
+unsafe impl<'p, const FL: usize, const SL: usize> PageTables<'p, FL, SL> for PoolTables {
+    #[inline(always)]
+    unsafe fn get(&self, pool: usize, stretch: usize) -> usize {
+        // SAFETY: `pool` is the index of a pool (caller), and every pool
+        // got a table when it was added; the stretch is in it.
+        unsafe {
+            let table = self.tables.get_unchecked(pool).unwrap_unchecked();
+            table.get(stretch)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn set(
+        &mut self,
+        _: &mut GenericTlsf<'p, FL, SL>,
+        _: usize,
+        pool: usize,
+        stretch: usize,
+        value: usize,
+    ) -> Result<(), AllocError> {
+        let Some(table) = self.tables[pool] else {
+            unreachable!("every pool has a page table");
+        };
+        // SAFETY: the stretch is of an offset in the table's pool (caller).
+        unsafe { table.set(stretch, value) };
+        Ok(())
+    }
+
+    #[inline(always)]
+    unsafe fn clear(&mut self, pool: usize, stretch: usize) {
+        let Some(table) = self.tables[pool] else {
+            unreachable!("every pool has a page table");
+        };
+        // SAFETY: as in `set`.
+        unsafe { table.set(stretch, 0) };
+    }
+
+    /// Borrowed pools never grow.
+    #[inline(always)]
+    fn grow(&mut self, _: &mut GenericTlsf<'p, FL, SL>, _: Layout) -> Result<(), AllocError> {
+        Err(AllocError)
+    }
+
+    #[inline(always)]
+    fn cost(&self) -> TableCost {
+        TableCost::NONE
+    }
+
+    /// The tables are the pools' own bytes, and every entry is 0 again.
+    fn reset(&mut self) {}
+
+    fn check(&self, tlsf: &GenericTlsf<'p, FL, SL>, page_shift: u32) -> Result<usize, CheckError> {
+        let mut listed = 0;
+        for (index, (_, len)) in tlsf.pools().enumerate() {
+            let Some(table) = self.tables[index] else {
+                return Err(CheckError::new("a pool has no page table", index));
+            };
+            let stretches = len.div_ceil(1 << page_shift);
+            // SAFETY: each stretch is of an offset in the pool.
+            listed += (0..stretches)
+                .filter(|&s| unsafe { table.get(s) } != 0)
+                .count();
+        }
+        Ok(listed)
+    }
+}
+
 /// The TLSF as a page source, counting what its pages take from it so that
 /// the heap's stats can show the pages' objects instead of whole pages.
-pub(crate) struct TlsfPages<'p, const FL: usize, const SL: usize> {
+pub(crate) struct TlsfPages<'p, const FL: usize, const SL: usize, T = PoolTables> {
     pub(crate) tlsf: GenericTlsf<'p, FL, SL>,
     /// A page's TLSF allocation: the page less the header word the TLSF
     /// puts before it, so that a page's block is `page_size` bytes and the
     /// next block's header takes the page's last word.
     page: Layout,
     page_shift: u32,
-    /// The page table of each pool, by the TLSF's pool index.
-    tables: [Option<PageTable>; MAX_POOLS],
+    /// Where the pages start, by pool and stretch.
+    pub(crate) tables: T,
     /// TLSF bytes (block sizes, headers included) held as slab pages.
     pub(crate) page_bytes: usize,
     pub(crate) page_allocations: u64,
@@ -114,11 +282,38 @@ pub(crate) struct TlsfPages<'p, const FL: usize, const SL: usize> {
 }
 
 // SAFETY: the page tables are carved from the pools the source borrows
-// exclusively, like the TLSF's pools (which is `Send`), and only the source
-// reaches them: moving it to another thread moves that access along.
-unsafe impl<const FL: usize, const SL: usize> Send for TlsfPages<'_, FL, SL> {}
+// exclusively, like the TLSF's pools (which is `Send`), or are blocks of
+// that TLSF, and only the source reaches them: moving it to another thread
+// moves that access along.
+unsafe impl<const FL: usize, const SL: usize, T: Send> Send for TlsfPages<'_, FL, SL, T> {}
 
-impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
+impl<'p, const FL: usize, const SL: usize, T> TlsfPages<'p, FL, SL, T> {
+    /// A source of pages of `page_size` bytes (a valid page size) from
+    /// `tlsf`, with `tables`, in `const` context: for a TLSF that starts
+    /// empty and grows.
+    pub(crate) const fn with_tables(
+        tlsf: GenericTlsf<'p, FL, SL>,
+        tables: T,
+        page_size: usize,
+    ) -> Self {
+        let Ok(page) = Layout::from_size_align(page_size - HEADER, GRANULE) else {
+            panic!("a page is larger than a block header");
+        };
+        TlsfPages {
+            tlsf,
+            page,
+            page_shift: page_size.trailing_zeros(),
+            tables,
+            page_bytes: 0,
+            page_allocations: 0,
+            page_deallocations: 0,
+            hidden_failures: 0,
+            served_by_tlsf: 0,
+        }
+    }
+}
+
+impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL, PoolTables> {
     /// The smallest pool (in bytes) that holds its page table, the TLSF's
     /// overhead and a page, wherever it lies at or above address
     /// `page_size` (bytes below it are left out of the pool).
@@ -168,7 +363,7 @@ impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
         unsafe {
             (&raw mut (*pages).page).write(page);
             (&raw mut (*pages).page_shift).write(page_size.trailing_zeros());
-            (&raw mut (*pages).tables).write(tables);
+            (&raw mut (*pages).tables).write(PoolTables { tables });
             (&raw mut (*pages).page_bytes).write(0);
             (&raw mut (*pages).page_allocations).write(0);
             (&raw mut (*pages).page_deallocations).write(0);
@@ -190,39 +385,36 @@ impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
         let (table, rest) =
             PageTable::carve(pool, self.page_size()).ok_or(PoolError::TooSmall { usable, min })?;
         let added = self.tlsf.add_pool(rest)?;
-        self.tables[self.tlsf.pool_count() - 1] = Some(table);
+        self.tables.tables[self.tlsf.pool_count() - 1] = Some(table);
         Ok(added)
     }
+}
 
+impl<'p, const FL: usize, const SL: usize, T: PageTables<'p, FL, SL>> TlsfPages<'p, FL, SL, T> {
     /// The table entry of the page that starts at `page`: its pool's
-    /// table, the stretch, and the entry's value.
-    fn entry_of(&self, page: NonNull<u8>) -> (PageTable, usize, usize) {
+    /// index, the stretch, and the entry's value.
+    fn entry_of(&self, page: NonNull<u8>) -> (usize, usize, usize) {
         let Some((index, _, offset)) = self.tlsf.pool_of(page.as_ptr().addr()) else {
             unreachable!("a page lies in a pool");
         };
-        let Some(table) = self.tables[index] else {
-            unreachable!("every pool has a page table");
-        };
         let stretch = offset >> self.page_shift;
-        (table, stretch, (offset & (self.page_size() - 1)) + 1)
+        (index, stretch, (offset & (self.page_size() - 1)) + 1)
     }
 
-    /// Verifies that every pool has a page table and that the tables list
-    /// `held` pages, as many as the slab holds. (The slab's check verifies
-    /// that `page_containing` finds each of its pages, so together the
-    /// tables list exactly the slab's pages.)
+    /// Takes a page's block once more, after the tables added memory to the
+    /// TLSF (a growing heap's); a second failure is not the caller's either.
+    #[cold]
+    fn allocate_page_after_growth(&mut self) -> Result<NonNull<[u8]>, AllocError> {
+        self.tlsf
+            .allocate(self.page)
+            .inspect_err(|AllocError| self.hidden_failures += 1)
+    }
+
+    /// Verifies that the tables list `held` pages, as many as the slab
+    /// holds. (The slab's check verifies that `page_containing` finds each
+    /// of its pages, so together the tables list exactly the slab's pages.)
     pub(crate) fn check(&self, held: usize) -> Result<(), CheckError> {
-        let mut listed = 0;
-        for (index, (_, len)) in self.tlsf.pools().enumerate() {
-            let Some(table) = self.tables[index] else {
-                return Err(CheckError::new("a pool has no page table", index));
-            };
-            let stretches = len.div_ceil(self.page_size());
-            // SAFETY: each stretch is of an offset in the pool.
-            listed += (0..stretches)
-                .filter(|&s| unsafe { table.get(s) } != 0)
-                .count();
-        }
+        let listed = self.tables.check(&self.tlsf, self.page_shift)?;
         if listed != held {
             return Err(CheckError::new(
                 "the page tables and the slab disagree",
@@ -236,13 +428,16 @@ impl<'p, const FL: usize, const SL: usize> TlsfPages<'p, FL, SL> {
 // SAFETY: a page is the payload of a TLSF block of `page_size` bytes, header
 // included, aligned to the granule like every block (`page_align`), at an
 // address of at least `page_size` (`PageTable::carve` leaves lower addresses
-// out of the pools): its first `page_size - GRANULE` bytes are the block's,
+// out of borrowed pools; a growing heap's tables refuse a page there): its
+// first `page_size - GRANULE` bytes are the block's,
 // disjoint from every other live block, in pools that outlive the source,
 // and the next block's header word lies in the reserved tail.
 // `page_containing` finds a page's start in its pool's table and rebuilds
 // the pointer from the pool's own provenance; for an address in no page it
 // returns `None`. Nothing here calls into the heap that owns the source.
-unsafe impl<const FL: usize, const SL: usize> PageSource for TlsfPages<'_, FL, SL> {
+unsafe impl<'p, const FL: usize, const SL: usize, T: PageTables<'p, FL, SL>> PageSource
+    for TlsfPages<'p, FL, SL, T>
+{
     #[inline]
     fn page_size(&self) -> usize {
         1 << self.page_shift
@@ -253,28 +448,42 @@ unsafe impl<const FL: usize, const SL: usize> PageSource for TlsfPages<'_, FL, S
     }
 
     fn allocate_page(&mut self) -> Result<NonNull<u8>, AllocError> {
-        match self.tlsf.allocate(self.page) {
-            Ok(block) => {
-                let page = block.cast::<u8>();
-                let (table, stretch, entry) = self.entry_of(page);
-                // SAFETY: the stretch is of an offset in the table's pool.
-                unsafe { table.set(stretch, entry) };
-                // The block's usable bytes and the header before them.
-                self.page_bytes += block.len() + HEADER;
-                self.page_allocations += 1;
-                Ok(page)
-            }
+        let block = match self.tlsf.allocate(self.page) {
+            Ok(block) => block,
             Err(AllocError) => {
+                // Not the caller's failure. Borrowed pools cannot grow: the
+                // page take fails here, with no call on its path.
                 self.hidden_failures += 1;
-                Err(AllocError)
+                self.tables.grow(&mut self.tlsf, self.page)?;
+                self.allocate_page_after_growth()?
             }
+        };
+        let page = block.cast::<u8>();
+        let (pool, stretch, entry) = self.entry_of(page);
+        // SAFETY: the stretch is of an offset in the pool, and the page
+        // starts in it.
+        let stored = unsafe {
+            self.tables
+                .set(&mut self.tlsf, page.as_ptr().addr(), pool, stretch, entry)
+        };
+        if stored.is_err() {
+            // SAFETY: the block was just allocated, unpadded, and nothing
+            // uses it.
+            unsafe { self.tlsf.free_own(page) };
+            self.page_deallocations += 1;
+            self.page_allocations += 1;
+            return Err(AllocError);
         }
+        // The block's usable bytes and the header before them.
+        self.page_bytes += block.len() + HEADER;
+        self.page_allocations += 1;
+        Ok(page)
     }
 
     unsafe fn deallocate_page(&mut self, page: NonNull<u8>) {
-        let (table, stretch, _) = self.entry_of(page);
+        let (pool, stretch, _) = self.entry_of(page);
         // SAFETY: as in `allocate_page`.
-        unsafe { table.set(stretch, 0) };
+        unsafe { self.tables.clear(pool, stretch) };
         // SAFETY: the page is a live block allocated with the granule's
         // alignment, and its pointer came from the TLSF or from
         // `page_containing`, both with its pool's provenance.
@@ -286,20 +495,17 @@ unsafe impl<const FL: usize, const SL: usize> PageSource for TlsfPages<'_, FL, S
     #[inline(always)]
     fn page_containing(&self, addr: usize) -> Option<NonNull<u8>> {
         let (index, base, offset) = self.tlsf.pool_of(addr)?;
-        // SAFETY: `pool_of` gives the index of a pool, and every pool got a
-        // table when it was added.
-        let table = unsafe { self.tables.get_unchecked(index).unwrap_unchecked() };
         let stretch = offset >> self.page_shift;
         let stretch_start = stretch << self.page_shift;
-        // SAFETY: the table covers its pool, which holds `offset`.
-        let here = unsafe { table.get(stretch) };
+        // SAFETY: `pool_of` gives the index of a pool, which holds `offset`.
+        let here = unsafe { self.tables.get(index, stretch) };
         let start = if here != 0 && offset >= stretch_start + here - 1 {
             stretch_start + here - 1
         } else {
             // A page that starts in the stretch before reaches into this one.
             let before = match stretch.checked_sub(1) {
-                // SAFETY: `stretch - 1` is in bounds as `stretch` is.
-                Some(previous) => unsafe { table.get(previous) },
+                // SAFETY: `stretch - 1` is in the pool as `stretch` is.
+                Some(previous) => unsafe { self.tables.get(index, previous) },
                 None => 0,
             };
             let start = (stretch_start + before).wrapping_sub(self.page_size() + 1);

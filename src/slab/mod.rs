@@ -305,12 +305,12 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         check_page_size(page_size)?;
         let tail = source.reserved_tail();
         debug_assert!(tail <= MAX_TAIL, "PageSource::reserved_tail above MAX_TAIL");
-        let slot_end = page_size - tail.min(MAX_TAIL);
-        let served = served_classes(slot_end, min_slots, max_size).min(N);
-        let limit = served.checked_sub(1).map_or(0, |last| CLASS_SIZES[last]);
-        // Slots sit at multiples of their size below `slot_end`, in pages
-        // aligned to `page_align`.
-        let max_align = (1 << slot_end.trailing_zeros()).min(source.page_align());
+        let Shape {
+            slot_end,
+            served,
+            limit,
+            max_align,
+        } = Shape::new::<N>(page_size, tail, source.page_align(), min_slots, max_size);
         // SAFETY: each write is to a field of `place` through `slab` (the
         // class arrays' elements one by one, in bounds), none to the
         // source's.
@@ -338,6 +338,63 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // SAFETY: the writes above and the source (initialised by `source`,
         // as the caller promises) initialise every field.
         Ok(unsafe { place.assume_init_mut() })
+    }
+
+    /// A slab built in `const` context, for a source whose page size, tail
+    /// and page alignment are known at compile time (the growing hybrid
+    /// heap's, so that it can be a `static`): as `init`, with those three
+    /// given rather than asked of the source.
+    ///
+    /// # Panics
+    /// If `page_size` is not a valid page size or `tail` is above
+    /// [`MAX_TAIL`]: at compile time when evaluated in `const` context.
+    pub(crate) const fn new_const(
+        source: S,
+        page_size: usize,
+        tail: usize,
+        page_align: usize,
+        min_slots: usize,
+        max_size: usize,
+    ) -> Self {
+        const { assert!(N > 0 && N <= CLASSES, "a slab has 1 to CLASSES classes") };
+        assert!(
+            page_size.is_power_of_two()
+                && page_size >= crate::pages::MIN_PAGE
+                && page_size <= crate::pages::MAX_PAGE
+                && tail <= MAX_TAIL,
+            "a slab's page size is a power of two from MIN_PAGE to MAX_PAGE"
+        );
+        let shape = Shape::new::<N>(page_size, tail, page_align, min_slots, max_size);
+        let mut classes = [Class::new(0); N];
+        let mut class_pages = [ClassPages {
+            full: None,
+            count: 0,
+            capacity: 0,
+        }; N];
+        let mut class = 0;
+        while class < N {
+            classes[class] = Class::new(CLASS_SIZES[class]);
+            class_pages[class].capacity = slots_per_page(shape.slot_end, class) as u32;
+            class += 1;
+        }
+        Slab {
+            classes,
+            class_pages,
+            served: shape.served,
+            limit: shape.limit,
+            max_align: shape.max_align,
+            page_size,
+            slot_end: shape.slot_end,
+            source,
+            spares: Spares::new(),
+            counters: Counters {
+                pages: 0,
+                peak_pages: 0,
+                failures: 0,
+                bad_frees: 0,
+            },
+            latest: ClassId::of_index(0),
+        }
     }
 
     /// The largest request (`Layout::size()` rounded up to its alignment)
@@ -1334,6 +1391,49 @@ unsafe impl<S: PageSource, const N: usize> RawHeap for Slab<S, N> {
 fn is_spare(classes: &[Class], class: ClassId) -> bool {
     let slots = &classes[class.index()];
     slots.partial.is_some() && slots.active_live() == 0
+}
+
+/// Which classes a slab serves, and how, for its pages' size and tail.
+struct Shape {
+    /// Offset in a page where its slots end: the page size less the tail.
+    slot_end: usize,
+    served: usize,
+    limit: usize,
+    max_align: usize,
+}
+
+impl Shape {
+    /// The shape of a slab with room for `N` classes, serving those up to
+    /// `max_size` bytes that fit `min_slots` slots below the slot end.
+    const fn new<const N: usize>(
+        page_size: usize,
+        tail: usize,
+        page_align: usize,
+        min_slots: usize,
+        max_size: usize,
+    ) -> Shape {
+        let slot_end = page_size - if tail < MAX_TAIL { tail } else { MAX_TAIL };
+        let served = served_classes(slot_end, min_slots, max_size);
+        let served = if served < N { served } else { N };
+        let limit = if served == 0 {
+            0
+        } else {
+            CLASS_SIZES[served - 1]
+        };
+        // Slots sit at multiples of their size below `slot_end`, in pages
+        // aligned to `page_align`.
+        let slot_align = 1 << slot_end.trailing_zeros();
+        Shape {
+            slot_end,
+            served,
+            limit,
+            max_align: if slot_align < page_align {
+                slot_align
+            } else {
+                page_align
+            },
+        }
+    }
 }
 
 /// Slots of `class` that fit between a page's header and `slot_end`.

@@ -108,7 +108,9 @@ impl<S: PageSource> GrowingTlsf<S> {
 
     #[cold]
     fn grow_and_allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        self.grow_for(layout)?;
+        // SAFETY: every pool of the TLSF came from the source through
+        // `add_pages_for`, and only `drop` gives them back.
+        unsafe { add_pages_for(&mut self.tlsf, &mut self.source, layout) }?;
         let result = self.tlsf.allocate(layout);
         // One call, one failure at most: the first attempt's does not count.
         self.tlsf.counters.failures -= 1;
@@ -135,7 +137,9 @@ impl<S: PageSource> GrowingTlsf<S> {
     /// documentation).
     pub fn grow(&mut self, bytes: usize) -> Result<(), AllocError> {
         let layout = Layout::from_size_align(bytes, 1).map_err(|_| AllocError)?;
-        self.grow_for(layout)
+        // SAFETY: every pool of the TLSF came from the source through
+        // `add_pages_for`, and only `drop` gives them back.
+        unsafe { add_pages_for(&mut self.tlsf, &mut self.source, layout) }
     }
 
     /// Gives the memory of every whole page inside a free block back to
@@ -165,74 +169,6 @@ impl<S: PageSource> GrowingTlsf<S> {
             }
         }
         released
-    }
-
-    /// Takes the pages that a request for `layout` needs (see the type's
-    /// documentation) and adds them.
-    fn grow_for(&mut self, layout: Layout) -> Result<(), AllocError> {
-        let page_size = self.source.page_size();
-        let need = layout
-            .size()
-            .checked_add(layout.align().max(GRANULE) + MIN_BLOCK + POOL_OVERHEAD)
-            .ok_or(AllocError)?;
-        let pages = need.div_ceil(page_size);
-        if self.source.pages_merge() {
-            if self.source.pages_left().is_some_and(|left| pages > left) {
-                return Err(AllocError);
-            }
-            self.add_run(pages)?;
-        } else if pages > 1 {
-            return Err(AllocError);
-        } else {
-            self.add_page()?;
-        }
-        Ok(())
-    }
-
-    /// Takes a run of `count` pages from a source whose pages merge and adds
-    /// it as a pool, which extends the pool it continues, if any.
-    fn add_run(&mut self, count: usize) -> Result<(), AllocError> {
-        let page_size = self.source.page_size();
-        let len = count.checked_mul(page_size).ok_or(AllocError)?;
-        let run = self.source.allocate_pages(count)?;
-        // SAFETY: the run is ours until we give it back (on drop), so for as
-        // long as the `'static` TLSF can use it, since that TLSF never
-        // leaves this struct; it overlaps no pool; pages of a source whose
-        // pages merge have no reserved tail, and the pointer of the page a
-        // pool ends with covers the run that adjoins it. Pages are multiples
-        // of the granule (at least `MIN_PAGE`, powers of two).
-        let added = unsafe {
-            self.tlsf
-                .add_pool_raw(NonNull::slice_from_raw_parts(run, len))
-        };
-        added.map(drop).map_err(|_: PoolError| {
-            // The last page first, as `give_back_run` does.
-            for offset in (0..len).step_by(page_size).rev() {
-                // SAFETY: the run was not added, so nothing uses its pages,
-                // and its pointer covers all of them.
-                unsafe { self.source.deallocate_page(run.add(offset)) };
-            }
-            AllocError
-        })
-    }
-
-    /// Takes one page from a source whose pages do not merge and adds it as
-    /// a pool of its own.
-    fn add_page(&mut self) -> Result<(), AllocError> {
-        let page = self.source.allocate_page()?;
-        let len = (self.source.page_size() - self.source.reserved_tail()) & !(GRANULE - 1);
-        self.tlsf
-            .fits_pool(len)
-            .map(|()| {
-                // SAFETY: as in `add_run`; the pool is recorded as not
-                // mergeable, so no block will span it and another page.
-                unsafe { self.tlsf.init_pool(page, len, false) };
-            })
-            .map_err(|_: PoolError| {
-                // SAFETY: the page was not added, so nothing uses it.
-                unsafe { self.source.deallocate_page(page) };
-                AllocError
-            })
     }
 
     /// Frees a block; see [`GenericTlsf::deallocate`](super::GenericTlsf::deallocate).
@@ -272,17 +208,114 @@ impl<S: PageSource> GrowingTlsf<S> {
 impl<S: PageSource> Drop for GrowingTlsf<S> {
     /// Gives every page back to the source (O(pages)).
     fn drop(&mut self) {
-        let page_size = self.source.page_size();
-        let pools = self.tlsf.pools;
-        self.tlsf = LargeTlsf::empty();
-        for (base, len) in pools.iter() {
-            // A pool is one page less its tail, or merged whole pages.
-            for offset in (0..len).step_by(page_size) {
-                // SAFETY: every pool is a run of whole pages from the source
-                // (merges extend a pool by whole pages); the TLSF that used
-                // them is gone, and no block outlives the heap.
-                unsafe { self.source.deallocate_page(base.add(offset)) };
-            }
+        // SAFETY: every pool came from the source through `add_pages_for`,
+        // and no block outlives the heap.
+        unsafe { give_back_pools(&mut self.tlsf, &mut self.source) };
+    }
+}
+
+/// The growth policy of [`GrowingTlsf`], shared with the growing hybrid heap:
+/// takes from `source` as many whole pages as a request for `layout` needs
+/// and adds them to `tlsf` (see `GrowingTlsf`'s documentation).
+///
+/// # Errors
+/// [`AllocError`] when the source cannot give the pages or they cannot be
+/// added; `tlsf` and `source` are then unchanged.
+///
+/// # Safety
+/// Every pool of `tlsf` is pages of `source` added by this function, and
+/// they go back to it only through [`give_back_pools`] (a run that
+/// continues a pool merges with it, so its pointer must cover the run).
+#[cold]
+pub(crate) unsafe fn add_pages_for<S: PageSource>(
+    tlsf: &mut LargeTlsf<'static>,
+    source: &mut S,
+    layout: Layout,
+) -> Result<(), AllocError> {
+    let page_size = source.page_size();
+    let need = layout
+        .size()
+        .checked_add(layout.align().max(GRANULE) + MIN_BLOCK + POOL_OVERHEAD)
+        .ok_or(AllocError)?;
+    let pages = need.div_ceil(page_size);
+    if source.pages_merge() {
+        if source.pages_left().is_some_and(|left| pages > left) {
+            return Err(AllocError);
+        }
+        add_run(tlsf, source, pages)
+    } else if pages > 1 {
+        Err(AllocError)
+    } else {
+        add_page(tlsf, source)
+    }
+}
+
+/// Takes a run of `count` pages from a source whose pages merge and adds
+/// it as a pool, which extends the pool it continues, if any.
+fn add_run<S: PageSource>(
+    tlsf: &mut LargeTlsf<'static>,
+    source: &mut S,
+    count: usize,
+) -> Result<(), AllocError> {
+    let page_size = source.page_size();
+    let len = count.checked_mul(page_size).ok_or(AllocError)?;
+    let run = source.allocate_pages(count)?;
+    // SAFETY: the run is the heap's until it goes back (`give_back_pools`),
+    // so for as long as the `'static` TLSF can use it, since that TLSF never
+    // leaves the heap that owns the source; it overlaps no pool; pages of a
+    // source whose pages merge have no reserved tail, and the pointer of the
+    // page a pool ends with covers the run that adjoins it. Pages are
+    // multiples of the granule (at least `MIN_PAGE`, powers of two).
+    let added = unsafe { tlsf.add_pool_raw(NonNull::slice_from_raw_parts(run, len)) };
+    added.map(drop).map_err(|_: PoolError| {
+        // The last page first, as `give_back_run` does.
+        for offset in (0..len).step_by(page_size).rev() {
+            // SAFETY: the run was not added, so nothing uses its pages,
+            // and its pointer covers all of them.
+            unsafe { source.deallocate_page(run.add(offset)) };
+        }
+        AllocError
+    })
+}
+
+/// Takes one page from a source whose pages do not merge and adds it as a
+/// pool of its own.
+fn add_page<S: PageSource>(
+    tlsf: &mut LargeTlsf<'static>,
+    source: &mut S,
+) -> Result<(), AllocError> {
+    let page = source.allocate_page()?;
+    let len = (source.page_size() - source.reserved_tail()) & !(GRANULE - 1);
+    tlsf.fits_pool(len)
+        .map(|()| {
+            // SAFETY: as in `add_run`; the pool is recorded as not
+            // mergeable, so no block will span it and another page.
+            unsafe { tlsf.init_pool(page, len, false) };
+        })
+        .map_err(|_: PoolError| {
+            // SAFETY: the page was not added, so nothing uses it.
+            unsafe { source.deallocate_page(page) };
+            AllocError
+        })
+}
+
+/// Empties `tlsf` and gives every page of its pools back to `source`
+/// (O(pages)).
+///
+/// # Safety
+/// Every pool of `tlsf` came from `source` through [`add_pages_for`], and no
+/// block of `tlsf` is used any more.
+pub(crate) unsafe fn give_back_pools<S: PageSource>(tlsf: &mut LargeTlsf<'static>, source: &mut S) {
+    let page_size = source.page_size();
+    let pools = tlsf.pools;
+    *tlsf = LargeTlsf::empty();
+    for (base, len) in pools.iter() {
+        // A pool is one page less its tail, or merged whole pages.
+        for offset in (0..len).step_by(page_size) {
+            // SAFETY: every pool is a run of whole pages from the source
+            // (merges extend a pool by whole pages); the TLSF that used
+            // them is gone, and nothing uses its blocks (caller).
+            unsafe { source.deallocate_page(base.add(offset)) };
         }
     }
 }
