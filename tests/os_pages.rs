@@ -382,3 +382,41 @@ fn a_locked_source_locks_its_pages_or_takes_none() {
         }
     }
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_growing_heap_gives_its_free_pages_back_when_asked() {
+    const LEN: usize = 96 << 20;
+    let _alone = RESIDENT.lock().unwrap();
+    let mut heap: rtarena::GrowingHeap<_> = rtarena::GrowingHeap::new(OsPages::new().unwrap());
+    heap.grow(LEN).unwrap();
+    let small = Layout::new::<[u64; 4]>();
+    let large = Layout::from_size_align(LEN / 2, 8).unwrap();
+    let objects: Vec<_> = (0..100_000)
+        .map(|_| heap.allocate(small).unwrap())
+        .collect();
+    let block = heap.allocate(large).unwrap().cast::<u8>();
+    // SAFETY: the block holds `LEN / 2` bytes.
+    unsafe { block.as_ptr().write_bytes(7, LEN / 2) };
+    let touched = status_bytes("VmRSS:");
+    // SAFETY: allocated above with these layouts.
+    unsafe {
+        heap.deallocate(block, large);
+        for object in objects {
+            heap.deallocate(object.cast(), small);
+        }
+    }
+    let released = heap.release_free_pages();
+    assert!(released >= LEN / 2, "released {released}");
+    let after = status_bytes("VmRSS:");
+    assert!(
+        touched - after >= LEN / 2 - (16 << 20),
+        "resident {touched} -> {after} bytes"
+    );
+    heap.check().unwrap();
+    assert_eq!(heap.stats().in_use, 0);
+    // The memory serves again.
+    let block = heap.allocate(large).unwrap();
+    // SAFETY: allocated just above.
+    unsafe { heap.deallocate(block.cast(), large) };
+}

@@ -5,9 +5,9 @@ use core::alloc::Layout;
 use core::ptr::NonNull;
 
 use super::Hybrid;
-use crate::pages::{MAX_PAGE, MIN_PAGE, PageSource, RadixTables, TlsfPages};
+use crate::pages::{MAX_PAGE, MIN_PAGE, PageSource, PageTables, RadixTables, TlsfPages};
 use crate::slab::classes::CLASSES;
-use crate::tlsf::{LargeTlsf, give_back_pools};
+use crate::tlsf::{LargeTlsf, give_back_pools, release_free_pages};
 use crate::{AllocError, CheckError, ClassStats, Misuse, RawHeap, Stats};
 
 /// The first-level count of a [`LargeTlsf`], the growing heap's TLSF.
@@ -31,8 +31,10 @@ const LARGE_FL: usize = crate::tlsf::config::fl_len(isize::MAX as usize);
 /// page), the heap takes as many pages of the source as the request needs
 /// and adds them to its TLSF, merged with the pool they continue when the
 /// source's pages merge, so that a request of any size the source can give
-/// is served. Pages are never given back while the heap lives; dropping the
-/// heap gives them all back.
+/// is served. Pages are never given back to the source while the heap
+/// lives ([`release_free_pages`](Self::release_free_pages) gives the memory
+/// of free ones back when asked, [`grow`](Self::grow) takes them ahead of
+/// need); dropping the heap gives them all back.
 ///
 /// It keeps the promises `Heap` makes: a small request whose class can get
 /// no page (not even after growing) takes a TLSF block, and a large request
@@ -136,6 +138,41 @@ impl<S: PageSource, const PAGE: usize> GrowingHeap<S, PAGE> {
     /// O(1).
     pub fn trim(&mut self) -> usize {
         self.hybrid.trim()
+    }
+
+    /// Takes pages from the source now, as many as a request of `bytes`
+    /// that found no free block would, and adds them to the TLSF; see
+    /// [`GrowingTlsf::grow`](crate::tlsf::GrowingTlsf::grow), whose
+    /// policy and costs these are.
+    ///
+    /// # Errors
+    /// [`AllocError`] when the source cannot give the pages; the heap is
+    /// then unchanged.
+    ///
+    /// # Time complexity
+    /// The page take of a growing allocation.
+    pub fn grow(&mut self, bytes: usize) -> Result<(), AllocError> {
+        let layout = Layout::from_size_align(bytes, 1).map_err(|_| AllocError)?;
+        let pages = self.hybrid.pages_mut();
+        pages.tables.grow(&mut pages.tlsf, layout)
+    }
+
+    /// Gives the slab's spare pages back to the TLSF ([`trim`](Self::trim)),
+    /// then the memory of every whole page of the source inside a free
+    /// TLSF block back to the source; returns how many bytes went back.
+    /// See [`GrowingTlsf::release_free_pages`](crate::tlsf::GrowingTlsf::release_free_pages):
+    /// the pages stay the heap's, and the heap never does this by itself.
+    ///
+    /// # Time complexity
+    /// O(lists + free blocks), plus one `discard` for each free block
+    /// that spans a whole page of the source.
+    pub fn release_free_pages(&mut self) -> usize {
+        self.trim();
+        let pages = self.hybrid.pages_mut();
+        // SAFETY: the TLSF's pools all came from the source through
+        // `add_pages_for` (see `RadixTables::grow`), and go back only when
+        // the heap drops.
+        unsafe { release_free_pages(&pages.tlsf, &mut pages.tables.source) }
     }
 
     /// Frees every object at once: the slab gives its pages back, each

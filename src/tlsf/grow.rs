@@ -27,9 +27,12 @@ use crate::{AllocError, CheckError, Misuse, PoolError, RawHeap, Stats};
 /// [`MAX_POOLS`](super::MAX_POOLS) pools). Other pages each stay a pool of
 /// their own, so a request must then fit one page, and the heap holds at
 /// most `MAX_POOLS` pages. If the pages cannot be added, they go back and
-/// the heap is unchanged. Pages are never given back while the heap lives
-/// (a TLSF cannot tell when a whole page is free); freed blocks are reused,
-/// and dropping the heap gives every page back.
+/// the heap is unchanged. Pages are never given back to the source while
+/// the heap lives; freed blocks are reused,
+/// [`release_free_pages`](Self::release_free_pages) gives the memory of
+/// the whole pages inside free blocks back (to the OS, for `OsPages`) when
+/// asked, [`grow`](Self::grow) takes pages ahead of need, and dropping the
+/// heap gives every page back.
 ///
 /// ```
 /// use core::alloc::Layout;
@@ -154,21 +157,9 @@ impl<S: PageSource> GrowingTlsf<S> {
     /// O(lists + free blocks), plus one `discard` for each free block
     /// that spans a whole page (for `OsPages`, a system call each).
     pub fn release_free_pages(&mut self) -> usize {
-        let page_size = self.source.page_size();
-        let mut released = 0;
-        for (block, size) in self.tlsf.free_blocks() {
-            // The block's header and links, and its footer, stay.
-            let addr = block.as_ptr().addr();
-            let first = (addr + FREE_HEAD).next_multiple_of(page_size);
-            let end = (addr + size - FREE_FOOT) & !(page_size - 1);
-            if end > first {
-                // SAFETY: whole pages inside a free block, which nothing
-                // uses: pages of the source that are out (every pool is
-                // pages of it), reached through the pool's pointer.
-                released += unsafe { self.source.discard(block.add(first - addr), end - first) };
-            }
-        }
-        released
+        // SAFETY: every pool of the TLSF came from the source through
+        // `add_pages_for`, and only `drop` gives them back.
+        unsafe { release_free_pages(&self.tlsf, &mut self.source) }
     }
 
     /// Frees a block; see [`GenericTlsf::deallocate`](super::GenericTlsf::deallocate).
@@ -297,6 +288,37 @@ fn add_page<S: PageSource>(
             unsafe { source.deallocate_page(page) };
             AllocError
         })
+}
+
+/// Gives the memory of every whole page of `source` inside a free block of
+/// `tlsf` back to the source ([`PageSource::discard`]); returns how many
+/// bytes went back. Each free block keeps its header and links and its
+/// footer, the words the TLSF reads.
+///
+/// # Safety
+/// Every pool of `tlsf` is a run of whole pages of `source` that are out.
+///
+/// # Time complexity
+/// O(lists + free blocks), plus one `discard` for each free block that
+/// spans a whole page.
+pub(crate) unsafe fn release_free_pages<S: PageSource>(
+    tlsf: &LargeTlsf<'static>,
+    source: &mut S,
+) -> usize {
+    let page_size = source.page_size();
+    let mut released = 0;
+    for (block, size) in tlsf.free_blocks() {
+        let addr = block.as_ptr().addr();
+        let first = (addr + FREE_HEAD).next_multiple_of(page_size);
+        let end = (addr + size - FREE_FOOT) & !(page_size - 1);
+        if end > first {
+            // SAFETY: whole pages inside a free block, which nothing uses:
+            // pages of the source that are out (the caller's), reached
+            // through the pool's pointer.
+            released += unsafe { source.discard(block.add(first - addr), end - first) };
+        }
+    }
+    released
 }
 
 /// Empties `tlsf` and gives every page of its pools back to `source`

@@ -28,7 +28,7 @@ use self::config::{
     GRANULE, GRANULE_LOG2, MIN_BLOCK, POOL_OVERHEAD, WORD, list_at_least, list_of, max_block,
 };
 pub use self::grow::GrowingTlsf;
-pub(crate) use self::grow::{add_pages_for, give_back_pools};
+pub(crate) use self::grow::{add_pages_for, give_back_pools, release_free_pages};
 pub use self::pools::MAX_POOLS;
 use self::pools::{Located, PoolTable};
 use crate::bits::{highest_bit, highest_bit_u32, lowest_bit, lowest_bit_u32};
