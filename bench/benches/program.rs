@@ -1,8 +1,9 @@
 //! A real program with rtarena as its global allocator, beside glibc and
 //! mimalloc: `src/parse.rs` parses every file of the Rust standard
 //! library's sources with `syn` and prints it back with `quote`, one binary
-//! per allocator (`src/bin/parse-*.rs`). Each runs `ROUNDS` times (default
-//! 5), the three in turn, so that the machine's load falls on all of them
+//! per allocator (`src/bin/parse-*.rs`: rtarena's `GrowingHeap` and
+//! `GrowingTlsf` over 2 MiB OS pages). Each runs `ROUNDS` times (default
+//! 5), all in turn, so that the machine's load falls on all of them
 //! alike; the table gives the median wall time and peak resident memory of
 //! each, with ratios to glibc's, and the run fails if the outputs differ.
 //!
@@ -14,10 +15,14 @@
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
-const PROGRAMS: [(&str, &str); 3] = [
+const PROGRAMS: [(&str, &str); 4] = [
     ("glibc", env!("CARGO_BIN_EXE_parse-glibc")),
     ("mimalloc", env!("CARGO_BIN_EXE_parse-mimalloc")),
-    ("rtarena", env!("CARGO_BIN_EXE_parse-rtarena")),
+    (
+        "rtarena GrowingHeap",
+        env!("CARGO_BIN_EXE_parse-rtarena-heap"),
+    ),
+    ("rtarena GrowingTlsf", env!("CARGO_BIN_EXE_parse-rtarena")),
 ];
 
 /// One run's report line: seconds, peak resident bytes, output hash, files
