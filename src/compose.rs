@@ -110,6 +110,46 @@ pub(crate) unsafe fn shrink<W: WithCore>(
     }
 }
 
+/// The core's in-place grow alone, refusing a `new` smaller than `old` as
+/// `grow` does.
+///
+/// # Safety
+/// `ptr` is live in `w`'s core with layout `old`.
+#[inline]
+#[track_caller]
+pub(crate) unsafe fn grow_in_place<W: WithCore>(
+    w: &W,
+    ptr: NonNull<u8>,
+    old: Layout,
+    new: Layout,
+) -> Result<NonNull<[u8]>, AllocError> {
+    if new.size() < old.size() {
+        return wrong_direction(true, old, new);
+    }
+    // SAFETY: forwarded contract, and `new` is at least `old`.
+    w.with(|c| unsafe { c.grow_in_place(ptr, old, new) })
+}
+
+/// The core's in-place shrink alone, refusing a `new` larger than `old` as
+/// `shrink` does.
+///
+/// # Safety
+/// `ptr` is live in `w`'s core with layout `old`.
+#[inline]
+#[track_caller]
+pub(crate) unsafe fn shrink_in_place<W: WithCore>(
+    w: &W,
+    ptr: NonNull<u8>,
+    old: Layout,
+    new: Layout,
+) -> Result<NonNull<[u8]>, AllocError> {
+    if new.size() > old.size() {
+        return wrong_direction(false, old, new);
+    }
+    // SAFETY: forwarded contract, and `new` is at most `old`.
+    w.with(|c| unsafe { c.shrink_in_place(ptr, old, new) })
+}
+
 /// A resize in the wrong direction: reported, and refused.
 #[cold]
 #[track_caller]
@@ -149,16 +189,17 @@ unsafe fn relocate<W: WithCore>(
 /// The methods both wrappers have, written once with their documentation:
 /// `into_inner` and `get_mut`; the core's counters and integrity check; the
 /// allocator API as inherent methods (the `Allocator` impls in `adapters`
-/// forward to them, and they serve builds without those traits); and
-/// `Debug`. Each wrapper writes its own `new`, its
-/// `WithCore::with` and what only it has.
+/// forward to them, and they serve builds without those traits); the
+/// in-place grow and shrink alone; and `Debug`. Each wrapper writes its
+/// own `new`, its `WithCore::with` and what only it has.
 ///
 /// `$W<$C, ..>` is the wrapper type, `[$plain]` its impl generics with no
 /// bound on the core and `[$bounded]` with `$C: RawHeap`; `name` its name,
 /// for `Debug` and the doc examples, whose arena is `new(core)`; `hot` the
-/// inline attribute of `allocate` and `deallocate` (a lock is more code to
-/// force into every call site); `lock` what a call costs beyond the core's,
-/// and `unlocked` how a copy or zeroing runs, both for the docs.
+/// inline attribute of `allocate` and `deallocate`, which the wrappers
+/// choose differently (`Arena`'s call is the core's; `SyncArena`'s adds a
+/// lock); `lock` what a call costs beyond the core's, and `unlocked` how a
+/// copy or zeroing runs, both for the docs.
 macro_rules! wrapper_methods {
     (
         $W:ident<$C:ident $(, $P:ident)*>,
@@ -379,6 +420,94 @@ macro_rules! wrapper_methods {
             ) -> Result<core::ptr::NonNull<[u8]>, $crate::AllocError> {
                 // SAFETY: forwarded contract.
                 unsafe { $crate::compose::shrink(self, ptr, old, new) }
+            }
+
+            /// Grows a block to `new` only if it can stay where it is: the
+            /// core's in-place grow, with no fallback that moves it. A TLSF
+            /// block grows into the free block after it; a slab slot holds
+            /// any layout of its class.
+            ///
+            /// On `Ok` the block is the returned slice, at the same address
+            /// (later calls take a layout that fits it, as for
+            /// [`deallocate`](Self::deallocate)).
+            ///
+            /// ```
+            /// # #[cfg(feature = "allocator-api2")] {
+            /// use core::alloc::Layout;
+            /// # use core::mem::MaybeUninit;
+            #[doc = concat!("use rtarena::{Heap, ", $name, "};")]
+            ///
+            /// let mut pool = [MaybeUninit::uninit(); 64 * 1024];
+            #[doc = concat!("let arena = ", $new, "(Heap::new(&mut pool).unwrap());")]
+            /// let (old, new) = (Layout::new::<[u8; 20]>(), Layout::new::<[u8; 24]>());
+            /// let block = arena.allocate(old).unwrap();
+            /// // SAFETY: `block` was allocated just above with `old`; after the
+            /// // grow it is live with `new`, and freed with it.
+            /// unsafe {
+            ///     // 20 and 24 bytes share a 24-byte slab slot.
+            ///     let grown = arena.grow_in_place(block.cast(), old, new).unwrap();
+            ///     assert_eq!(grown.cast::<u8>(), block.cast::<u8>());
+            ///     arena.deallocate(grown.cast(), new);
+            /// }
+            /// # }
+            /// ```
+            ///
+            /// # Errors
+            /// [`AllocError`](crate::AllocError) when the block cannot grow
+            /// where it is; nothing changes, and the block is still the
+            /// caller's with layout `old`. Also when
+            /// `new.size() < old.size()`: nothing is touched, and debug
+            /// builds panic at the caller's line.
+            ///
+            /// # Safety
+            /// `ptr` is live in this arena with layout `old` (as for
+            /// [`deallocate`](Self::deallocate)).
+            ///
+            /// # Time complexity
+            #[doc = concat!("O(1)", $lock, ".")]
+            #[inline]
+            #[track_caller]
+            pub unsafe fn grow_in_place(
+                &self,
+                ptr: core::ptr::NonNull<u8>,
+                old: core::alloc::Layout,
+                new: core::alloc::Layout,
+            ) -> Result<core::ptr::NonNull<[u8]>, $crate::AllocError> {
+                // SAFETY: forwarded contract.
+                unsafe { $crate::compose::grow_in_place(self, ptr, old, new) }
+            }
+
+            /// Shrinks a block to `new` only if it can stay where it is: the
+            /// core's in-place shrink, with no fallback that moves it. A TLSF
+            /// block gives back a tail large enough to be a block; a slab
+            /// slot stays whole, and fails when `new` is of another class.
+            ///
+            /// On `Ok` the block is the returned slice, at the same address
+            /// (later calls take a layout that fits it, as for
+            /// [`deallocate`](Self::deallocate)).
+            ///
+            /// # Errors
+            /// [`AllocError`](crate::AllocError) when the block cannot stay
+            /// where it is (a stricter alignment, another slab class);
+            /// nothing changes, and the block is still the caller's with
+            /// layout `old`. Also when `new.size() > old.size()`: nothing is
+            /// touched, and debug builds panic at the caller's line.
+            ///
+            /// # Safety
+            /// `ptr` is live in this arena with layout `old`.
+            ///
+            /// # Time complexity
+            #[doc = concat!("O(1)", $lock, ".")]
+            #[inline]
+            #[track_caller]
+            pub unsafe fn shrink_in_place(
+                &self,
+                ptr: core::ptr::NonNull<u8>,
+                old: core::alloc::Layout,
+                new: core::alloc::Layout,
+            ) -> Result<core::ptr::NonNull<[u8]>, $crate::AllocError> {
+                // SAFETY: forwarded contract.
+                unsafe { $crate::compose::shrink_in_place(self, ptr, old, new) }
             }
         }
 
