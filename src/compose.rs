@@ -1,7 +1,9 @@
-//! What every wrapper composes from a core's in-place primitives, written
-//! once: zeroing, and a grow or shrink that moves the block when it cannot
-//! stay (allocate, copy, free; the copy runs outside `with`, so a locking
-//! wrapper never holds its lock for it).
+//! What the wrappers share, written once: what they compose from a core's
+//! in-place primitives (zeroing, and a grow or shrink that moves the block
+//! when it cannot stay: allocate, copy, free; the copy runs outside `with`,
+//! so a locking wrapper never holds its lock for it), and their common
+//! methods with their documentation (`wrapper_methods!`), inherent methods
+//! so that users need no trait in scope.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -108,6 +110,46 @@ pub(crate) unsafe fn shrink<W: WithCore>(
     }
 }
 
+/// The core's in-place grow alone, refusing a `new` smaller than `old` as
+/// `grow` does.
+///
+/// # Safety
+/// `ptr` is live in `w`'s core with layout `old`.
+#[inline]
+#[track_caller]
+pub(crate) unsafe fn grow_in_place<W: WithCore>(
+    w: &W,
+    ptr: NonNull<u8>,
+    old: Layout,
+    new: Layout,
+) -> Result<NonNull<[u8]>, AllocError> {
+    if new.size() < old.size() {
+        return wrong_direction(true, old, new);
+    }
+    // SAFETY: forwarded contract, and `new` is at least `old`.
+    w.with(|c| unsafe { c.grow_in_place(ptr, old, new) })
+}
+
+/// The core's in-place shrink alone, refusing a `new` larger than `old` as
+/// `shrink` does.
+///
+/// # Safety
+/// `ptr` is live in `w`'s core with layout `old`.
+#[inline]
+#[track_caller]
+pub(crate) unsafe fn shrink_in_place<W: WithCore>(
+    w: &W,
+    ptr: NonNull<u8>,
+    old: Layout,
+    new: Layout,
+) -> Result<NonNull<[u8]>, AllocError> {
+    if new.size() > old.size() {
+        return wrong_direction(false, old, new);
+    }
+    // SAFETY: forwarded contract, and `new` is at most `old`.
+    w.with(|c| unsafe { c.shrink_in_place(ptr, old, new) })
+}
+
 /// A resize in the wrong direction: reported, and refused.
 #[cold]
 #[track_caller]
@@ -143,3 +185,342 @@ unsafe fn relocate<W: WithCore>(
     Misuse::report_err(freed);
     Ok(block)
 }
+
+/// The methods both wrappers have, written once with their documentation:
+/// `into_inner` and `get_mut`; the core's counters and integrity check; the
+/// allocator API as inherent methods (the `Allocator` impls in `adapters`
+/// forward to them, and they serve builds without those traits); the
+/// in-place grow and shrink alone; and `Debug`. Each wrapper writes its
+/// own `new`, its `WithCore::with` and what only it has.
+///
+/// `$W<$C, ..>` is the wrapper type, `[$plain]` its impl generics with no
+/// bound on the core and `[$bounded]` with `$C: RawHeap`; `name` its name,
+/// for `Debug` and the doc examples, whose arena is `new(core)`; `hot` the
+/// inline attribute of `allocate` and `deallocate`, which the wrappers
+/// choose differently (`Arena`'s call is the core's; `SyncArena`'s adds a
+/// lock); `lock` what a call costs beyond the core's, and `unlocked` how a
+/// copy or zeroing runs, both for the docs.
+macro_rules! wrapper_methods {
+    (
+        $W:ident<$C:ident $(, $P:ident)*>,
+        [$($plain:tt)*],
+        [$($bounded:tt)*],
+        name: $name:literal,
+        new: $new:literal,
+        hot: $hot:meta,
+        lock: $lock:literal,
+        unlocked: $unlocked:literal $(,)?
+    ) => {
+        impl<$($plain)*> $W<$C $(, $P)*> {
+            /// The core back, once no collection borrows the arena.
+            pub fn into_inner(self) -> $C {
+                self.core.into_inner()
+            }
+
+            /// The core, for its own API (`reset`, `add_pool`, `trim`, its
+            /// details): `&mut self` proves that no block is borrowed from
+            /// the arena and that nothing else uses it.
+            pub fn get_mut(&mut self) -> &mut $C {
+                self.core.get_mut()
+            }
+        }
+
+        impl<$($bounded)*> $W<$C $(, $P)*> {
+            /// A snapshot of the core's counters.
+            ///
+            /// # Time complexity
+            #[doc = concat!("As the core's `stats`", $lock, ".")]
+            pub fn stats(&self) -> $crate::Stats {
+                $crate::compose::WithCore::with(self, |c| c.stats())
+            }
+
+            /// What size class `class` of the core holds (see
+            /// [`Slab::class_stats`](crate::Slab::class_stats)); `None` past the
+            /// last class and for cores without classes.
+            ///
+            /// ```
+            /// # #[cfg(feature = "allocator-api2")] {
+            /// # use core::mem::MaybeUninit;
+            /// use rtarena::allocator_api2::boxed::Box;
+            #[doc = concat!("use rtarena::{Heap, ", $name, "};")]
+            ///
+            /// let mut pool = [MaybeUninit::uninit(); 64 * 1024];
+            #[doc = concat!("let arena = ", $new, "(Heap::new(&mut pool).unwrap());")]
+            /// let boxes: Vec<_> = (0..10u64).map(|i| Box::new_in(i, &arena)).collect();
+            /// let eight = arena.class_stats(0).unwrap();
+            /// assert_eq!((eight.size, eight.live, eight.pages), (8, 10, 1));
+            /// # drop(boxes);
+            /// # }
+            /// ```
+            ///
+            /// # Time complexity
+            #[doc = concat!("O(1)", $lock, ".")]
+            pub fn class_stats(&self, class: usize) -> Option<$crate::ClassStats> {
+                $crate::compose::WithCore::with(self, |c| c.class_stats(class))
+            }
+
+            /// The core's full integrity check (see
+            /// [`RawHeap::check`](crate::RawHeap::check)).
+            ///
+            /// # Errors
+            /// The first broken invariant.
+            ///
+            /// # Time complexity
+            #[doc = concat!(
+                "O(blocks) for the TLSF, O(pages + free slots) for the slab",
+                $lock,
+                "."
+            )]
+            pub fn check(&self) -> Result<(), $crate::CheckError> {
+                $crate::compose::WithCore::with(self, |c| c.check())
+            }
+
+            /// Allocates a block for `layout`; the returned slice is the whole
+            /// usable block. The `Allocator` impls forward here; this inherent
+            /// method is the trait-free API (for builds without
+            /// `allocator-api2`).
+            ///
+            /// # Errors
+            /// [`AllocError`](crate::AllocError) when no free block fits; the
+            /// heap is unchanged.
+            ///
+            /// # Time complexity
+            #[doc = concat!(
+                "As the core's `allocate`, O(1) for every core of this crate",
+                $lock,
+                "."
+            )]
+            #[$hot]
+            pub fn allocate(
+                &self,
+                layout: core::alloc::Layout,
+            ) -> Result<core::ptr::NonNull<[u8]>, $crate::AllocError> {
+                $crate::compose::WithCore::with(self, |c| c.allocate(layout))
+            }
+
+            #[doc = concat!(
+                "As [`allocate`](Self::allocate), with the whole block zeroed",
+                $unlocked,
+                "."
+            )]
+            ///
+            /// # Errors
+            /// As `allocate`.
+            ///
+            /// # Time complexity
+            /// As `allocate`, plus zeroing the block.
+            #[inline]
+            pub fn allocate_zeroed(
+                &self,
+                layout: core::alloc::Layout,
+            ) -> Result<core::ptr::NonNull<[u8]>, $crate::AllocError> {
+                $crate::compose::allocate_zeroed(self, layout)
+            }
+
+            /// Frees a block. A free the core refuses (see
+            /// [`Misuse`](crate::Misuse)) changes nothing but
+            /// [`Stats::bad_frees`](crate::Stats::bad_frees); debug builds
+            /// then panic at the caller's line.
+            ///
+            /// # Safety
+            /// `ptr` was returned by this arena for a layout with
+            /// `layout.align()` and a size between the requested size and the
+            /// returned length (the `Allocator` "fits" rule), and has not been
+            /// freed since.
+            ///
+            /// # Time complexity
+            #[doc = concat!("O(1)", $lock, ".")]
+            #[$hot]
+            #[track_caller]
+            pub unsafe fn deallocate(&self, ptr: core::ptr::NonNull<u8>, layout: core::alloc::Layout) {
+                $crate::Misuse::report_err($crate::compose::WithCore::with(self, |c| {
+                    // SAFETY: forwarded contract.
+                    unsafe { c.deallocate(ptr, layout) }
+                }))
+            }
+
+            #[doc = concat!(
+                "Grows a block to `new`: in place when the core can, otherwise ",
+                "by allocating, copying",
+                $unlocked,
+                " and freeing."
+            )]
+            ///
+            /// # Errors
+            /// [`AllocError`](crate::AllocError) when neither works; the old
+            /// block is untouched and still the caller's. Also when
+            /// `new.size() < old.size()`, which breaks the `Allocator`
+            /// contract: nothing is touched, and debug builds panic at the
+            /// caller's line.
+            ///
+            /// # Safety
+            /// `ptr` is live in this arena with layout `old` (as for
+            /// [`deallocate`](Self::deallocate)).
+            ///
+            /// # Time complexity
+            /// O(1) in place; O(1) plus the copy when it moves.
+            #[inline]
+            #[track_caller]
+            pub unsafe fn grow(
+                &self,
+                ptr: core::ptr::NonNull<u8>,
+                old: core::alloc::Layout,
+                new: core::alloc::Layout,
+            ) -> Result<core::ptr::NonNull<[u8]>, $crate::AllocError> {
+                // SAFETY: forwarded contract.
+                unsafe { $crate::compose::grow(self, ptr, old, new) }
+            }
+
+            /// As [`grow`](Self::grow), with the bytes past `old.size()`
+            /// zeroed.
+            ///
+            /// # Errors
+            /// As `grow`.
+            ///
+            /// # Safety
+            /// As `grow`.
+            ///
+            /// # Time complexity
+            /// As `grow`, plus zeroing the new bytes.
+            #[inline]
+            #[track_caller]
+            pub unsafe fn grow_zeroed(
+                &self,
+                ptr: core::ptr::NonNull<u8>,
+                old: core::alloc::Layout,
+                new: core::alloc::Layout,
+            ) -> Result<core::ptr::NonNull<[u8]>, $crate::AllocError> {
+                // SAFETY: forwarded contract.
+                unsafe { $crate::compose::grow_zeroed(self, ptr, old, new) }
+            }
+
+            /// Shrinks a block to `new`: in place when the core can (a TLSF
+            /// gives the tail back), otherwise by moving it as
+            /// [`grow`](Self::grow) does.
+            ///
+            /// # Errors
+            /// [`AllocError`](crate::AllocError) when it must move and nothing
+            /// fits; the old block is untouched. Also when
+            /// `new.size() > old.size()`, which breaks the `Allocator`
+            /// contract: nothing is touched, and debug builds panic at the
+            /// caller's line.
+            ///
+            /// # Safety
+            /// `ptr` is live in this arena with layout `old`.
+            ///
+            /// # Time complexity
+            /// O(1) in place; O(1) plus the copy when it moves.
+            #[inline]
+            #[track_caller]
+            pub unsafe fn shrink(
+                &self,
+                ptr: core::ptr::NonNull<u8>,
+                old: core::alloc::Layout,
+                new: core::alloc::Layout,
+            ) -> Result<core::ptr::NonNull<[u8]>, $crate::AllocError> {
+                // SAFETY: forwarded contract.
+                unsafe { $crate::compose::shrink(self, ptr, old, new) }
+            }
+
+            /// Grows a block to `new` only if it can stay where it is: the
+            /// core's in-place grow, with no fallback that moves it. A TLSF
+            /// block grows into the free block after it; a slab slot holds
+            /// any layout of its class.
+            ///
+            /// On `Ok` the block is the returned slice, at the same address
+            /// (later calls take a layout that fits it, as for
+            /// [`deallocate`](Self::deallocate)).
+            ///
+            /// ```
+            /// # #[cfg(feature = "allocator-api2")] {
+            /// use core::alloc::Layout;
+            /// # use core::mem::MaybeUninit;
+            #[doc = concat!("use rtarena::{Heap, ", $name, "};")]
+            ///
+            /// let mut pool = [MaybeUninit::uninit(); 64 * 1024];
+            #[doc = concat!("let arena = ", $new, "(Heap::new(&mut pool).unwrap());")]
+            /// let (old, new) = (Layout::new::<[u8; 20]>(), Layout::new::<[u8; 24]>());
+            /// let block = arena.allocate(old).unwrap();
+            /// // SAFETY: `block` was allocated just above with `old`; after the
+            /// // grow it is live with `new`, and freed with it.
+            /// unsafe {
+            ///     // 20 and 24 bytes share a 24-byte slab slot.
+            ///     let grown = arena.grow_in_place(block.cast(), old, new).unwrap();
+            ///     assert_eq!(grown.cast::<u8>(), block.cast::<u8>());
+            ///     arena.deallocate(grown.cast(), new);
+            /// }
+            /// # }
+            /// ```
+            ///
+            /// # Errors
+            /// [`AllocError`](crate::AllocError) when the block cannot grow
+            /// where it is; nothing changes, and the block is still the
+            /// caller's with layout `old`. Also when
+            /// `new.size() < old.size()`: nothing is touched, and debug
+            /// builds panic at the caller's line.
+            ///
+            /// # Safety
+            /// `ptr` is live in this arena with layout `old` (as for
+            /// [`deallocate`](Self::deallocate)).
+            ///
+            /// # Time complexity
+            #[doc = concat!("O(1)", $lock, ".")]
+            #[inline]
+            #[track_caller]
+            pub unsafe fn grow_in_place(
+                &self,
+                ptr: core::ptr::NonNull<u8>,
+                old: core::alloc::Layout,
+                new: core::alloc::Layout,
+            ) -> Result<core::ptr::NonNull<[u8]>, $crate::AllocError> {
+                // SAFETY: forwarded contract.
+                unsafe { $crate::compose::grow_in_place(self, ptr, old, new) }
+            }
+
+            /// Shrinks a block to `new` only if it can stay where it is: the
+            /// core's in-place shrink, with no fallback that moves it. A TLSF
+            /// block gives back a tail large enough to be a block; a slab
+            /// slot stays whole, and fails when `new` is of another class.
+            ///
+            /// On `Ok` the block is the returned slice, at the same address
+            /// (later calls take a layout that fits it, as for
+            /// [`deallocate`](Self::deallocate)).
+            ///
+            /// # Errors
+            /// [`AllocError`](crate::AllocError) when the block cannot stay
+            /// where it is (a stricter alignment, another slab class);
+            /// nothing changes, and the block is still the caller's with
+            /// layout `old`. Also when `new.size() > old.size()`: nothing is
+            /// touched, and debug builds panic at the caller's line.
+            ///
+            /// # Safety
+            /// `ptr` is live in this arena with layout `old`.
+            ///
+            /// # Time complexity
+            #[doc = concat!("O(1)", $lock, ".")]
+            #[inline]
+            #[track_caller]
+            pub unsafe fn shrink_in_place(
+                &self,
+                ptr: core::ptr::NonNull<u8>,
+                old: core::alloc::Layout,
+                new: core::alloc::Layout,
+            ) -> Result<core::ptr::NonNull<[u8]>, $crate::AllocError> {
+                // SAFETY: forwarded contract.
+                unsafe { $crate::compose::shrink_in_place(self, ptr, old, new) }
+            }
+        }
+
+        impl<$($bounded)*> core::fmt::Debug for $W<$C $(, $P)*> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                // A snapshot, not a borrow of the core: the formatter may be
+                // user code that allocates from this very arena.
+                let stats = self.stats();
+                f.debug_struct($name)
+                    .field("stats", &stats)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+pub(crate) use wrapper_methods;

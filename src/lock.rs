@@ -1,9 +1,14 @@
-//! What `SyncArena` locks with: any `lock_api::RawMutex`, or (feature
-//! `critical-section`) a critical section.
+//! Locks, for what several threads or interrupt handlers share: any
+//! `lock_api::RawMutex`, or (feature `critical-section`) a critical section.
+//!
+//! Below every layer and depending on none: `SyncArena` (a wrapper) holds
+//! a lock around its core, and `SharedPages` (memory) around its page
+//! source, each for one O(1) call at a time.
 
 use lock_api::RawMutex;
 
-/// A way to run a closure with exclusive access to a `SyncArena`'s core.
+/// A way to run a closure with exclusive access to what the lock guards: a
+/// `SyncArena`'s core, a `SharedPages`' source.
 ///
 /// Implemented for every [`lock_api::RawMutex`] (spin locks, platform and
 /// RTOS mutexes) and, with feature `critical-section`, for
@@ -53,7 +58,7 @@ unsafe impl<R: RawMutex> Lock for R {
 /// microcontroller, interrupts are off while it is held, so an interrupt
 /// handler never preempts a holder and can allocate itself without the
 /// deadlock a spin lock would give. `SyncArena` holds it for one O(1) core
-/// call at a time.
+/// call at a time, `SharedPages` for one page taken or given back.
 ///
 /// The platform provides the critical-section implementation (for example
 /// `cortex-m`'s `critical-section-single-core` feature, or

@@ -1,17 +1,13 @@
 //! `SyncArena`: a core behind a lock, shareable between threads.
 
-use core::alloc::Layout;
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
-use core::ptr::NonNull;
 
 use lock_api::RawMutex;
 
-use crate::Lock;
-
-use crate::compose::{self, WithCore};
-use crate::{AllocError, CheckError, ClassStats, Misuse, RawHeap, Stats};
+use crate::compose;
+use crate::{Lock, RawHeap};
 
 /// A heap core behind a lock: `Sync`, so one heap can serve several threads,
 /// tasks or interrupt handlers. `R` is any [`lock_api::RawMutex`] (a spin
@@ -26,7 +22,8 @@ use crate::{AllocError, CheckError, ClassStats, Misuse, RawHeap, Stats};
 ///
 /// The lock is held only for the core's O(1) operations: a grow or shrink
 /// that must move allocates under the lock, copies with the lock released,
-/// then frees under the lock. A misuse the core detects (see
+/// then frees under the lock (`stats` and `check` hold it while they read
+/// the core, `check` for its whole walk). A misuse the core detects (see
 /// [`Misuse`](crate::Misuse)) is reported once the lock is released; as
 /// the `#[global_allocator]`, whose methods must not unwind, a debug
 /// build's report aborts the process after its message.
@@ -88,17 +85,6 @@ impl<C, R: Lock> SyncArena<C, R> {
             core: UnsafeCell::new(core),
         }
     }
-
-    /// The core, out of the arena.
-    pub fn into_inner(self) -> C {
-        self.core.into_inner()
-    }
-
-    /// The core, for setup or inspection while nothing else can use the
-    /// arena (a `&mut` proves it).
-    pub fn get_mut(&mut self) -> &mut C {
-        self.core.get_mut()
-    }
 }
 
 impl<C: RawHeap, R: Lock> compose::WithCore for SyncArena<C, R> {
@@ -117,142 +103,16 @@ impl<C: RawHeap, R: Lock> compose::WithCore for SyncArena<C, R> {
     }
 }
 
-impl<C: RawHeap, R: Lock> SyncArena<C, R> {
-    /// A snapshot of the core's counters.
-    ///
-    /// # Time complexity
-    /// As the core's `stats`.
-    pub fn stats(&self) -> Stats {
-        self.with(|c| c.stats())
-    }
-
-    /// What size class `class` of the core holds; see
-    /// [`Arena::class_stats`](crate::Arena::class_stats).
-    ///
-    /// # Time complexity
-    /// O(1).
-    pub fn class_stats(&self, class: usize) -> Option<ClassStats> {
-        self.with(|c| c.class_stats(class))
-    }
-
-    /// The core's integrity check, with the lock held throughout.
-    ///
-    /// # Errors
-    /// The first broken invariant.
-    ///
-    /// # Time complexity
-    /// As the core's `check`.
-    pub fn check(&self) -> Result<(), CheckError> {
-        self.with(|c| c.check())
-    }
-
-    /// Allocates a block for `layout`; see [`Arena::allocate`](crate::Arena::allocate).
-    ///
-    /// # Errors
-    /// [`AllocError`] when the core has no room; it is unchanged.
-    ///
-    /// # Time complexity
-    /// As the core's, plus the lock.
-    #[inline]
-    pub fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        self.with(|c| c.allocate(layout))
-    }
-
-    /// As [`allocate`](Self::allocate), with the block zeroed (outside the
-    /// lock).
-    ///
-    /// # Errors
-    /// As `allocate`.
-    ///
-    /// # Time complexity
-    /// As `allocate`, plus zeroing.
-    #[inline]
-    pub fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        compose::allocate_zeroed(self, layout)
-    }
-
-    /// Frees a block.
-    ///
-    /// # Safety
-    /// As [`Arena::deallocate`](crate::Arena::deallocate).
-    ///
-    /// # Time complexity
-    /// As the core's, plus the lock.
-    #[inline]
-    #[track_caller]
-    pub unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: forwarded contract.
-        Misuse::report_err(self.with(|c| unsafe { c.deallocate(ptr, layout) }))
-    }
-
-    /// Grows a block: in place under the lock, else allocate (locked), copy
-    /// (unlocked), free (locked).
-    ///
-    /// # Errors
-    /// [`AllocError`] when neither works; the old block is untouched.
-    ///
-    /// # Safety
-    /// As [`Arena::grow`](crate::Arena::grow).
-    ///
-    /// # Time complexity
-    /// O(1) in place; O(1) plus the copy when it moves.
-    #[inline]
-    #[track_caller]
-    pub unsafe fn grow(
-        &self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, AllocError> {
-        // SAFETY: forwarded contract.
-        unsafe { compose::grow(self, ptr, old, new) }
-    }
-
-    /// As [`grow`](Self::grow), with the new bytes zeroed.
-    ///
-    /// # Errors
-    /// As `grow`.
-    ///
-    /// # Safety
-    /// As `grow`.
-    ///
-    /// # Time complexity
-    /// As `grow`, plus zeroing.
-    #[inline]
-    #[track_caller]
-    pub unsafe fn grow_zeroed(
-        &self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, AllocError> {
-        // SAFETY: forwarded contract.
-        unsafe { compose::grow_zeroed(self, ptr, old, new) }
-    }
-
-    /// Shrinks a block: in place under the lock, else moves it like `grow`.
-    ///
-    /// # Errors
-    /// [`AllocError`] when it must move and nothing fits; the old block is
-    /// untouched.
-    ///
-    /// # Safety
-    /// As [`Arena::shrink`](crate::Arena::shrink).
-    ///
-    /// # Time complexity
-    /// O(1) in place; O(1) plus the copy when it moves.
-    #[inline]
-    #[track_caller]
-    pub unsafe fn shrink(
-        &self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, AllocError> {
-        // SAFETY: forwarded contract.
-        unsafe { compose::shrink(self, ptr, old, new) }
-    }
-}
+compose::wrapper_methods!(
+    SyncArena<C, R>,
+    [C, R: Lock],
+    [C: RawHeap, R: Lock],
+    name: "SyncArena",
+    new: "SyncArena::<_, spin::Mutex<()>>::new",
+    hot: inline,
+    lock: ", plus taking the lock",
+    unlocked: " with the lock released",
+);
 
 impl<C, R: RawMutex> SyncArena<C, R> {
     /// Locks the arena and gives the core itself, for what the allocator
@@ -310,14 +170,5 @@ impl<C, R: RawMutex> Drop for CoreGuard<'_, C, R> {
         // thread (the guard is not `Send` for locks that require it), and
         // releases it once.
         unsafe { self.arena.lock.unlock() };
-    }
-}
-
-impl<C: RawHeap, R: Lock> core::fmt::Debug for SyncArena<C, R> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let stats = self.stats();
-        f.debug_struct("SyncArena")
-            .field("stats", &stats)
-            .finish_non_exhaustive()
     }
 }

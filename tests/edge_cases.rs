@@ -1,6 +1,6 @@
 //! Edge cases: zero-size and huge layouts, pool errors, raw pools and their
-//! merging, `reset`, resizing across sizes, and the debug-build checks on
-//! `deallocate`.
+//! merging, `reset`, resizing across sizes, the wrappers' in-place resizes,
+//! and the debug-build checks on `deallocate`.
 
 mod common;
 
@@ -881,6 +881,87 @@ mod allocator {
         unsafe { Allocator::deallocate(&c, p.cast(), l) };
         assert_eq!(arena.stats().live(), 0);
     }
+}
+
+// ---------------------------------------------------------------------------
+// The wrappers' in-place grow and shrink: the core's, never a move.
+// ---------------------------------------------------------------------------
+
+/// A TLSF block grows into the free block after it, not past a live one,
+/// and shrinks where it is; through any wrapper (`Arena`, `SyncArena`: the
+/// methods are the same, not a shared trait).
+macro_rules! tlsf_in_place_resizes {
+    ($arena:expr) => {{
+        let arena = $arena;
+        let (small, large, huge) = (layout(100, 8), layout(400, 8), layout(4000, 8));
+        let p = arena.allocate(small).unwrap().cast::<u8>();
+        // SAFETY: `p` is live with `small`, then with the layout of each
+        // resize that returned `Ok`; `wall` is live with `small`.
+        unsafe {
+            p.write_bytes(7, 100);
+            let grown = arena.grow_in_place(p, small, large).unwrap();
+            assert_eq!(grown.cast::<u8>(), p, "grown where it was");
+            assert!(grown.len() >= 400);
+            // The rest of the pool is one free block, right after `p`: the
+            // next block comes from its start and walls `p` in.
+            let wall = arena.allocate(small).unwrap().cast::<u8>();
+            let before = arena.stats();
+            assert!(arena.grow_in_place(p, large, huge).is_err());
+            assert_eq!(arena.stats(), before, "a refused grow changes nothing");
+            assert!((0..100).all(|i| p.add(i).read() == 7));
+            let shrunk = arena.shrink_in_place(p, large, small).unwrap();
+            assert_eq!(shrunk.cast::<u8>(), p, "shrunk where it was");
+            assert!((0..100).all(|i| p.add(i).read() == 7));
+            arena.deallocate(p, small);
+            arena.deallocate(wall, small);
+        }
+        arena.check().unwrap();
+        assert_eq!(arena.stats().live(), 0);
+    }};
+}
+
+/// A slab slot holds every layout of its class, and no other: in place
+/// within the class, `Err` (the slot unchanged) across classes.
+macro_rules! slab_in_place_resizes {
+    ($arena:expr) => {{
+        let arena = $arena;
+        let (l20, l24, l40) = (layout(20, 1), layout(24, 1), layout(40, 1));
+        let p = arena.allocate(l20).unwrap().cast::<u8>();
+        // SAFETY: `p` is live with `l20`, then with `l24` once grown.
+        unsafe {
+            let grown = arena.grow_in_place(p, l20, l24).unwrap();
+            assert_eq!((grown.cast::<u8>(), grown.len()), (p, 24));
+            assert!(arena.grow_in_place(p, l24, l40).is_err(), "another class");
+            assert_eq!(arena.shrink_in_place(p, l24, l20).unwrap().cast::<u8>(), p);
+            arena.deallocate(p, l24);
+        }
+        arena.check().unwrap();
+        assert_eq!(arena.stats().live(), 0);
+    }};
+}
+
+#[test]
+fn in_place_resizes_through_an_arena() {
+    let mut buf = PoolBuf::new(16 * 1024);
+    tlsf_in_place_resizes!(rtarena::Arena::new(Tlsf::new(buf.slice()).unwrap()));
+    let mut buf = PoolBuf::new(64 * 1024);
+    slab_in_place_resizes!(rtarena::Arena::new(
+        rtarena::Heap::new(buf.slice()).unwrap()
+    ));
+}
+
+#[cfg(feature = "sync")]
+#[test]
+fn in_place_resizes_through_a_sync_arena() {
+    type Spin = spin::Mutex<()>;
+    let mut buf = PoolBuf::new(16 * 1024);
+    tlsf_in_place_resizes!(rtarena::SyncArena::<_, Spin>::new(
+        Tlsf::new(buf.slice()).unwrap()
+    ));
+    let mut buf = PoolBuf::new(64 * 1024);
+    slab_in_place_resizes!(rtarena::SyncArena::<_, Spin>::new(
+        rtarena::Heap::new(buf.slice()).unwrap()
+    ));
 }
 
 // ---------------------------------------------------------------------------

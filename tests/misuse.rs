@@ -212,6 +212,8 @@ mod release {
             assert!(arena.shrink(p, old, layout(300, 8)).is_err());
             assert!(arena.grow(p, old, layout(10, 8)).is_err());
             assert!(arena.grow_zeroed(p, old, layout(10, 64)).is_err());
+            assert!(arena.grow_in_place(p, old, layout(10, 8)).is_err());
+            assert!(arena.shrink_in_place(p, old, layout(300, 8)).is_err());
             assert!((0..100).all(|i| p.add(i).read() == 7));
             arena.deallocate(p, old);
         }
@@ -308,6 +310,28 @@ mod debug {
         let _ = unsafe { arena.grow_zeroed(p, old, layout(10, 64)) };
     }
 
+    #[test]
+    #[should_panic(expected = "wrong direction")]
+    fn an_in_place_shrink_to_a_larger_size_panics() {
+        let mut buf = PoolBuf::new(4096);
+        let arena = Arena::new(Tlsf::new(buf.slice()).unwrap());
+        let old = layout(100, 8);
+        let p = arena.allocate(old).unwrap().cast::<u8>();
+        // SAFETY: live with `old`; the larger size is the misuse under test.
+        let _ = unsafe { arena.shrink_in_place(p, old, layout(300, 8)) };
+    }
+
+    #[test]
+    #[should_panic(expected = "wrong direction")]
+    fn an_in_place_grow_to_a_smaller_size_panics() {
+        let mut buf = PoolBuf::new(4096);
+        let arena = Arena::new(Tlsf::new(buf.slice()).unwrap());
+        let old = layout(100, 8);
+        let p = arena.allocate(old).unwrap().cast::<u8>();
+        // SAFETY: live with `old`; the smaller size is the misuse under test.
+        let _ = unsafe { arena.grow_in_place(p, old, layout(10, 8)) };
+    }
+
     /// Where each panic of this binary came from, by thread: tests run in
     /// parallel, and the panic hook is global.
     static PANICS: Mutex<Vec<(ThreadId, String, u32)>> = Mutex::new(Vec::new());
@@ -356,6 +380,10 @@ mod debug {
         let line = line!() + 2;
         // SAFETY: none: `p` was freed, and the size is larger.
         let at = panic_location(|| unsafe { _ = arena.shrink(p, l, layout(200, 8)) });
+        assert_eq!(at, (file!().to_owned(), line));
+        let line = line!() + 2;
+        // SAFETY: none: `p` was freed, and the size is smaller.
+        let at = panic_location(|| unsafe { _ = arena.grow_in_place(p, l, layout(8, 8)) });
         assert_eq!(at, (file!().to_owned(), line));
         let line = line!() + 3;
         // SAFETY: none: `p` was freed, the misuse under test.

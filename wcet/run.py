@@ -210,8 +210,11 @@ def demangle(symbol):
 
 
 def short(symbol):
-    """`Type::method` of a symbol, generics dropped."""
-    name = re.sub(r"<[^<>]*>", "", re.sub(r"<[^<>]*>", "", demangle(symbol)))
+    """`Type::method` of a symbol, generics dropped. A method of an inherent
+    impl written in a module other than its type's (`slab::lists::<impl
+    Slab<S, _>>::list_spare`) is named by its type as well."""
+    name = re.sub(r"_?<impl ([^<>]*(?:<[^<>]*>)?)>", r"\1", demangle(symbol))
+    name = re.sub(r"<[^<>]*>", "", re.sub(r"<[^<>]*>", "", name))
     return "::".join(name.split("::")[-2:])
 
 

@@ -1,15 +1,40 @@
-//! The slab's integrity check: walks every page of every class.
+//! The slab's integrity check, which walks every page of every class; and
+//! what debug builds check of a free beyond the release builds' tests.
 
+#[cfg(debug_assertions)]
+use core::alloc::Layout;
 use core::ptr::NonNull;
 
+use super::Slab;
 use super::active::ClassId;
 use super::classes::CLASS_SIZES;
-use super::page::{HEADER_SIZE, Page};
-use super::{Slab, slots_per_page};
+use super::init::slots_per_page;
+#[cfg(debug_assertions)]
+use super::page::recently_freed;
+use super::page::{FreeSlots, HEADER_SIZE, Page};
 use crate::CheckError;
+#[cfg(debug_assertions)]
+use crate::Misuse;
 use crate::pages::PageSource;
 
-pub(super) fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckError> {
+impl<S: PageSource, const N: usize> Slab<S, N> {
+    /// Walks every page of every class and verifies every invariant: each
+    /// page's header against its list and class, the list links, each free
+    /// list (slots inside the page, on slot boundaries, no cycle), that free
+    /// plus uncarved plus live slots make the page's capacity, that no page
+    /// but the first partial one (the spare) is empty, and the counters.
+    ///
+    /// # Errors
+    /// The first violation found, with the address where it was found.
+    ///
+    /// # Time complexity
+    /// O(pages + free slots).
+    pub fn check(&self) -> Result<(), CheckError> {
+        check(self)
+    }
+}
+
+fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckError> {
     // `deallocate_latest` reads this class with no bounds check.
     if slab.latest.index() >= slab.served.max(1) {
         return Err(CheckError::new(
@@ -247,4 +272,77 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
         }
         Ok(())
     }
+}
+
+impl<S: PageSource, const N: usize> Slab<S, N> {
+    /// The free list, live count and bump of a page of `class`: the class's
+    /// for its active page, the header's for the others.
+    ///
+    /// # Safety
+    /// `page` is an owned, initialised page of `class`.
+    unsafe fn page_state(&self, class: usize, page: Page) -> PageState {
+        let slots = &self.classes[class];
+        if slots.partial == Some(page) {
+            PageState {
+                given_back: slots.given_back_slot(),
+                free: slots.free,
+                live: slots.active_live(),
+                bump: slots.bump as usize,
+            }
+        } else {
+            // SAFETY: forwarded from the caller.
+            let header = unsafe { page.header() };
+            PageState {
+                given_back: None,
+                free: header.free(),
+                live: header.live(),
+                bump: header.bump(),
+            }
+        }
+    }
+
+    /// What debug builds check of a free into `page` beyond the release
+    /// checks: that the page is of `class` and the object on its slot grid
+    /// (else a wrong layout, or a pointer into a slot), above its uncarved
+    /// slots, and not among the 256 slots freed last on it.
+    ///
+    /// # Safety
+    /// `page` is a page the source handed out, holding `ptr`.
+    #[cfg(debug_assertions)]
+    pub(super) unsafe fn debug_check(
+        &self,
+        page: Page,
+        class: ClassId,
+        ptr: NonNull<u8>,
+        layout: Layout,
+    ) -> Result<(), Misuse> {
+        let addr = ptr.as_ptr().addr();
+        let class = class.index();
+        let offset = addr - page.addr();
+        // SAFETY: the source says the page is out; if the slab does not own
+        // it the caller broke the contract and these checks are best effort.
+        let own_class = unsafe { page.header() }.class();
+        if own_class != class
+            || offset >= self.slot_end
+            || (self.slot_end - offset) % CLASS_SIZES[class] != 0
+        {
+            return Err(Misuse::WrongLayout { addr, layout });
+        }
+        // SAFETY: as above; the page is of `class`.
+        let state = unsafe { self.page_state(class, page) };
+        // SAFETY: `state.free` is the page's free list.
+        if offset < state.bump || unsafe { recently_freed(state.free, ptr) } {
+            return Err(Misuse::NotAllocated { addr });
+        }
+        Ok(())
+    }
+}
+
+/// A page's free slots, live count and bump, wherever they are kept.
+struct PageState {
+    /// The class's given-back slot, for the active page.
+    given_back: FreeSlots,
+    free: FreeSlots,
+    live: usize,
+    bump: usize,
 }

@@ -4,7 +4,7 @@ use core::alloc::Layout;
 
 use super::active::ClassId;
 use super::classes::{CLASS_SIZES, CLASSES, MAX_CLASS, class_by_formula, last_byte};
-use super::{served_classes, slots_per_page};
+use super::init::{served_classes, slots_per_page};
 use crate::pages::{MAX_PAGE, MIN_PAGE};
 
 /// The class of `last` through the hot paths' table.
