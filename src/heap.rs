@@ -440,7 +440,15 @@ impl<'p, const FL: usize, const SL: usize, const N: usize, T: PageTables<'p, FL,
     #[cold]
     fn allocate_small_in_tlsf(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         let pages = self.slab.source_mut();
-        let result = pages.tlsf.allocate(layout);
+        let mut result = pages.tlsf.allocate(layout);
+        // A growing heap's class may have found too few source pages for a
+        // whole slab page where the request itself needs fewer: the tables
+        // grow the TLSF for the request (borrowed pools never grow).
+        if result.is_err() && pages.tables.grow(&mut pages.tlsf, layout).is_ok() {
+            // The attempt before does not count.
+            pages.hidden_failures += 1;
+            result = pages.tlsf.allocate(layout);
+        }
         match result {
             Ok(_) => pages.served_by_tlsf += 1,
             Err(AllocError) => pages.hidden_failures += 1,

@@ -1114,3 +1114,54 @@ fn raw_pool_adjacent_to_an_older_raw_pool_does_not_extend_a_slice_pool() {
         );
     }
 }
+
+/// Layouts whose sizes are near `isize::MAX`, at every alignment, fail on
+/// every heap with the heap intact: no overflow, no list index out of
+/// bounds (the allocation paths test no size bound of their own).
+#[test]
+fn layouts_near_isize_max_fail_cleanly_everywhere() {
+    use rtarena::pages::PoolPages;
+    use rtarena::tlsf::GrowingTlsf;
+    use rtarena::{GrowingHeap, Heap, LargeTlsf, RawHeap, SmallTlsf, Tlsf};
+
+    fn huge_layouts() -> Vec<Layout> {
+        let max = isize::MAX as usize;
+        let mut layouts = Vec::new();
+        for shift in (0..usize::BITS - 1).step_by(if MIRI { 7 } else { 1 }) {
+            let align = 1usize << shift;
+            for size in [max - (align - 1), max / 2 + 1, max - 4096 - (align - 1)] {
+                layouts.extend(Layout::from_size_align(size, align).ok());
+            }
+        }
+        layouts
+    }
+
+    fn exercise<H: RawHeap>(mut heap: H) {
+        let small = Layout::from_size_align(24, 8).unwrap();
+        let mid = Layout::from_size_align(3000, 64).unwrap();
+        let a = heap.allocate(small).unwrap();
+        let b = heap.allocate(mid).unwrap();
+        // SAFETY: allocated just above.
+        unsafe { heap.deallocate(b.cast(), mid).unwrap() };
+        for l in huge_layouts() {
+            assert!(heap.allocate(l).is_err(), "{l:?}");
+            // SAFETY: `a` is live with `small`, and `l` is larger.
+            assert!(unsafe { heap.grow_in_place(a.cast(), small, l) }.is_err());
+            heap.check().unwrap();
+        }
+        // SAFETY: allocated above.
+        unsafe { heap.deallocate(a.cast(), small).unwrap() };
+        heap.check().unwrap();
+    }
+
+    let mut buf = PoolBuf::new(64 << 10);
+    exercise(SmallTlsf::new(&mut buf.slice()[..60 << 10]).unwrap());
+    exercise(Tlsf::new(buf.slice()).unwrap());
+    exercise(LargeTlsf::new(buf.slice()).unwrap());
+    exercise(Heap::new(buf.slice()).unwrap());
+    let mut buf = PoolBuf::with_align(128 << 10, 4096);
+    exercise(GrowingHeap::<_>::new(
+        PoolPages::new(buf.slice(), 4096).unwrap(),
+    ));
+    exercise(GrowingTlsf::new(PoolPages::new(buf.slice(), 4096).unwrap()));
+}

@@ -433,3 +433,72 @@ fn page_tables_of_several_levels() {
     heap.check().unwrap();
     assert_eq!(heap.stats().live(), 0);
 }
+
+/// A source that forwards to `PoolPages` but keeps the defaults: its pages
+/// do not merge, and runs are taken a page at a time.
+struct NoMerge<'p>(PoolPages<'p>);
+
+// SAFETY: forwards to a `PoolPages`, whose contract holds; not saying that
+// pages merge only asks less of it.
+unsafe impl PageSource for NoMerge<'_> {
+    fn page_size(&self) -> usize {
+        self.0.page_size()
+    }
+    fn allocate_page(&mut self) -> Result<NonNull<u8>, AllocError> {
+        self.0.allocate_page()
+    }
+    unsafe fn deallocate_page(&mut self, page: NonNull<u8>) {
+        // SAFETY: forwarded.
+        unsafe { self.0.deallocate_page(page) }
+    }
+    fn page_containing(&self, addr: usize) -> Option<NonNull<u8>> {
+        self.0.page_containing(addr)
+    }
+    fn pages_left(&self) -> Option<usize> {
+        self.0.pages_left()
+    }
+}
+
+/// A small request whose class can get no page grows the TLSF for itself:
+/// over a source whose pages do not merge, a slab page as large as a
+/// source page never fits one, yet 8 bytes are served.
+#[test]
+fn a_small_request_grows_the_heap_where_its_class_cannot() {
+    let mut buf = PoolBuf::with_align(64 << 10, 4096);
+    let pages = NoMerge(PoolPages::new(buf.slice(), 4096).unwrap());
+    let mut heap: GrowingHeap<_, 4096> = GrowingHeap::new(pages);
+    let small = Layout::new::<u64>();
+    let block = heap.allocate(small).expect("one source page holds 8 bytes");
+    assert_eq!(heap.stats().failures, 0);
+    // SAFETY: allocated just above.
+    unsafe { heap.deallocate(block.cast(), small) };
+    heap.check().unwrap();
+}
+
+/// The same over merging pages: with one source page left and the TLSF
+/// full, a slab page (a block and the pool's overhead: two source pages)
+/// cannot be had, but the page left holds a small request.
+#[test]
+fn a_small_request_takes_the_last_source_page() {
+    let mut buf = PoolBuf::with_align(16 * 4096, 4096);
+    let mut heap: GrowingHeap<_, 4096> =
+        GrowingHeap::new(PoolPages::new(buf.slice(), 4096).unwrap());
+    let total = heap.source().pages_left().unwrap();
+    heap.grow((total - 1) * 4096 - POOL_OVERHEAD - 4 * GRANULE)
+        .unwrap();
+    assert_eq!(heap.source().pages_left(), Some(1));
+    let fill = Layout::from_size_align(heap.stats().largest_free - rtarena::HEADER, 8).unwrap();
+    let filled = heap.allocate(fill).unwrap();
+    assert_eq!(heap.source().pages_left(), Some(1), "no growth yet");
+    let small = Layout::new::<u64>();
+    let block = heap
+        .allocate(small)
+        .expect("the last source page holds 8 bytes");
+    assert_eq!(heap.stats().failures, 0);
+    // SAFETY: allocated above with these layouts.
+    unsafe {
+        heap.deallocate(block.cast(), small);
+        heap.deallocate(filled.cast(), fill);
+    }
+    heap.check().unwrap();
+}

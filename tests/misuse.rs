@@ -47,6 +47,29 @@ mod release {
     }
 
     #[test]
+    fn an_interior_pointer_after_a_word_that_reads_as_an_odd_pad_is_refused() {
+        let mut buf = PoolBuf::new(4096);
+        let mut tlsf = Tlsf::new(buf.slice()).unwrap();
+        let l = layout(256, 8);
+        let block = tlsf.allocate(l).unwrap().cast::<u8>();
+        let word = std::mem::size_of::<usize>();
+        let interior = 2 * rtarena::GRANULE;
+        // SAFETY: inside the block's 256 bytes: the user's own data, a word
+        // right before `interior` that has `PAD` (bit 2) and bit 0 set.
+        unsafe {
+            block
+                .add(interior - word)
+                .cast::<usize>()
+                .write(4 | 1 | rtarena::GRANULE);
+        }
+        // SAFETY: none; the misuse under test (a pointer this heap never
+        // returned) must be refused without an unaligned read (Miri).
+        unsafe { tlsf.deallocate(block.add(interior), layout(8, 8)) };
+        assert_eq!(tlsf.stats().bad_frees, 1);
+        tlsf.check().unwrap();
+    }
+
+    #[test]
     fn a_tlsf_double_free_is_refused() {
         let mut buf = PoolBuf::new(4096);
         let mut tlsf = Tlsf::new(buf.slice()).unwrap();
@@ -274,6 +297,29 @@ mod debug {
             p.write_bytes(0, 256);
             tlsf.deallocate(p.add(64), layout(256, 8));
         }
+    }
+
+    /// The word before the pointer reads as a pad of odd length: the
+    /// header it leads to is still read word-aligned (Miri checks it),
+    /// and the free is refused.
+    #[test]
+    #[should_panic(expected = "rtarena: ")]
+    fn an_interior_pointer_after_a_word_that_reads_as_an_odd_pad_panics() {
+        let mut buf = PoolBuf::new(4096);
+        let mut tlsf = Tlsf::new(buf.slice()).unwrap();
+        let block = tlsf.allocate(layout(256, 8)).unwrap().cast::<u8>();
+        let word = std::mem::size_of::<usize>();
+        let interior = 2 * rtarena::GRANULE;
+        // SAFETY: inside the block's 256 bytes: the user's own data.
+        unsafe {
+            block
+                .add(interior - word)
+                .cast::<usize>()
+                .write(4 | 1 | rtarena::GRANULE);
+        }
+        // SAFETY: none: a pointer this heap never returned, the misuse
+        // under test.
+        unsafe { tlsf.deallocate(block.add(interior), layout(8, 8)) };
     }
 
     /// The slab names the caller's layout, not its class's.

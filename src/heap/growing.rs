@@ -37,10 +37,14 @@ const LARGE_FL: usize = crate::tlsf::config::fl_len(isize::MAX as usize);
 /// need); dropping the heap gives them all back.
 ///
 /// It keeps the promises `Heap` makes: a small request whose class can get
-/// no page (not even after growing) takes a TLSF block, and a large request
-/// the TLSF cannot place first gives the slab's spare pages back to it,
-/// then grows: a request fails only when no free block could hold it and
-/// the source cannot give the pages it needs.
+/// no page (not even after growing) takes a TLSF block, growing the TLSF
+/// for the request alone if need be, and a large request the TLSF cannot
+/// place first gives the slab's spare pages back to it, then grows: a
+/// request fails only when no free block could hold it and the source
+/// cannot give the pages it needs. (Over a source whose pages do not merge,
+/// a slab page must fit one source page with the TLSF's overhead, 64 bytes
+/// and the tail: with `PAGE` as large as the source's pages, every small
+/// request takes a TLSF block.)
 ///
 /// ```
 /// use core::alloc::Layout;

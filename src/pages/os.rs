@@ -1,7 +1,7 @@
 //! `OsPages`: pages from the operating system, cut from large reservations
 //! of address space.
 
-use core::mem::size_of;
+use core::mem::{MaybeUninit, size_of};
 use core::ptr::{self, NonNull};
 
 use rustix::mm::{self, MapFlags, MprotectFlags, ProtFlags};
@@ -325,9 +325,10 @@ impl OsPages {
             Prefault::Populate => {
                 for offset in (0..len).step_by(rustix::param::page_size()) {
                     // SAFETY: inside the run, accessible and ours (caller);
-                    // writing back the byte read keeps the contents.
+                    // writing back the byte read keeps the contents, which
+                    // may be uninitialised (a reserved page's).
                     unsafe {
-                        let byte = run.add(offset).as_ptr();
+                        let byte = run.add(offset).cast::<MaybeUninit<u8>>().as_ptr();
                         byte.write_volatile(byte.read_volatile());
                     }
                 }

@@ -295,8 +295,11 @@ fn add_page<S: PageSource>(
 /// bytes went back. Each free block keeps its header and links and its
 /// footer, the words the TLSF reads.
 ///
+/// Nothing goes back from a source whose pages are aligned below their
+/// size: there whole pages cannot be found by address alone.
+///
 /// # Safety
-/// Every pool of `tlsf` is a run of whole pages of `source` that are out.
+/// Every pool of `tlsf` lies in pages of `source` that are out.
 ///
 /// # Time complexity
 /// O(lists + free blocks), plus one `discard` for each free block that
@@ -306,6 +309,9 @@ pub(crate) unsafe fn release_free_pages<S: PageSource>(
     source: &mut S,
 ) -> usize {
     let page_size = source.page_size();
+    if source.page_align() < page_size {
+        return 0;
+    }
     let mut released = 0;
     for (block, size) in tlsf.free_blocks() {
         let addr = block.as_ptr().addr();

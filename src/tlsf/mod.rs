@@ -475,9 +475,10 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         if layout.size() == 0 {
             return Ok(dangling(layout));
         }
-        // No test against `MAX_BLOCK`: a larger block maps past the last
-        // level, where `find_list` finds nothing, and the fallback's
-        // blocks are all smaller.
+        // No test against `MAX_BLOCK`: every block in the lists that
+        // `find_list` searches from `list_at_least(size)` on is at least
+        // `size` bytes (a size past the last level finds none), and the
+        // fallback compares sizes.
         let size = least_block(layout.size());
         let (fl, sl) = list_at_least(size, Self::SL_LOG2);
         let Some((fl, sl)) = self.find_list(fl, sl) else {
@@ -1097,12 +1098,16 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         if word & PAD == 0 {
             return Ok((block, word, 0));
         }
-        let pad = word & !PAD;
+        // A pad is a multiple of the granule; masking the word's low bits
+        // (not only `PAD`) keeps the header found from it word-aligned
+        // whatever the word holds, as after a misuse.
+        let pad = word & !(GRANULE - 1);
         if pad > located.reach {
             return Err(Misuse::NotAllocated { addr });
         }
-        // SAFETY: `pad <= reach`: the header lies at or after the pool's
-        // first block header, inside the pool.
+        // SAFETY: `pad <= reach` and `pad` is a multiple of the granule:
+        // the header lies at or after the pool's first block header, inside
+        // the pool, and word-aligned.
         unsafe {
             let block = Block::at(NonNull::new_unchecked(located.header.sub(pad)));
             Ok((block, block.header(), pad))
