@@ -156,7 +156,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let addr = ptr.as_ptr() as usize;
         // SAFETY: `class` is served (the layout's, and the caller's object
         // has it).
-        let active = unsafe { self.class_mut(class) }.partial;
+        let active = unsafe { self.class_mut(class) }.active;
         #[cfg(debug_assertions)]
         if active.is_none() {
             // A foreign pointer below the slot end would pass the range
@@ -204,7 +204,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         debug_assert_eq!(self.class_for(layout), Some(class));
         let addr = ptr.as_ptr() as usize;
         // SAFETY: `class` is served (the layout's).
-        if let Some(active) = unsafe { self.class_mut(class) }.partial {
+        if let Some(active) = unsafe { self.class_mut(class) }.active {
             let offset = addr.wrapping_sub(active.addr());
             if offset < self.slot_end {
                 // SAFETY: `ptr` lies in the active page of `class`, so it is
@@ -311,8 +311,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     }
 
     /// Frees `slot` into `page`, which is not its class's active page: to
-    /// the page's own free list, moving the page to the partial list if it
-    /// was full and giving it back to the source if it empties.
+    /// the page's own free list, making the page active if it was full and
+    /// giving it back to the source if it empties.
     ///
     /// Refused, changing nothing, when the header shows the free breaks
     /// the contract (one test each, all on the header's first line): a
@@ -336,15 +336,15 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let (own_class, live, capacity, first_free) = unsafe {
             let header = page.header();
             (
-                header.class(),
+                header.is_of(class),
                 header.live(),
                 header.capacity(),
                 header.free(),
             )
         };
-        if own_class != class.index() || live == 0 || first_free == Some(slot) {
+        if !own_class || live == 0 || first_free == Some(slot) {
             let addr = slot.as_ptr().addr();
-            let misuse = if own_class != class.index() {
+            let misuse = if !own_class {
                 Misuse::WrongLayout { addr, layout }
             } else {
                 Misuse::NotAllocated { addr }
@@ -366,7 +366,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             // SAFETY: `page` is a page of `class` other than its active one
             // (caller); `live` and `capacity` are its header's from before
             // this free, which is recorded.
-            unsafe { self.page_unfilled_or_emptied(class.index(), page, live, capacity) };
+            unsafe { self.page_unfilled_or_emptied(class, page, live, capacity) };
         }
         Ok(())
     }
