@@ -155,11 +155,13 @@ pub(super) struct Class {
     pub(super) inactive_live: usize,
     /// Allocations of the class that took a slot from a free list or an
     /// uncarved one. (One that takes the given-back slot again is counted
-    /// by that slot's free, in `give_backs`.)
+    /// by that slot's free, in `give_backs`; and when a given-back slot
+    /// goes onto a free list instead, the allocation that took it before
+    /// leaves this count, see `unset_given_back`.)
     pub(super) allocations: u64,
     /// Frees of the class that gave their slot back (see `put`). All but
     /// the one still given back were followed by the allocation that took
-    /// the slot again.
+    /// the slot again, or by `unset_given_back`.
     pub(super) give_backs: u64,
     /// Offset of the active page's lowest carved slot (the slot end when
     /// none is carved, the page's lowest slot once all are); 0 when there
@@ -273,6 +275,27 @@ impl Class {
         true
     }
 
+    /// Whether `slot` is free already as far as one test shows, the test
+    /// of `put`: given back, or first on the free list.
+    #[inline(always)]
+    pub(super) fn freed_already(&self, slot: NonNull<u8>) -> bool {
+        (self.last_taken == Some(slot) && self.given_back) || self.free == Some(slot)
+    }
+
+    /// Frees the active page's last live object, which is not free already
+    /// (`freed_already`), and carves the page again (see `recarve`): the
+    /// free counts as one onto the free list, whatever the slot.
+    ///
+    /// # Safety
+    /// As for `recarve`, but for the one live object this frees.
+    #[inline(always)]
+    pub(super) unsafe fn put_last(&mut self, slot_end: usize) {
+        debug_assert!(self.active_live() == 1);
+        self.off_active = self.off_active.wrapping_add(1);
+        // SAFETY: the page now holds no live object (caller).
+        unsafe { self.recarve(slot_end) };
+    }
+
     /// Frees `slot`, which is `last_taken`: sets it aside as given back.
     ///
     /// # Safety
@@ -289,15 +312,20 @@ impl Class {
         self.last_taken.filter(|_| self.given_back)
     }
 
-    /// Stops setting the given-back slot aside, and returns it: its free
-    /// now counts as one that put the slot on a free list.
+    /// Stops setting the given-back slot aside, and returns it, for the
+    /// caller to put it on a free list or forget it with its page.
+    ///
+    /// Its free stays counted in `give_backs`, which counts the allocation
+    /// that would have taken the slot again in advance; the allocation
+    /// that took the slot before leaves `allocations` instead, which keeps
+    /// both the allocation count and the active page's live count: one
+    /// counter update.
     fn unset_given_back(&mut self) -> Option<NonNull<u8>> {
         if !self.given_back {
             return None;
         }
         self.given_back = false;
-        self.give_backs -= 1;
-        self.off_active = self.off_active.wrapping_add(1);
+        self.allocations -= 1;
         // A slot is given back only while it is `last_taken`.
         self.last_taken
     }

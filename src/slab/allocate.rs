@@ -5,11 +5,11 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use super::Slab;
 use super::active::{Class, ClassId};
 use super::classes::last_byte;
 use super::lists::insert_after;
 use super::page::Page;
+use super::{ClassPages, Slab};
 use crate::AllocError;
 use crate::pages::PageSource;
 use crate::raw_heap::dangling;
@@ -50,6 +50,16 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 .add(id.words())
                 .cast::<Class>()
         }
+    }
+
+    /// The page counts of class `id`.
+    ///
+    /// # Safety
+    /// As for `class_mut`.
+    #[inline(always)]
+    pub(super) unsafe fn pages_mut(&mut self, id: ClassId) -> &mut ClassPages {
+        // SAFETY: `id.index() < N` (caller).
+        unsafe { self.class_pages.get_unchecked_mut(id.index()) }
     }
 
     /// Allocates a slot for `layout`; the returned slice is the whole slot,
@@ -126,12 +136,12 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
-        if let Some(full) = slots.active {
+        let old_live = match slots.active {
             // SAFETY: the active page is full (caller); the pages of the
             // ring are owned and initialised, and the next one's header is
             // current (the full page's too, written just before: when it is
             // alone, it is its own next and reads as full).
-            unsafe {
+            Some(full) => unsafe {
                 let capacity = slots.write_back_full(full);
                 let next = full.header().next();
                 if next.header().live() < capacity {
@@ -143,11 +153,13 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                     self.latest = class;
                     return Ok(NonNull::slice_from_raw_parts(slot, size));
                 }
-            }
-        }
-        // SAFETY: `class` is served, and its active page (if any) is full
-        // and written back.
-        unsafe { self.allocate_from_new_page(class) }
+                capacity
+            },
+            None => 0,
+        };
+        // SAFETY: `class` is served, and its active page (if any) is full,
+        // with `old_live` objects, and written back.
+        unsafe { self.allocate_from_new_page(class, old_live) }
     }
 
     /// Takes a page from the source for `class`, whose pages are all full,
@@ -156,12 +168,13 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// goes on with the full pages from it.
     ///
     /// # Safety
-    /// `class` is served; its active page, if any, is full and its state
-    /// written back (`write_back_full`), and every other page of its ring
-    /// is full.
+    /// `class` is served; its active page, if any, is full, with `old_live`
+    /// objects (else `old_live` is 0), and its state written back
+    /// (`write_back_full`); every other page of its ring is full.
     unsafe fn allocate_from_new_page(
         &mut self,
         class: ClassId,
+        old_live: usize,
     ) -> Result<NonNull<[u8]>, AllocError> {
         let start = match self.source.allocate_page() {
             Ok(start) => start,
@@ -173,7 +186,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 }
             },
         };
-        let pages = &mut self.class_pages[class.index()];
+        // SAFETY: `class` is served (caller).
+        let pages = unsafe { self.pages_mut(class) };
         pages.count += 1;
         let capacity = pages.capacity as usize;
         let c = &mut self.counters;
@@ -185,18 +199,13 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // SAFETY: the source (or `take_spare`) handed us this page, which
         // nothing else uses, `page_size` bytes aligned to `page_align`; a
         // served class fits at least one slot in it; the old active page is
-        // full and written back (caller), and its objects move off the
-        // active page's count.
+        // full and written back (caller).
         let slot = unsafe {
             let page = Page::from_start(start);
             page.init(class, capacity);
-            let old_live = match slots.active {
-                Some(full) => {
-                    insert_after(full, page);
-                    full.header().live()
-                }
-                None => 0,
-            };
+            if let Some(full) = slots.active {
+                insert_after(full, page);
+            }
             slots.activate_fresh(page, old_live, slot_end)
         };
         let size = slots.size as usize;

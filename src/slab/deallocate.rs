@@ -246,20 +246,32 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let slot_end = self.slot_end;
         // SAFETY: `class` is served.
         let slots = unsafe { self.class_mut(class) };
+        // SAFETY: `ptr` is a live object of this slab (caller) inside the
+        // active page, whose pointer gives the slot the page's provenance.
+        let slot = unsafe { active.start().add(offset) };
         // A slot below `bump` is not carved yet: never handed out, or
         // freed before the page was carved again (a double free).
-        // SAFETY: `ptr` is a live object of this slab (caller) inside the
-        // active page, whose pointer gives the slot the page's provenance;
-        // `put` refuses the slot if it is free already.
-        if offset < slots.bump as usize || !unsafe { slots.put(active.start().add(offset)) } {
+        let freed_already = if offset < slots.bump as usize {
+            true
+        } else if slots.active_live() == 1 {
+            // The page's last object: the page is carved again at once,
+            // with no detour through the given-back slot or the free list.
+            if !slots.freed_already(slot) {
+                // SAFETY: the slot is the active page's last live object
+                // (tested just above); `slot_end` is this slab's.
+                unsafe { slots.put_last(slot_end) };
+                self.keep_spare(class);
+                return Ok(());
+            }
+            true
+        } else {
+            // SAFETY: as above; `put` refuses the slot if it is free
+            // already.
+            !unsafe { slots.put(slot) }
+        };
+        if freed_already {
             let addr = ptr.as_ptr().addr();
             return Err(self.refuse(Misuse::NotAllocated { addr }));
-        }
-        if slots.active_live() == 0 {
-            // SAFETY: the active page (there is one) holds no live object;
-            // `slot_end` is this slab's.
-            unsafe { slots.recarve(slot_end) };
-            self.keep_spare(class);
         }
         Ok(())
     }
@@ -364,9 +376,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // page (`with_max_class`) every free takes the rare path.
         if live.wrapping_sub(2) >= capacity.wrapping_sub(2) {
             // SAFETY: `page` is a page of `class` other than its active one
-            // (caller); `live` and `capacity` are its header's from before
-            // this free, which is recorded.
-            unsafe { self.page_unfilled_or_emptied(class, page, live, capacity) };
+            // (caller), which this free, recorded, left with a free slot
+            // after it was full, or empty.
+            unsafe { self.page_unfilled_or_emptied(class, page) };
         }
         Ok(())
     }

@@ -62,7 +62,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     #[cold]
     pub(super) fn take_spare(&mut self) -> Option<NonNull<u8>> {
         let classes = &self.classes;
-        let class = self.spares.take(|c| is_spare(classes, c))?;
+        // SAFETY: the spares list only served classes.
+        let class = self.spares.take(|c| unsafe { is_spare(classes, c) })?;
         // SAFETY: `is_spare` said the class has an active page, empty; the
         // spares list only served classes.
         Some(unsafe { self.detach_active(class) }.start())
@@ -83,7 +84,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     #[cold]
     pub(super) fn list_spare(&mut self, class: ClassId) {
         let classes = &self.classes;
-        if let Some(out) = self.spares.push(class, |c| is_spare(classes, c)) {
+        // SAFETY: the spares list only served classes, and `class` is one.
+        if let Some(out) = self.spares.push(class, |c| unsafe { is_spare(classes, c) }) {
             // SAFETY: `push` returns a listed class, served, whose active
             // page (`is_spare` says it has one) is empty; detached, the page
             // came from the source.
@@ -118,36 +120,36 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             }
             page
         };
-        self.class_pages[class.index()].count -= 1;
+        // SAFETY: as above.
+        unsafe { self.pages_mut(class) }.count -= 1;
         self.counters.pages -= 1;
         page
     }
 
     /// A free left `page`, not the active page of `class`, with a free slot
-    /// after it was full (`live == capacity` before the free), or empty
-    /// (`live == 1`).
+    /// after it was full, or empty.
     ///
     /// # Safety
-    /// `page` is a page of `class` other than its active one; `live` and
-    /// `capacity` are its live count before the free and its capacity; the
-    /// free is already recorded in its header and in `inactive_live`.
+    /// `page` is a page of `class` other than its active one, whose free
+    /// just made it one of those; the free is recorded in its header and
+    /// in `inactive_live`.
     #[cold]
     #[inline(never)]
-    pub(super) unsafe fn page_unfilled_or_emptied(
-        &mut self,
-        class: ClassId,
-        page: Page,
-        live: usize,
-        capacity: usize,
-    ) {
-        if live == capacity {
+    pub(super) unsafe fn page_unfilled_or_emptied(&mut self, class: ClassId, page: Page) {
+        // SAFETY: the page is owned and not active, so its header is
+        // current (caller).
+        let (live, capacity) = unsafe {
+            let header = page.header();
+            (header.live(), header.capacity())
+        };
+        if live + 1 == capacity {
             // SAFETY: forwarded from the caller; the page was full.
             unsafe { self.page_unfilled(class, page) };
         }
         // An emptied page goes back to the source unless it is the active
         // page (with one slot per page, `page_unfilled` just made it so),
         // which the class keeps as its spare.
-        if live == 1 {
+        if live == 0 {
             // SAFETY: `class` is served (the caller's page is of it).
             if unsafe { self.class_mut(class) }.active == Some(page) {
                 self.keep_spare(class);
@@ -164,6 +166,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     ///
     /// # Safety
     /// `page` is an empty page of `class` other than its active one.
+    #[inline(always)]
     unsafe fn release_page(&mut self, class: ClassId, page: Page) {
         // SAFETY: the page is in the ring of `class` (caller); nothing uses
         // it once out of it, and it came from the source.
@@ -171,7 +174,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             unlink(page);
             self.source.deallocate_page(page.start());
         }
-        self.class_pages[class.index()].count -= 1;
+        // SAFETY: `class` is served (the caller's page is of it).
+        unsafe { self.pages_mut(class) }.count -= 1;
         self.counters.pages -= 1;
     }
 
@@ -185,7 +189,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// # Safety
     /// `page` is a page of `class` other than its active one, full before
     /// the free it just got.
-    #[cold]
+    #[inline(always)]
     unsafe fn page_unfilled(&mut self, class: ClassId, page: Page) {
         // SAFETY: `class` is served (the caller's page is of it).
         let slots = unsafe { self.class_mut(class) };
@@ -215,8 +219,21 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
 }
 
 /// Whether `class` has an active page with no live object on it.
-fn is_spare(classes: &[Class], class: ClassId) -> bool {
-    let slots = &classes[class.index()];
+///
+/// # Safety
+/// `class.index() < N`.
+#[inline(always)]
+unsafe fn is_spare<const N: usize>(classes: &[Class; N], class: ClassId) -> bool {
+    debug_assert!(class.index() < N);
+    // SAFETY: `class.words()` is where `classes[class.index()]` starts (see
+    // `Slab::class_mut`), in bounds (caller).
+    let slots = unsafe {
+        &*classes
+            .as_ptr()
+            .cast::<u64>()
+            .add(class.words())
+            .cast::<Class>()
+    };
     slots.active.is_some() && slots.active_live() == 0
 }
 
