@@ -344,7 +344,7 @@ impl Class {
     ///
     /// # Time complexity
     /// O(1).
-    pub(super) unsafe fn recarve(&mut self, slot_end: usize) {
+    unsafe fn recarve(&mut self, slot_end: usize) {
         debug_assert!(self.active.is_some() && self.active_live() == 0);
         self.unset_given_back();
         self.last_taken = None;
