@@ -46,6 +46,7 @@ pub struct ClassStats {
     pub slots_per_page: usize,
     /// Objects allocated and not freed.
     pub live: usize,
-    /// Pages the class holds (full, partial, and its spare if it keeps one).
+    /// Pages the class holds (full, with a free slot, and its spare if it
+    /// keeps one).
     pub pages: usize,
 }

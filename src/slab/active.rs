@@ -5,8 +5,8 @@
 //! one pointer chase shorter: an allocation reads the class's free list head
 //! and that slot's link, and a free of an object of the active page writes
 //! the slot and the class, never the page's header. The header's copies of
-//! those fields are stale while the page is active; `deactivate` writes them
-//! back before the page is retired to the full list or stops being first.
+//! those fields are stale while the page is active; `write_back` writes them
+//! before another page becomes active.
 //!
 //! The class is one cache line on 64-bit targets, and on every target a
 //! class is found from a layout with one table load and a scaled address.
@@ -132,27 +132,36 @@ pub(super) struct Class {
     pub(super) free: FreeSlots,
     /// Allocations (of those counted in `allocations`) that are off the
     /// active page's count: freed onto a free list, or live on another
-    /// page. `allocations - off_active - given_back` objects are live on
-    /// the active page. A free on another page moves an object from one
-    /// kind to the other and leaves this count as it is, so that it
-    /// updates one counter of the class, `inactive_live`.
-    pub(super) off_active: u64,
+    /// page; modulo the word size, like the low word of `allocations` it
+    /// is compared with. `allocations - off_active - given_back` objects
+    /// are live on the active page. A free on another page moves an object
+    /// from one kind to the other and leaves this count as it is, so that
+    /// it updates one counter of the class, `inactive_live`.
+    ///
+    /// Why a word, not a `u64`: the active page's live count is below the
+    /// slots of a page, so the low words of the counts give it exactly,
+    /// and a 32-bit target updates a word with no carry (a free of the
+    /// active page, a page switch); the exact total is `allocations`'.
+    pub(super) off_active: usize,
     /// The slot most recently taken from the active page; `None` before the
     /// first and once the page stops being active.
     pub(super) last_taken: Option<NonNull<u8>>,
-    /// The class's pages with a free slot, or that were just filled: the
-    /// first is the active page. Only the first may be empty (the class's
-    /// spare) or full (until the next allocation retires it).
-    pub(super) partial: Option<Page>,
+    /// The active page; `None` only when the class has no page. It is the
+    /// first of the class's ring of pages (`lists.rs`), and the only one
+    /// that may be empty (the class's spare) or full while first (until
+    /// the next allocation looks for a free slot).
+    pub(super) active: Option<Page>,
     /// Live objects on the class's pages other than the active one.
     pub(super) inactive_live: usize,
     /// Allocations of the class that took a slot from a free list or an
     /// uncarved one. (One that takes the given-back slot again is counted
-    /// by that slot's free, in `give_backs`.)
+    /// by that slot's free, in `give_backs`; and when a given-back slot
+    /// goes onto a free list instead, the allocation that took it before
+    /// leaves this count, see `unset_given_back`.)
     pub(super) allocations: u64,
     /// Frees of the class that gave their slot back (see `put`). All but
     /// the one still given back were followed by the allocation that took
-    /// the slot again.
+    /// the slot again, or by `unset_given_back`.
     pub(super) give_backs: u64,
     /// Offset of the active page's lowest carved slot (the slot end when
     /// none is carved, the page's lowest slot once all are); 0 when there
@@ -177,7 +186,7 @@ impl Class {
             free: None,
             off_active: 0,
             last_taken: None,
-            partial: None,
+            active: None,
             inactive_live: 0,
             allocations: 0,
             give_backs: 0,
@@ -197,6 +206,14 @@ impl Class {
             // SAFETY: a slot is given back only while it is `last_taken`.
             return Some(unsafe { self.last_taken.unwrap_unchecked() });
         }
+        self.take_free_or_uncarved()
+    }
+
+    /// Takes a slot of the active page from its free list, else the next
+    /// uncarved one, as `take` does when no slot is given back; `None` when
+    /// the page is full or there is none.
+    #[inline(always)]
+    pub(super) fn take_free_or_uncarved(&mut self) -> Option<NonNull<u8>> {
         let slot = if let Some(slot) = self.free {
             // SAFETY: the class's free list holds free slots of the active
             // page, each linking to the next.
@@ -205,11 +222,11 @@ impl Class {
         } else if self.has_uncarved() {
             self.bump -= u32::from(self.size);
             // SAFETY: there are uncarved slots only while there is an active
-            // page (`Class::new` and `deactivate` set `bump = 0`, `recarve`
-            // sets the slot end only on an active page), and the slot below
-            // `bump` lies in it, above its header.
+            // page (`Class::new` and `forget_active` set `bump = 0`, and a
+            // page's `bump` is at least its lowest slot's offset), and the
+            // slot below `bump` lies in it, above its header.
             unsafe {
-                let page = self.partial.unwrap_unchecked();
+                let page = self.active.unwrap_unchecked();
                 page.start().add(self.bump as usize)
             }
         } else {
@@ -253,9 +270,30 @@ impl Class {
             }
             // SAFETY: forwarded; the slot is no longer in use.
             unsafe { push_slot(&mut self.free, slot) };
-            self.off_active += 1;
+            self.off_active = self.off_active.wrapping_add(1);
         }
         true
+    }
+
+    /// Whether `slot` is free already as far as one test shows, the test
+    /// of `put`: given back, or first on the free list.
+    #[inline(always)]
+    pub(super) fn freed_already(&self, slot: NonNull<u8>) -> bool {
+        (self.last_taken == Some(slot) && self.given_back) || self.free == Some(slot)
+    }
+
+    /// Frees the active page's last live object, which is not free already
+    /// (`freed_already`), and carves the page again (see `recarve`): the
+    /// free counts as one onto the free list, whatever the slot.
+    ///
+    /// # Safety
+    /// As for `recarve`, but for the one live object this frees.
+    #[inline(always)]
+    pub(super) unsafe fn put_last(&mut self, slot_end: usize) {
+        debug_assert!(self.active_live() == 1);
+        self.off_active = self.off_active.wrapping_add(1);
+        // SAFETY: the page now holds no live object (caller).
+        unsafe { self.recarve(slot_end) };
     }
 
     /// Frees `slot`, which is `last_taken`: sets it aside as given back.
@@ -274,15 +312,20 @@ impl Class {
         self.last_taken.filter(|_| self.given_back)
     }
 
-    /// Stops setting the given-back slot aside, and returns it: its free
-    /// now counts as one that put the slot on a free list.
+    /// Stops setting the given-back slot aside, and returns it, for the
+    /// caller to put it on a free list or forget it with its page.
+    ///
+    /// Its free stays counted in `give_backs`, which counts the allocation
+    /// that would have taken the slot again in advance; the allocation
+    /// that took the slot before leaves `allocations` instead, which keeps
+    /// both the allocation count and the active page's live count: one
+    /// counter update.
     fn unset_given_back(&mut self) -> Option<NonNull<u8>> {
         if !self.given_back {
             return None;
         }
         self.given_back = false;
-        self.give_backs -= 1;
-        self.off_active += 1;
+        self.allocations -= 1;
         // A slot is given back only while it is `last_taken`.
         self.last_taken
     }
@@ -301,8 +344,8 @@ impl Class {
     ///
     /// # Time complexity
     /// O(1).
-    pub(super) unsafe fn recarve(&mut self, slot_end: usize) {
-        debug_assert!(self.partial.is_some() && self.active_live() == 0);
+    unsafe fn recarve(&mut self, slot_end: usize) {
+        debug_assert!(self.active.is_some() && self.active_live() == 0);
         self.unset_given_back();
         self.last_taken = None;
         self.free = None;
@@ -325,10 +368,11 @@ impl Class {
     /// Live objects of the active page (0 when there is none).
     pub(super) fn active_live(&self) -> usize {
         // Every allocation and free counted in `give_backs` pair up, but
-        // for the free of the slot given back now.
-        (self.allocations)
+        // for the free of the slot given back now. The low word of
+        // `allocations` is enough (see `off_active`).
+        (self.allocations as usize)
             .wrapping_sub(self.off_active)
-            .wrapping_sub(u64::from(self.given_back)) as usize
+            .wrapping_sub(usize::from(self.given_back))
     }
 
     /// Whether the active page has a slot left.
@@ -342,47 +386,89 @@ impl Class {
         self.bump >= HEADER_END + u32::from(self.size)
     }
 
-    /// Makes `page`, which was just put first on `partial`, the active
-    /// page: its header's free list, bump and live count move into the
-    /// class.
+    /// Makes `page`, a page of the class's ring, the active page: its
+    /// header's free list and bump move into the class, and its live
+    /// objects from `inactive_live` to the active page's count, which held
+    /// `old_live` objects of the page that was active before, whose state
+    /// `write_back` wrote to its header (0 when there was none).
     ///
     /// # Safety
-    /// `page` is an owned, initialised page of this class, first on
-    /// `partial`; the class had no active page (it was `deactivate`d or
-    /// there was none).
-    pub(super) unsafe fn activate(&mut self, page: Page) {
-        debug_assert!(self.partial == Some(page) && self.active_live() == 0);
+    /// `page` is an owned, initialised page of this class, other than the
+    /// active one, with its header current; the class's state is that of
+    /// no page (as `write_back` or `forget_active` leave it) but for its
+    /// counters, which count `old_live` objects on the active page.
+    #[inline(always)]
+    pub(super) unsafe fn activate(&mut self, page: Page, old_live: usize) {
+        debug_assert!(self.active_live() == old_live && self.active != Some(page));
         debug_assert!(!self.given_back && self.free.is_none());
-        debug_assert!(self.bump == 0);
         // SAFETY: forwarded from the caller.
         let header = unsafe { page.header() };
+        self.active = Some(page);
         self.free = header.free();
         self.bump = header.bump() as u32;
-        self.inactive_live -= header.live();
-        self.off_active -= header.live() as u64;
+        // One difference for both counters: the old page's objects join
+        // `inactive_live` and the new page's leave it.
+        let moved = old_live.wrapping_sub(header.live());
+        self.inactive_live = self.inactive_live.wrapping_add(moved);
+        self.off_active = self.off_active.wrapping_add(moved);
+    }
+
+    /// Makes a fresh page, on which no slot is carved, the active page in
+    /// place of one with `old_live` objects whose state `write_back` wrote
+    /// (or of none, `old_live` 0), and takes its first slot.
+    ///
+    /// # Safety
+    /// As for `activate`, except that `page`'s header need hold only its
+    /// class, capacity and links; `slot_end` is its slab's slot end and at
+    /// least one slot fits below it.
+    #[inline(always)]
+    pub(super) unsafe fn activate_fresh(
+        &mut self,
+        page: Page,
+        old_live: usize,
+        slot_end: usize,
+    ) -> NonNull<u8> {
+        debug_assert!(self.active_live() == old_live && !self.given_back);
+        self.active = Some(page);
+        self.free = None;
+        self.bump = (slot_end - usize::from(self.size)) as u32;
+        self.inactive_live = self.inactive_live.wrapping_add(old_live);
+        // The new page's first allocation counts in `allocations` and on
+        // the new page, so `off_active` gains the old page's objects only.
+        self.off_active = self.off_active.wrapping_add(old_live);
+        // SAFETY: the slot just below the slot end lies in the page, above
+        // its header (caller).
+        let slot = unsafe { page.start().add(self.bump as usize) };
+        self.last_taken = Some(slot);
+        self.allocations += 1;
+        slot
     }
 
     /// Leaves the class with no active page, forgetting the state of the
     /// one it had, which is empty and leaves the class (its header is
-    /// written again before anyone reads it).
+    /// written again before anyone reads it); `active` is for the caller
+    /// to set.
     ///
     /// # Safety
     /// The class has an active page, with no live object on it.
     pub(super) unsafe fn forget_active(&mut self) {
-        debug_assert!(self.partial.is_some() && self.active_live() == 0);
+        debug_assert!(self.active.is_some() && self.active_live() == 0);
         self.unset_given_back();
         self.last_taken = None;
         self.free = None;
         self.bump = 0;
     }
 
-    /// Writes the active page's state back to its header and leaves the
-    /// class with no active page (its `partial` list is unchanged).
+    /// Writes the state of `page`, the active page, back to its header and
+    /// leaves the class with the state of no page but its counters (its
+    /// `active` is for the caller to change); returns the page's live
+    /// objects, which the counters still count on the active page until
+    /// `activate` moves them.
     ///
     /// # Safety
     /// `page` is the active page.
-    pub(super) unsafe fn deactivate(&mut self, page: Page) {
-        debug_assert!(self.partial == Some(page));
+    pub(super) unsafe fn write_back(&mut self, page: Page) -> usize {
+        debug_assert!(self.active == Some(page));
         let live = self.active_live();
         if let Some(slot) = self.unset_given_back() {
             // SAFETY: a slot given back is a free slot of the active page.
@@ -395,7 +481,26 @@ impl Class {
         header.set_bump(self.bump as usize);
         header.set_live(live);
         self.bump = 0;
-        self.inactive_live += live;
-        self.off_active += live as u64;
+        live
+    }
+
+    /// Writes the state of `page`, the active page and full, back to its
+    /// header, as `write_back` does for any page, for less: a full page
+    /// has no free slot, none given back (`take` found none), no uncarved
+    /// slot and `capacity` live objects. Returns `capacity`.
+    ///
+    /// # Safety
+    /// `page` is the active page, full.
+    #[inline(always)]
+    pub(super) unsafe fn write_back_full(&mut self, page: Page) -> usize {
+        debug_assert!(self.active == Some(page) && !self.active_has_room());
+        // SAFETY: forwarded from the caller.
+        let header = unsafe { page.header() };
+        let capacity = header.capacity();
+        debug_assert_eq!(self.active_live(), capacity);
+        header.set_free(None);
+        header.set_bump(self.bump as usize);
+        header.set_live(capacity);
+        capacity
     }
 }

@@ -1,15 +1,15 @@
 //! The allocation paths: the class of a layout, a slot of the active page
-//! (inlined into the caller), and the cold paths that make the next partial
-//! page active or take a page from the source.
+//! (inlined into the caller), and the cold paths that make the next page of
+//! the ring active or take a page from the source.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use super::Slab;
 use super::active::{Class, ClassId};
 use super::classes::last_byte;
-use super::lists::{push_front, unlink};
+use super::lists::insert_after;
 use super::page::Page;
+use super::{ClassPages, Slab};
 use crate::AllocError;
 use crate::pages::PageSource;
 use crate::raw_heap::dangling;
@@ -50,6 +50,16 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 .add(id.words())
                 .cast::<Class>()
         }
+    }
+
+    /// The page counts of class `id`.
+    ///
+    /// # Safety
+    /// As for `class_mut`.
+    #[inline(always)]
+    pub(super) unsafe fn pages_mut(&mut self, id: ClassId) -> &mut ClassPages {
+        // SAFETY: `id.index() < N` (caller).
+        unsafe { self.class_pages.get_unchecked_mut(id.index()) }
     }
 
     /// Allocates a slot for `layout`; the returned slice is the whole slot,
@@ -102,37 +112,70 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 self.latest = class;
                 Ok(NonNull::slice_from_raw_parts(slot, size))
             }
-            None => self.allocate_from_next_page(class.index()),
+            // SAFETY: `class` is served, and `take` found no slot.
+            None => unsafe { self.allocate_from_next_page(class) },
         }
     }
 
-    /// The active page of `class` is full, or there is none: retires it to
-    /// the full list, makes the next partial page active, or else takes a
-    /// page from the source; then allocates from the new active page.
+    /// The active page of `class` is full, or there is none: makes the next
+    /// page of the ring active if it has a free slot, or else takes a page;
+    /// then allocates from the new active page.
+    ///
+    /// The full page stays where it is: the ring goes on from the next
+    /// page, and the full page is now its last. So a page switch writes the
+    /// full page's state to its header and reads the next one's, and moves
+    /// no page.
+    ///
+    /// # Safety
+    /// `class` is served, and its active page (if any) has no free slot.
     #[cold]
     #[inline(never)]
-    fn allocate_from_next_page(&mut self, class: usize) -> Result<NonNull<[u8]>, AllocError> {
-        let (slots, pages) = (&mut self.classes[class], &mut self.class_pages[class]);
-        if let Some(full) = slots.partial {
-            // SAFETY: the active page heads `partial` and has no free slot
-            // (`take` found none); list members are owned pages; `class <
-            // served` (the caller's, from a served `ClassId`).
-            unsafe {
-                slots.deactivate(full);
-                unlink(&mut slots.partial, full);
-                push_front(&mut pages.full, full);
-                if let Some(next) = slots.partial {
-                    slots.activate(next);
-                    return self.allocate_in(ClassId::of_index(class));
+    unsafe fn allocate_from_next_page(
+        &mut self,
+        class: ClassId,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: `class` is served (caller).
+        let slots = unsafe { self.class_mut(class) };
+        let old_live = match slots.active {
+            // SAFETY: the active page is full (caller); the pages of the
+            // ring are owned and initialised, and the next one's header is
+            // current (the full page's too, written just before: when it is
+            // alone, it is its own next and reads as full).
+            Some(full) => unsafe {
+                let capacity = slots.write_back_full(full);
+                let next = full.header().next();
+                if next.header().live() < capacity {
+                    slots.activate(next, capacity);
+                    // The next page has a free slot (its live count is
+                    // below its capacity), and none is given back.
+                    let slot = slots.take_free_or_uncarved().unwrap_unchecked();
+                    let size = slots.size as usize;
+                    self.latest = class;
+                    return Ok(NonNull::slice_from_raw_parts(slot, size));
                 }
-            }
-        }
-        self.allocate_from_new_page(class)
+                capacity
+            },
+            None => 0,
+        };
+        // SAFETY: `class` is served, and its active page (if any) is full,
+        // with `old_live` objects, and written back.
+        unsafe { self.allocate_from_new_page(class, old_live) }
     }
 
-    /// Takes a page from the source for `class`, which has no partial page,
-    /// and allocates from it.
-    fn allocate_from_new_page(&mut self, class: usize) -> Result<NonNull<[u8]>, AllocError> {
+    /// Takes a page from the source for `class`, whose pages are all full,
+    /// or else another class's spare, and allocates from it. The page goes
+    /// into the ring right after the full active page, so that the ring
+    /// goes on with the full pages from it.
+    ///
+    /// # Safety
+    /// `class` is served; its active page, if any, is full, with `old_live`
+    /// objects (else `old_live` is 0), and its state written back
+    /// (`write_back_full`); every other page of its ring is full.
+    unsafe fn allocate_from_new_page(
+        &mut self,
+        class: ClassId,
+        old_live: usize,
+    ) -> Result<NonNull<[u8]>, AllocError> {
         let start = match self.source.allocate_page() {
             Ok(start) => start,
             Err(AllocError) => match self.take_spare() {
@@ -143,23 +186,30 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 }
             },
         };
-        let capacity = self.class_pages[class].capacity as usize;
-        let slots = &mut self.classes[class];
-        // SAFETY: the source handed us this page, `page_size` bytes aligned
-        // to `page_align`; `class < served`, so at least one slot fits. The
-        // class has no partial page, so the new page becomes its active one.
-        unsafe {
-            let page = Page::from_start(start);
-            page.init(class, capacity, self.slot_end);
-            push_front(&mut slots.partial, page);
-            slots.activate(page);
-        }
-        self.class_pages[class].count += 1;
+        // SAFETY: `class` is served (caller).
+        let pages = unsafe { self.pages_mut(class) };
+        pages.count += 1;
+        let capacity = pages.capacity as usize;
         let c = &mut self.counters;
         c.pages += 1;
         c.peak_pages = c.peak_pages.max(c.pages);
-        // SAFETY: `class < served` (the caller checked it), and the active
-        // page has a free slot.
-        unsafe { self.allocate_in(ClassId::of_index(class)) }
+        let slot_end = self.slot_end;
+        // SAFETY: `class` is served (caller).
+        let slots = unsafe { self.class_mut(class) };
+        // SAFETY: the source (or `take_spare`) handed us this page, which
+        // nothing else uses, `page_size` bytes aligned to `page_align`; a
+        // served class fits at least one slot in it; the old active page is
+        // full and written back (caller).
+        let slot = unsafe {
+            let page = Page::from_start(start);
+            page.init(class, capacity);
+            if let Some(full) = slots.active {
+                insert_after(full, page);
+            }
+            slots.activate_fresh(page, old_live, slot_end)
+        };
+        let size = slots.size as usize;
+        self.latest = class;
+        Ok(NonNull::slice_from_raw_parts(slot, size))
     }
 }

@@ -59,10 +59,11 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
         if slots.size as usize != CLASS_SIZES[class] {
             return Err(CheckError::new("class slot size is wrong", class));
         }
-        let off = slots.off_active.checked_add(u64::from(slots.given_back));
-        if off.is_none_or(|off| off > slots.allocations)
-            || slots.off_active < slots.inactive_live as u64
-            || slots.give_backs < u64::from(slots.given_back)
+        // The live count (from the low words, see `Class::off_active`) is
+        // at most the allocation count, so that `stats` subtracts it from
+        // that count with no wrap; the page walk below checks it further.
+        if slots.give_backs < u64::from(slots.given_back)
+            || slots.live() as u64 > slots.allocation_count()
         {
             return Err(CheckError::new("class counters are inconsistent", class));
         }
@@ -72,7 +73,7 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
                 class,
             ));
         }
-        if slots.partial.is_none()
+        if slots.active.is_none()
             && (slots.free.is_some()
                 || slots.last_taken.is_some()
                 || slots.given_back
@@ -85,14 +86,14 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
             ));
         }
         if class >= slab.served {
-            if pages.count != 0 || slots.partial.is_some() || pages.full.is_some() {
+            if pages.count != 0 || slots.active.is_some() {
                 return Err(CheckError::new("an unserved class holds pages", class));
             }
             continue;
         }
         // Only listed classes may keep an empty page, so that finding the
         // spares needs no scan.
-        if slots.partial.is_some()
+        if slots.active.is_some()
             && slots.active_live() == 0
             && !slab.spares.contains(ClassId::of_index(class))
         {
@@ -107,13 +108,16 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
         let mut walk = ClassWalk {
             slab,
             class,
-            // Bounds every list walk, so that a cycle is reported, not looped.
+            // Bounds the ring walk, so that a ring that does not close is
+            // reported, not looped.
             budget: slab.counters.pages,
             pages: 0,
             inactive_live: 0,
+            full_seen: false,
         };
-        walk.list(slots.partial, List::Partial)?;
-        walk.list(pages.full, List::Full)?;
+        if let Some(active) = slots.active {
+            walk.ring(active)?;
+        }
         if walk.pages != pages.count as usize {
             return Err(CheckError::new("class page count is wrong", class));
         }
@@ -134,12 +138,6 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
     Ok(())
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum List {
-    Partial,
-    Full,
-}
-
 struct ClassWalk<'a, S: PageSource, const N: usize> {
     slab: &'a Slab<S, N>,
     class: usize,
@@ -147,46 +145,54 @@ struct ClassWalk<'a, S: PageSource, const N: usize> {
     pages: usize,
     /// Live slots on pages other than the active one.
     inactive_live: usize,
+    /// Whether a full page other than the active one came before.
+    full_seen: bool,
 }
 
 impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
-    fn list(&mut self, head: Option<Page>, list: List) -> Result<(), CheckError> {
-        let mut prev = None;
-        let mut next = head;
-        while let Some(page) = next {
+    /// Walks the ring from the active page `first` until it closes.
+    fn ring(&mut self, first: Page) -> Result<(), CheckError> {
+        let mut page = first;
+        loop {
             if self.budget == 0 {
                 return Err(CheckError::new(
-                    "page list has a cycle or stray page",
+                    "page ring does not close or has a stray page",
                     page.addr(),
                 ));
             }
             self.budget -= 1;
-            let active = list == List::Partial && prev.is_none();
-            self.page(page, list, active)?;
+            self.page(page, page == first)?;
             // SAFETY: `page` passed `self.page`, so it is an owned,
             // initialised page.
-            let header = unsafe { page.header() };
-            if header.prev() != prev {
-                return Err(CheckError::new("page back link is wrong", page.addr()));
+            let next = unsafe { page.header() }.next();
+            if self.slab.source.page_containing(next.addr()) != Some(next.start()) {
+                return Err(CheckError::new("page link is not a page", page.addr()));
             }
-            prev = Some(page);
-            next = header.next();
+            // SAFETY: the source says `next` is a page it handed out; the
+            // slab's links point only to its own pages (that answer is a
+            // consistency check, not the reason).
+            if unsafe { next.header() }.prev() != page {
+                return Err(CheckError::new("page back link is wrong", next.addr()));
+            }
+            if next == first {
+                return Ok(());
+            }
+            page = next;
         }
-        Ok(())
     }
 
-    fn page(&mut self, page: Page, list: List, active: bool) -> Result<(), CheckError> {
+    fn page(&mut self, page: Page, active: bool) -> Result<(), CheckError> {
         let end = self.slab.slot_end;
         let addr = page.addr();
         if self.slab.source.page_containing(addr) != Some(page.start()) {
             return Err(CheckError::new("page is not one of the source's", addr));
         }
-        // SAFETY: the slab's lists hold only its own pages (the source's
+        // SAFETY: the slab's rings hold only its own pages (the source's
         // answer above is a consistency check, not the reason).
         let header = unsafe { page.header() };
         let size = CLASS_SIZES[self.class];
         let capacity = slots_per_page(end, self.class);
-        if header.class() != self.class || header.capacity() != capacity {
+        if !header.is_of(ClassId::of_index(self.class)) || header.capacity() != capacity {
             return Err(CheckError::new(
                 "page header belongs to another class",
                 addr,
@@ -195,17 +201,20 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
         // SAFETY: checked above to be a page of this class.
         let state = unsafe { self.slab.page_state(self.class, page) };
         let live = state.live;
-        // The active page may be empty (the spare) or full (retired by the
-        // next allocation); the other partial pages are neither.
-        let fits_list = match list {
-            List::Full => live == capacity,
-            List::Partial => active || (live != 0 && live != capacity),
-        };
-        if !fits_list {
-            return Err(CheckError::new(
-                "page is on the wrong list for its fill",
-                addr,
-            ));
+        // The active page may be empty (the spare) or full (until the next
+        // allocation looks past it); every other page holds an object, and
+        // those with a free slot come before the full ones.
+        if !active {
+            if live == 0 {
+                return Err(CheckError::new("an empty page is not the active one", addr));
+            }
+            if live < capacity && self.full_seen {
+                return Err(CheckError::new(
+                    "a page with a free slot follows a full one",
+                    addr,
+                ));
+            }
+            self.full_seen |= live >= capacity;
         }
         let lowest = end - capacity * size;
         let bump = state.bump;
@@ -282,7 +291,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// `page` is an owned, initialised page of `class`.
     unsafe fn page_state(&self, class: usize, page: Page) -> PageState {
         let slots = &self.classes[class];
-        if slots.partial == Some(page) {
+        if slots.active == Some(page) {
             PageState {
                 given_back: slots.given_back_slot(),
                 free: slots.free,
@@ -317,12 +326,12 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         layout: Layout,
     ) -> Result<(), Misuse> {
         let addr = ptr.as_ptr().addr();
-        let class = class.index();
         let offset = addr - page.addr();
         // SAFETY: the source says the page is out; if the slab does not own
         // it the caller broke the contract and these checks are best effort.
-        let own_class = unsafe { page.header() }.class();
-        if own_class != class
+        let own_class = unsafe { page.header() }.is_of(class);
+        let class = class.index();
+        if !own_class
             || offset >= self.slot_end
             || (self.slot_end - offset) % CLASS_SIZES[class] != 0
         {

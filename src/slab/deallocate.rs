@@ -156,7 +156,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let addr = ptr.as_ptr() as usize;
         // SAFETY: `class` is served (the layout's, and the caller's object
         // has it).
-        let active = unsafe { self.class_mut(class) }.partial;
+        let active = unsafe { self.class_mut(class) }.active;
         #[cfg(debug_assertions)]
         if active.is_none() {
             // A foreign pointer below the slot end would pass the range
@@ -204,7 +204,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         debug_assert_eq!(self.class_for(layout), Some(class));
         let addr = ptr.as_ptr() as usize;
         // SAFETY: `class` is served (the layout's).
-        if let Some(active) = unsafe { self.class_mut(class) }.partial {
+        if let Some(active) = unsafe { self.class_mut(class) }.active {
             let offset = addr.wrapping_sub(active.addr());
             if offset < self.slot_end {
                 // SAFETY: `ptr` lies in the active page of `class`, so it is
@@ -246,20 +246,32 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let slot_end = self.slot_end;
         // SAFETY: `class` is served.
         let slots = unsafe { self.class_mut(class) };
+        // SAFETY: `ptr` is a live object of this slab (caller) inside the
+        // active page, whose pointer gives the slot the page's provenance.
+        let slot = unsafe { active.start().add(offset) };
         // A slot below `bump` is not carved yet: never handed out, or
         // freed before the page was carved again (a double free).
-        // SAFETY: `ptr` is a live object of this slab (caller) inside the
-        // active page, whose pointer gives the slot the page's provenance;
-        // `put` refuses the slot if it is free already.
-        if offset < slots.bump as usize || !unsafe { slots.put(active.start().add(offset)) } {
+        let freed_already = if offset < slots.bump as usize {
+            true
+        } else if slots.active_live() == 1 {
+            // The page's last object: the page is carved again at once,
+            // with no detour through the given-back slot or the free list.
+            if !slots.freed_already(slot) {
+                // SAFETY: the slot is the active page's last live object
+                // (tested just above); `slot_end` is this slab's.
+                unsafe { slots.put_last(slot_end) };
+                self.keep_spare(class);
+                return Ok(());
+            }
+            true
+        } else {
+            // SAFETY: as above; `put` refuses the slot if it is free
+            // already.
+            !unsafe { slots.put(slot) }
+        };
+        if freed_already {
             let addr = ptr.as_ptr().addr();
             return Err(self.refuse(Misuse::NotAllocated { addr }));
-        }
-        if slots.active_live() == 0 {
-            // SAFETY: the active page (there is one) holds no live object;
-            // `slot_end` is this slab's.
-            unsafe { slots.recarve(slot_end) };
-            self.keep_spare(class);
         }
         Ok(())
     }
@@ -311,8 +323,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     }
 
     /// Frees `slot` into `page`, which is not its class's active page: to
-    /// the page's own free list, moving the page to the partial list if it
-    /// was full and giving it back to the source if it empties.
+    /// the page's own free list, making the page active if it was full and
+    /// giving it back to the source if it empties.
     ///
     /// Refused, changing nothing, when the header shows the free breaks
     /// the contract (one test each, all on the header's first line): a
@@ -336,15 +348,15 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let (own_class, live, capacity, first_free) = unsafe {
             let header = page.header();
             (
-                header.class(),
+                header.is_of(class),
                 header.live(),
                 header.capacity(),
                 header.free(),
             )
         };
-        if own_class != class.index() || live == 0 || first_free == Some(slot) {
+        if !own_class || live == 0 || first_free == Some(slot) {
             let addr = slot.as_ptr().addr();
-            let misuse = if own_class != class.index() {
+            let misuse = if !own_class {
                 Misuse::WrongLayout { addr, layout }
             } else {
                 Misuse::NotAllocated { addr }
@@ -364,9 +376,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // page (`with_max_class`) every free takes the rare path.
         if live.wrapping_sub(2) >= capacity.wrapping_sub(2) {
             // SAFETY: `page` is a page of `class` other than its active one
-            // (caller); `live` and `capacity` are its header's from before
-            // this free, which is recorded.
-            unsafe { self.page_unfilled_or_emptied(class.index(), page, live, capacity) };
+            // (caller), which this free, recorded, left with a free slot
+            // after it was full, or empty.
+            unsafe { self.page_unfilled_or_emptied(class, page) };
         }
         Ok(())
     }

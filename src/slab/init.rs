@@ -234,7 +234,6 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let shape = Shape::new::<N>(page_size, tail, page_align, min_slots, max_size);
         let mut classes = [Class::new(0); N];
         let mut class_pages = [ClassPages {
-            full: None,
             count: 0,
             capacity: 0,
         }; N];

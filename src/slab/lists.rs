@@ -1,5 +1,18 @@
-//! A page's moves: between its class's partial and full lists, into and
-//! out of the spares, and back to the source; and the list operations.
+//! A page's moves: in its class's ring, into and out of the spares, and
+//! back to the source; and the ring operations.
+//!
+//! A class's pages form a ring, a circular doubly linked list through their
+//! headers, whose first page is the class's active page (`Class::active`).
+//! From it come the pages with a free slot, then the full pages: the active
+//! page may be anything (empty when it is the class's spare, full until the
+//! next allocation looks past it); every other page holds a live object,
+//! and a page with a free slot never follows a full one.
+//!
+//! Why a ring and not a list of pages with a free slot and a list of full
+//! ones: when the active page fills, the ring already has it in its place,
+//! the last, once the next page is first; the switch reads the next page's
+//! header and moves no page. Two lists took an unlink and a push, eight
+//! link updates, on the longest allocation.
 
 use core::ptr::NonNull;
 
@@ -49,12 +62,11 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     #[cold]
     pub(super) fn take_spare(&mut self) -> Option<NonNull<u8>> {
         let classes = &self.classes;
-        let class = self.spares.take(|c| is_spare(classes, c))?;
-        // SAFETY: `is_spare` said the class has an active page.
-        let page = unsafe { self.classes[class.index()].partial.unwrap_unchecked() };
-        // SAFETY: the active page of `class`, empty.
-        unsafe { self.detach_page(class.index(), page) };
-        Some(page.start())
+        // SAFETY: the spares list only served classes.
+        let class = self.spares.take(|c| unsafe { is_spare(classes, c) })?;
+        // SAFETY: `is_spare` said the class has an active page, empty; the
+        // spares list only served classes.
+        Some(unsafe { self.detach_active(class) }.start())
     }
 
     /// The active page of `class` just emptied: the class keeps it as its
@@ -72,185 +84,190 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     #[cold]
     pub(super) fn list_spare(&mut self, class: ClassId) {
         let classes = &self.classes;
-        if let Some(out) = self.spares.push(class, |c| is_spare(classes, c)) {
-            // SAFETY: `push` returns a class whose active page (`is_spare`
-            // says it has one) is empty.
+        // SAFETY: the spares list only served classes, and `class` is one.
+        if let Some(out) = self.spares.push(class, |c| unsafe { is_spare(classes, c) }) {
+            // SAFETY: `push` returns a listed class, served, whose active
+            // page (`is_spare` says it has one) is empty; detached, the page
+            // came from the source.
             unsafe {
-                let page = self.classes[out.index()].partial.unwrap_unchecked();
-                self.release_page(out.index(), page);
+                let page = self.detach_active(out);
+                self.source.deallocate_page(page.start());
             }
         }
     }
 
-    /// Unlinks an empty page from `class`'s partial list and gives it back
-    /// to the source.
+    /// Takes the active page of `class`, empty, out of its ring and stops
+    /// counting it; the next page of the ring, if any, becomes active. The
+    /// caller gives the page back or to another class.
     ///
     /// # Safety
-    /// As for `detach_page`.
-    unsafe fn release_page(&mut self, class: usize, page: Page) {
-        // SAFETY: forwarded; the page, detached, came from the source.
-        unsafe {
-            self.detach_page(class, page);
-            self.source.deallocate_page(page.start());
-        }
-    }
-
-    /// Unlinks an empty page from `class`'s partial list and stops counting
-    /// it; the caller gives it back or to another class. When it was the
-    /// active page, the next partial page (if any) becomes active.
-    ///
-    /// # Safety
-    /// `page` is an empty page of `class`, on its partial list.
-    unsafe fn detach_page(&mut self, class: usize, page: Page) {
-        let slots = &mut self.classes[class];
-        // SAFETY: `page` is on `partial` (caller), and when first it is the
-        // active page, empty; nothing uses it any more.
-        unsafe {
-            let active = slots.partial == Some(page);
-            if active {
-                slots.forget_active();
+    /// `class` is served, and its active page exists and is empty.
+    unsafe fn detach_active(&mut self, class: ClassId) -> Page {
+        // SAFETY: `class` is served (caller).
+        let slots = unsafe { self.class_mut(class) };
+        // SAFETY: the class has an active page, empty (caller), whose ring
+        // holds owned, initialised pages; every other page's header is
+        // current.
+        let page = unsafe {
+            let page = slots.active.unwrap_unchecked();
+            slots.forget_active();
+            let next = page.header().next();
+            if next == page {
+                slots.active = None;
+            } else {
+                unlink(page);
+                slots.activate(next, 0);
             }
-            unlink(&mut slots.partial, page);
-            if let (true, Some(next)) = (active, slots.partial) {
-                slots.activate(next);
-            }
-        }
-        self.class_pages[class].count -= 1;
+            page
+        };
+        // SAFETY: as above.
+        unsafe { self.pages_mut(class) }.count -= 1;
         self.counters.pages -= 1;
+        page
     }
 
     /// A free left `page`, not the active page of `class`, with a free slot
-    /// after it was full (`live == capacity` before the free), or empty
-    /// (`live == 1`).
+    /// after it was full, or empty.
     ///
     /// # Safety
-    /// `page` is a page of `class` other than its active one; `live` and
-    /// `capacity` are its live count before the free and its capacity; the
-    /// free is already recorded in its header and in `inactive_live`.
+    /// `page` is a page of `class` other than its active one, whose free
+    /// just made it one of those; the free is recorded in its header and
+    /// in `inactive_live`.
     #[cold]
     #[inline(never)]
-    pub(super) unsafe fn page_unfilled_or_emptied(
-        &mut self,
-        class: usize,
-        page: Page,
-        live: usize,
-        capacity: usize,
-    ) {
-        if live == capacity {
-            // SAFETY: a page that was full is on the full list (only the
-            // active page, which `page` is not, stays on `partial` full).
+    pub(super) unsafe fn page_unfilled_or_emptied(&mut self, class: ClassId, page: Page) {
+        // SAFETY: the page is owned and not active, so its header is
+        // current (caller).
+        let (live, capacity) = unsafe {
+            let header = page.header();
+            (header.live(), header.capacity())
+        };
+        if live + 1 == capacity {
+            // SAFETY: forwarded from the caller; the page was full.
             unsafe { self.page_unfilled(class, page) };
         }
         // An emptied page goes back to the source unless it is the active
         // page (with one slot per page, `page_unfilled` just made it so),
         // which the class keeps as its spare.
-        if live == 1 {
-            if self.classes[class].partial == Some(page) {
-                self.keep_spare(ClassId::of_index(class));
+        if live == 0 {
+            // SAFETY: `class` is served (the caller's page is of it).
+            if unsafe { self.class_mut(class) }.active == Some(page) {
+                self.keep_spare(class);
             } else {
                 // SAFETY: an empty page of `class` other than the active
-                // one; it was partial, or `page_unfilled` moved it there.
+                // one, which came from the source.
                 unsafe { self.release_page(class, page) };
             }
         }
     }
 
-    /// Moves a full `page` that just got a free slot to the partial list and
-    /// makes it the active page, so that allocations fill the pages that
-    /// are nearly full first and the emptier ones get a chance to empty
-    /// (and go back to the source). The page it takes over from stays
-    /// second, or goes to the full list if it has filled up; an empty active
-    /// page (the spare) keeps its place and `page` goes second.
+    /// Takes an empty page, not its class's active one, out of the ring of
+    /// `class` and gives it back to the source.
     ///
     /// # Safety
-    /// `page` is a page of `class` on its full list, with a free slot now.
-    #[cold]
-    unsafe fn page_unfilled(&mut self, class: usize, page: Page) {
-        let (slots, pages) = (&mut self.classes[class], &mut self.class_pages[class]);
-        // SAFETY: a full page of `class` is on its `full` list; the active
-        // page heads `partial`; list members are owned, initialised pages.
+    /// `page` is an empty page of `class` other than its active one.
+    #[inline(always)]
+    unsafe fn release_page(&mut self, class: ClassId, page: Page) {
+        // SAFETY: the page is in the ring of `class` (caller); nothing uses
+        // it once out of it, and it came from the source.
         unsafe {
-            unlink(&mut pages.full, page);
-            if let Some(active) = slots.partial {
-                if slots.active_live() == 0 {
-                    insert_after(active, page);
-                    return;
-                }
-                let filled = !slots.active_has_room();
-                slots.deactivate(active);
-                if filled {
-                    unlink(&mut slots.partial, active);
-                    push_front(&mut pages.full, active);
-                }
+            unlink(page);
+            self.source.deallocate_page(page.start());
+        }
+        // SAFETY: `class` is served (the caller's page is of it).
+        unsafe { self.pages_mut(class) }.count -= 1;
+        self.counters.pages -= 1;
+    }
+
+    /// Makes a full `page` that just got a free slot the active page, so
+    /// that allocations fill the pages that are nearly full first and the
+    /// emptier ones get a chance to empty (and go back to the source). The
+    /// page it takes over from stays second, or goes last if it is full;
+    /// an empty active page (the spare) stays active and `page` goes
+    /// second.
+    ///
+    /// # Safety
+    /// `page` is a page of `class` other than its active one, full before
+    /// the free it just got.
+    #[inline(always)]
+    unsafe fn page_unfilled(&mut self, class: ClassId, page: Page) {
+        // SAFETY: `class` is served (the caller's page is of it).
+        let slots = unsafe { self.class_mut(class) };
+        // SAFETY: the class has a page other than `page`, so an active one;
+        // the ring's pages are owned and initialised, and `page`'s header is
+        // current.
+        unsafe {
+            let active = slots.active.unwrap_unchecked();
+            unlink(page);
+            let old_live = slots.active_live();
+            if old_live == 0 {
+                insert_after(active, page);
+                return;
             }
-            push_front(&mut slots.partial, page);
-            slots.activate(page);
+            // Before the active page when that keeps a free slot, so that it
+            // comes second; else after it, which puts it last.
+            let before = if slots.active_has_room() {
+                active.header().prev()
+            } else {
+                active
+            };
+            insert_after(before, page);
+            slots.write_back(active);
+            slots.activate(page, old_live);
         }
     }
 }
 
 /// Whether `class` has an active page with no live object on it.
-fn is_spare(classes: &[Class], class: ClassId) -> bool {
-    let slots = &classes[class.index()];
-    slots.partial.is_some() && slots.active_live() == 0
-}
-
-/// Puts `page` first on the list that starts at `head`.
 ///
 /// # Safety
-/// `page` is an owned page on no list; the list's pages are owned.
+/// `class.index() < N`.
 #[inline(always)]
-pub(super) unsafe fn push_front(head: &mut Option<Page>, page: Page) {
-    // SAFETY: the pages are owned and initialised (caller); one header
-    // reference at a time.
-    unsafe {
-        let header = page.header();
-        header.set_next(*head);
-        header.set_prev(None);
-        if let Some(old) = *head {
-            old.header().set_prev(Some(page));
-        }
-    }
-    *head = Some(page);
+unsafe fn is_spare<const N: usize>(classes: &[Class; N], class: ClassId) -> bool {
+    debug_assert!(class.index() < N);
+    // SAFETY: `class.words()` is where `classes[class.index()]` starts (see
+    // `Slab::class_mut`), in bounds (caller).
+    let slots = unsafe {
+        &*classes
+            .as_ptr()
+            .cast::<u64>()
+            .add(class.words())
+            .cast::<Class>()
+    };
+    slots.active.is_some() && slots.active_live() == 0
 }
 
-/// Puts `page` right after `before` on `before`'s list.
+/// Puts `page` in a ring right after `before`.
 ///
 /// # Safety
-/// `page` is an owned page on no list; `before` and its list's pages are
-/// owned.
-unsafe fn insert_after(before: Page, page: Page) {
+/// `page` is an owned page in no ring (or alone in its own); `before` and
+/// its ring's pages are owned.
+#[inline(always)]
+pub(super) unsafe fn insert_after(before: Page, page: Page) {
     // SAFETY: the pages are owned and initialised (caller); one header
     // reference at a time.
     unsafe {
         let next = before.header().next();
         let header = page.header();
         header.set_next(next);
-        header.set_prev(Some(before));
-        if let Some(next) = next {
-            next.header().set_prev(Some(page));
-        }
-        before.header().set_next(Some(page));
+        header.set_prev(before);
+        next.header().set_prev(page);
+        before.header().set_next(page);
     }
 }
 
-/// Takes `page` off the list that starts at `head`.
+/// Takes `page` out of its ring (which it leaves with stale links).
 ///
 /// # Safety
-/// `page` is on that list; the list's pages are owned.
+/// `page` is in a ring of owned pages.
 #[inline(always)]
-pub(super) unsafe fn unlink(head: &mut Option<Page>, page: Page) {
+pub(super) unsafe fn unlink(page: Page) {
     // SAFETY: the pages are owned and initialised (caller); one header
     // reference at a time.
     unsafe {
         let header = page.header();
         let (next, prev) = (header.next(), header.prev());
-        match prev {
-            Some(prev) => prev.header().set_next(next),
-            None => *head = next,
-        }
-        if let Some(next) = next {
-            next.header().set_prev(prev);
-        }
+        prev.header().set_next(next);
+        next.header().set_prev(prev);
     }
 }

@@ -1,16 +1,18 @@
 //! The slab core: size classes over pages from a [`PageSource`].
 //!
-//! Each class keeps its pages in two doubly linked lists: pages with a free
-//! slot (`partial`) and full pages. A page moves between them when it fills
-//! or when a slot of a full page is freed, so a freed slot is reachable at
-//! once and no allocation ever scans. The source finds an object's page
-//! from its address (rounded down to the page size, for pages aligned to
-//! it), so an object needs no header.
+//! Each class keeps its pages in a ring (a circular doubly linked list):
+//! from its first page, the active one, the pages with a free slot, then
+//! the full ones. A page that fills while active falls behind at once (the
+//! next page becomes first, with no link written), and a full page that gets
+//! a free slot moves to the front, so a freed slot is reachable at once and
+//! no allocation ever scans. The source finds an object's page from its
+//! address (rounded down to the page size, for pages aligned to it), so an
+//! object needs no header.
 //!
-//! The first partial page is the class's active page: allocations take from
-//! it, and the class itself holds its free slots and counts (`active.rs`),
-//! so allocating, and freeing an object of the active page, touch the class
-//! and the slot only. Frees into other pages go through their headers.
+//! Allocations take from the active page, and the class itself holds its
+//! free slots and counts (`active.rs`), so allocating, and freeing an
+//! object of the active page, touch the class and the slot only. Frees into
+//! other pages go through their headers.
 //!
 //! A page that empties goes back to the source, except an active page: a
 //! class keeps that one (its spare), or an alloc/free pair at a page
@@ -27,7 +29,7 @@ mod check; // `check`, and what debug builds check of a free
 pub mod classes; // the size classes, and `last_byte`
 mod deallocate; // the free paths, and the refusals of a broken contract
 mod init; // construction, by value or in place; what the page size fixes
-mod lists; // a page's moves between its class's lists, the spares, the source
+mod lists; // a page's moves in its class's ring, the spares, the source
 mod page; // the page header behind a `Page` pointer; the free-slot lists
 mod reset; // `reset`, and the drop that runs it
 mod resize; // in-place resizing, within a class
@@ -42,7 +44,7 @@ use core::ptr::NonNull;
 
 use self::active::{Class, ClassId};
 use self::classes::CLASSES;
-use self::page::{HEADER_SIZE, Page};
+use self::page::HEADER_SIZE;
 use self::spares::Spares;
 use crate::pages::PageSource;
 use crate::{AllocError, CheckError, ClassStats, Misuse, RawHeap, Stats};
@@ -118,9 +120,6 @@ pub struct Slab<S: PageSource, const N: usize = CLASSES> {
 /// What only the slow paths touch of a size class.
 #[derive(Clone, Copy, Default)]
 struct ClassPages {
-    /// Pages with no free slot, listed so that `check`, `reset` and drop
-    /// reach every page.
-    full: Option<Page>,
     /// Pages the class holds (full, partial and its spare).
     count: u32,
     /// Slots in a page of the class (`slots_per_page`), worked out once:

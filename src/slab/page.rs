@@ -10,6 +10,8 @@
 use core::mem::size_of;
 use core::ptr::NonNull;
 
+use super::active::ClassId;
+
 /// The page header. `repr(C)` keeps the hot fields (`free`, `live`,
 /// `capacity`) together at the start.
 #[repr(C)]
@@ -23,11 +25,13 @@ pub(crate) struct Header {
     capacity: u32,
     /// Offset of the lowest slot carved so far.
     bump: u32,
-    /// The page's class, for `check` and for debug checks of `deallocate`.
+    /// The page's class (its `ClassId::words`, which a free compares with
+    /// the class of its layout as it has it), for the refusal of a wrong
+    /// layout and for `check`.
     class: u32,
-    /// Neighbours in the class's list of partial (or of full) pages.
-    next: Option<Page>,
-    prev: Option<Page>,
+    /// Neighbours in the class's ring of pages (itself when alone).
+    next: Page,
+    prev: Page,
 }
 
 /// A list of free slots, linked through their first word.
@@ -104,28 +108,27 @@ impl Page {
         self.0.as_ptr() as usize
     }
 
-    /// Writes the header of a fresh, empty page of `capacity` slots.
+    /// Writes the header of a fresh page of `capacity` slots that becomes
+    /// its class's active page at once, alone in a ring: its class,
+    /// capacity and links. Its free list, live count and bump are the
+    /// class's while it is active (see `active.rs`), and written to the
+    /// header when it stops being active, before anything reads them.
     ///
     /// # Safety
-    /// The page is owned by the slab, at least `slot_end` bytes, and no slot
-    /// of it is live; `capacity` slots fit between the header and
-    /// `slot_end`.
-    #[inline]
-    pub(crate) unsafe fn init(self, class: usize, capacity: usize, slot_end: usize) {
+    /// The page is owned by the slab, and no slot of it is live.
+    #[inline(always)]
+    pub(crate) unsafe fn init(self, class: ClassId, capacity: usize) {
+        let header = self.0.as_ptr();
         // SAFETY: the header is at the start of the page, which is aligned to
         // the source's `page_align`: at least the granule, which is at least
-        // the header's alignment.
+        // the header's alignment; fields are written through the raw
+        // pointer, with no reference to the uninitialised header.
         unsafe {
-            self.0.write(Header {
-                free: None,
-                live: 0,
-                capacity: capacity as u32,
-                bump: slot_end as u32,
-                class: class as u32,
-                next: None,
-                prev: None,
-            })
-        };
+            (&raw mut (*header).capacity).write(capacity as u32);
+            (&raw mut (*header).class).write(class.words() as u32);
+            (&raw mut (*header).next).write(self);
+            (&raw mut (*header).prev).write(self);
+        }
     }
 
     /// Puts `slot` back on the page's free list.
@@ -179,9 +182,11 @@ impl Header {
         self.capacity as usize
     }
 
+    /// Whether the page is of `class`: one comparison, with no conversion
+    /// of either side.
     #[inline(always)]
-    pub(crate) fn class(&self) -> usize {
-        self.class as usize
+    pub(crate) fn is_of(&self, class: ClassId) -> bool {
+        self.class as usize == class.words()
     }
 
     #[inline(always)]
@@ -194,31 +199,33 @@ impl Header {
         self.free
     }
 
+    #[inline(always)]
     pub(crate) fn set_free(&mut self, free: FreeSlots) {
         self.free = free;
     }
 
+    #[inline(always)]
     pub(crate) fn set_bump(&mut self, bump: usize) {
         self.bump = bump as u32;
     }
 
     #[inline(always)]
-    pub(crate) fn next(&self) -> Option<Page> {
+    pub(crate) fn next(&self) -> Page {
         self.next
     }
 
     #[inline(always)]
-    pub(crate) fn prev(&self) -> Option<Page> {
+    pub(crate) fn prev(&self) -> Page {
         self.prev
     }
 
     #[inline(always)]
-    pub(crate) fn set_next(&mut self, next: Option<Page>) {
+    pub(crate) fn set_next(&mut self, next: Page) {
         self.next = next;
     }
 
     #[inline(always)]
-    pub(crate) fn set_prev(&mut self, prev: Option<Page>) {
+    pub(crate) fn set_prev(&mut self, prev: Page) {
         self.prev = prev;
     }
 }

@@ -2,7 +2,7 @@
 
 use super::active::Class;
 use super::spares::Spares;
-use super::{ClassPages, Counters, Slab};
+use super::{Counters, Slab};
 use crate::pages::PageSource;
 
 impl<S: PageSource, const N: usize> Slab<S, N> {
@@ -14,24 +14,24 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     pub fn reset(&mut self) {
         for class in 0..self.served {
             let slots = &mut self.classes[class];
-            let partial = slots.partial;
+            let active = slots.active;
             *slots = Class::new(slots.size as usize);
-            let pages = &mut self.class_pages[class];
-            let pages = ClassPages {
-                full: pages.full.take(),
-                count: core::mem::take(&mut pages.count),
-                capacity: pages.capacity,
+            self.class_pages[class].count = 0;
+            let Some(first) = active else {
+                continue;
             };
-            for head in [partial, pages.full] {
-                let mut next = head;
-                while let Some(page) = next {
-                    // SAFETY: list members are owned pages; reading the link
-                    // before giving the page back.
-                    unsafe {
-                        next = page.header().next();
-                        self.source.deallocate_page(page.start());
-                    }
+            let mut page = first;
+            loop {
+                // SAFETY: the ring's pages are owned; reading the link
+                // before giving the page back.
+                let next = unsafe { page.header() }.next();
+                // SAFETY: a page of the slab, from the source, given back
+                // once: the ring holds it once.
+                unsafe { self.source.deallocate_page(page.start()) };
+                if next == first {
+                    break;
                 }
+                page = next;
             }
         }
         self.spares = Spares::new();

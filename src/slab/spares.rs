@@ -77,19 +77,20 @@ impl Spares {
     }
 
     /// Takes the most recent entry for which `is_spare` says yes out of the
-    /// list, and the stale ones with it.
+    /// list, and the stale one before it if any. (A stale entry after it
+    /// may stay: it is dropped when the list next needs room.)
     pub(super) fn take(&mut self, is_spare: impl Fn(ClassId) -> bool) -> Option<ClassId> {
-        let live =
-            |c: u8| (c != NONE && is_spare(ClassId::of_words(c))).then(|| ClassId::of_words(c));
-        let (first, second) = (live(self.first), live(self.second));
-        *self = Spares::new();
-        match (first, second) {
-            (Some(first), Some(second)) => {
-                self.first = second.words() as u8;
-                Some(first)
-            }
-            (first, second) => first.or(second),
+        let live = |c: u8| c != NONE && is_spare(ClassId::of_words(c));
+        let (first, second) = (self.first, self.second);
+        if live(first) {
+            *self = Spares {
+                first: second,
+                second: NONE,
+            };
+            return Some(ClassId::of_words(first));
         }
+        *self = Spares::new();
+        live(second).then(|| ClassId::of_words(second))
     }
 
     /// Whether `class` is listed.

@@ -7,15 +7,17 @@ use crate::pages::PageSource;
 use crate::{ClassStats, Stats};
 
 impl<S: PageSource, const N: usize> Slab<S, N> {
-    /// Whether `class` has a free slot: in its active page, or in a second
-    /// partial page (which always has one).
+    /// Whether `class` has a free slot: in its active page, or in the next
+    /// page of its ring (pages with a free slot come first).
     fn has_free_slot(&self, class: usize) -> bool {
         let slots = &self.classes[class];
-        // SAFETY: list members are owned, initialised pages.
+        // SAFETY: the ring's pages are owned and initialised, and the
+        // headers of all but the active page are current.
         slots.active_has_room()
-            || slots
-                .partial
-                .is_some_and(|active| unsafe { active.header() }.next().is_some())
+            || slots.active.is_some_and(|active| unsafe {
+                let next = active.header().next();
+                next != active && next.header().live() < next.header().capacity()
+            })
     }
 
     /// A snapshot of the usage counters.
