@@ -420,3 +420,58 @@ fn a_growing_heap_gives_its_free_pages_back_when_asked() {
     // SAFETY: allocated just above.
     unsafe { heap.deallocate(block.cast(), large) };
 }
+
+/// Free 2 MiB hugetlb pages in the system (`HugePages_Free`; 0 where there
+/// is no such line).
+#[cfg(target_os = "linux")]
+fn hugetlb_free() -> usize {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("HugePages_Free:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Where the administrator reserved hugetlb pages (`vm.nr_hugepages`; CI
+/// reserves some when it may), `OsPages::huge` hands them out, a heap over
+/// them works, and their memory stays when given back or released (a
+/// hugetlb page whose memory went back might not be had again).
+#[cfg(target_os = "linux")]
+#[test]
+fn hugetlb_pages_when_the_system_has_them() {
+    use rtarena::tlsf::GrowingTlsf;
+    let _alone = RESIDENT.lock().unwrap();
+    if hugetlb_free() < 16 {
+        eprintln!("fewer than 16 free hugetlb pages: the hugetlb path is not exercised");
+        return;
+    }
+    let mut pages = OsPages::huge().unwrap();
+    let run = pages.allocate_pages(4).unwrap();
+    assert_eq!(pages.total_mapped(PageKind::HugeTlb), 4);
+    for index in 0..4 {
+        // SAFETY: page `index` of the run just taken.
+        fill_and_check(unsafe { run.add(index * MAX_PAGE) }, MAX_PAGE, index as u8);
+    }
+    // SAFETY: the run's pages, each given back once.
+    let run_pages = (0..4)
+        .rev()
+        .map(|index| unsafe { run.add(index * MAX_PAGE) });
+    give_back(&mut pages, run_pages);
+
+    let mut tlsf = GrowingTlsf::new(OsPages::huge().unwrap());
+    let layout = Layout::from_size_align(6 << 20, 8).unwrap();
+    for round in 0..2 {
+        let block = tlsf.allocate(layout).unwrap().cast::<u8>();
+        fill_and_check(block, 6 << 20, round);
+        // SAFETY: allocated just above with `layout`.
+        unsafe { tlsf.deallocate(block, layout) };
+        assert_eq!(
+            tlsf.release_free_pages(),
+            0,
+            "hugetlb pages keep their memory"
+        );
+    }
+    assert!(tlsf.source().total_mapped(PageKind::HugeTlb) >= 4);
+    tlsf.check().unwrap();
+}
