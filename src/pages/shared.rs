@@ -160,4 +160,12 @@ unsafe impl<S: SharedPageSource, L: Lock> PageSource for Budget<'_, S, L> {
         let own = self.max_pages - self.pages;
         Some(shared.map_or(own, |left| left.min(own)))
     }
+
+    /// The shared source's `discard`, under its lock.
+    unsafe fn discard(&mut self, start: NonNull<u8>, len: usize) -> usize {
+        // SAFETY: pages out of this budget are out of the shared source;
+        // the caller's contract holds for it.
+        self.shared
+            .with(|source| unsafe { source.discard(start, len) })
+    }
 }
