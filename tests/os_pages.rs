@@ -475,3 +475,38 @@ fn hugetlb_pages_when_the_system_has_them() {
     assert!(tlsf.source().total_mapped(PageKind::HugeTlb) >= 4);
     tlsf.check().unwrap();
 }
+
+/// A run given back at once: its last pages fill the reserve, the others
+/// give their memory back in one call and are reused first, in address
+/// order, with their memory zeroed (Linux).
+#[test]
+fn a_run_given_back_at_once_is_reused_in_order() {
+    let mut pages = OsPages::new().unwrap().with_reserve(2);
+    let size = pages.page_size();
+    let run = pages.allocate_pages(16).unwrap();
+    for index in 0..16 {
+        // SAFETY: page `index` of the run just taken.
+        fill_and_check(unsafe { run.add(index * size) }, size, index as u8);
+    }
+    let mapped = pages.total_mapped(PageKind::Base);
+    // SAFETY: the run's 16 pages, given back once, unused.
+    unsafe { pages.deallocate_pages(run, 16) };
+    assert_eq!((pages.pages_in_use(), pages.pages_mapped()), (0, 2));
+    // The reserve first (its two pages, the run's last), then the released
+    // pages in address order, then fresh ones: no page mapped anew.
+    let again: Vec<_> = (0..16).map(|_| pages.allocate_page().unwrap()).collect();
+    assert_eq!(pages.total_mapped(PageKind::Base), mapped);
+    let addr = |index: usize| run.as_ptr() as usize + index * size;
+    let mut reserved: Vec<_> = again[..2].iter().map(|p| p.as_ptr() as usize).collect();
+    reserved.sort_unstable();
+    assert_eq!(reserved, [addr(14), addr(15)]);
+    for (index, page) in again[2..].iter().enumerate() {
+        assert_eq!(page.as_ptr() as usize, addr(index), "released page {index}");
+        if cfg!(target_os = "linux") {
+            // SAFETY: the page is `size` bytes out of `pages`.
+            let bytes = unsafe { std::slice::from_raw_parts(page.as_ptr(), size) };
+            assert!(bytes.iter().all(|&b| b == 0), "its memory went back");
+        }
+    }
+    give_back(&mut pages, again);
+}

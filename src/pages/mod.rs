@@ -144,6 +144,26 @@ pub unsafe trait PageSource {
     /// given back since; nothing uses its memory any more.
     unsafe fn deallocate_page(&mut self, page: NonNull<u8>);
 
+    /// Gives back the `count` pages from `first` on, as that many calls of
+    /// `deallocate_page` would; the default makes those calls, the last
+    /// page first (so that a source that hands pages out again last-in
+    /// first-out, as `PoolPages`, gives them in address order once more).
+    /// A heap gives back each run it took this way when it drops; a source
+    /// that can give a run back at once says so (`OsPages`: one `madvise`).
+    ///
+    /// # Safety
+    ///
+    /// Every page of the run came from this source (`allocate_page` or
+    /// `allocate_pages`), has not been given back since, and nothing uses
+    /// its memory any more; `first` has provenance over the run.
+    ///
+    /// # Time complexity
+    ///
+    /// The default is O(`count`) page gives.
+    unsafe fn deallocate_pages(&mut self, first: NonNull<u8>, count: usize) {
+        give_back_run(self, first, count);
+    }
+
     /// The page that holds `addr`, with provenance over the whole page; see
     /// the trait's safety section for what it returns for other addresses.
     fn page_containing(&self, addr: usize) -> Option<NonNull<u8>>;

@@ -445,18 +445,35 @@ impl OsPages {
     /// `page` is a page of this source, not out, in no list, that nothing
     /// refers to.
     unsafe fn release(&mut self, page: NonNull<u8>) {
+        // SAFETY: forwarded.
+        unsafe { self.release_run(page, 1) };
+    }
+
+    /// Gives the memory of the `count` pages from `first` on, which nothing
+    /// uses, back to the OS in one call, and keeps the addresses of those
+    /// of the current range for reuse, the first page to be reused first.
+    ///
+    /// # Safety
+    ///
+    /// The pages are pages of this source, not out, in no list, that
+    /// nothing refers to; `first` has provenance over them.
+    unsafe fn release_run(&mut self, first: NonNull<u8>, count: usize) {
         // A hugetlb page whose memory went back would not be reserved again,
         // and could fault for want of one when next touched; the source
         // does not know which pages are hugetlb ones, so once it has any,
         // every page keeps its memory.
         if self.mapped[PageKind::HugeTlb as usize] == 0 {
             // SAFETY: the caller's contract.
-            unsafe { decommit(page, self.page_size) };
+            unsafe { decommit(first, count * self.page_size) };
         }
         if let Some(range) = self.range.as_mut() {
-            if range.holds(page) {
-                // A page whose address cannot be kept is only forgotten.
-                let _ = range.push_released(page);
+            for index in (0..count).rev() {
+                // SAFETY: inside the run (caller).
+                let page = unsafe { first.add(index * self.page_size) };
+                if range.holds(page) {
+                    // A page whose address cannot be kept is only forgotten.
+                    let _ = range.push_released(page);
+                }
             }
         }
     }
@@ -940,6 +957,38 @@ unsafe impl PageSource for OsPages {
         } else {
             // SAFETY: as above.
             unsafe { self.release(page) };
+        }
+    }
+
+    /// The last pages of the run fill the reserve; the memory of the others
+    /// goes back to the OS in one `madvise`, and their addresses onto their
+    /// range's stack of released pages.
+    ///
+    /// # Safety
+    ///
+    /// As for [`PageSource::deallocate_pages`].
+    ///
+    /// # Time complexity
+    ///
+    /// O(`count`), with one `madvise` (and one `mprotect` for every page of
+    /// the released-page stack it fills).
+    unsafe fn deallocate_pages(&mut self, first: NonNull<u8>, count: usize) {
+        debug_assert!(
+            count <= self.in_use,
+            "OsPages::deallocate_pages: more pages than are out"
+        );
+        let reserved = self.max_reserve.saturating_sub(self.reserved).min(count);
+        let released = count - reserved;
+        for index in (released..count).rev() {
+            // SAFETY: a page of the run (caller), given back once; the
+            // reserve has room, so it goes there.
+            unsafe { self.deallocate_page(first.add(index * self.page_size)) };
+        }
+        if released != 0 {
+            self.in_use -= released;
+            // SAFETY: the first `released` pages of the run, out of the
+            // source's hands now and unused (caller).
+            unsafe { self.release_run(first, released) };
         }
     }
 

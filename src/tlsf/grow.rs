@@ -259,12 +259,9 @@ fn add_run<S: PageSource>(
     // multiples of the granule (at least `MIN_PAGE`, powers of two).
     let added = unsafe { tlsf.add_pool_raw(NonNull::slice_from_raw_parts(run, len)) };
     added.map(drop).map_err(|_: PoolError| {
-        // The last page first, as `give_back_run` does.
-        for offset in (0..len).step_by(page_size).rev() {
-            // SAFETY: the run was not added, so nothing uses its pages,
-            // and its pointer covers all of them.
-            unsafe { source.deallocate_page(run.add(offset)) };
-        }
+        // SAFETY: the run was not added, so nothing uses its pages, and its
+        // pointer covers all of them.
+        unsafe { source.deallocate_pages(run, count) };
         AllocError
     })
 }
@@ -339,12 +336,11 @@ pub(crate) unsafe fn give_back_pools<S: PageSource>(tlsf: &mut LargeTlsf<'static
     *tlsf = LargeTlsf::empty();
     for (base, len) in pools.iter() {
         // A pool is one page less its tail, or merged whole pages.
-        for offset in (0..len).step_by(page_size) {
-            // SAFETY: every pool is a run of whole pages from the source
-            // (merges extend a pool by whole pages); the TLSF that used
-            // them is gone, and nothing uses its blocks (caller).
-            unsafe { source.deallocate_page(base.add(offset)) };
-        }
+        // SAFETY: every pool is a run of pages from the source (merges
+        // extend a pool by whole pages, and a merged pool's pointer covers
+        // them all); the TLSF that used them is gone, and nothing uses its
+        // blocks (caller).
+        unsafe { source.deallocate_pages(base, len.div_ceil(page_size)) };
     }
 }
 
