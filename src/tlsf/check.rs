@@ -5,11 +5,28 @@ use super::block::Block;
 use super::config::{GRANULE, MIN_BLOCK, WORD, list_of};
 use crate::CheckError;
 
+impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
+    /// Walks every pool and every free list and verifies every invariant:
+    /// block sizes and bounds, headers' flags against their neighbours,
+    /// footers, that no two free blocks touch, list links, that each free
+    /// block is filed in the list its size maps to and each list holds only
+    /// such blocks, the bitmaps, and the byte counters.
+    ///
+    /// # Errors
+    /// The first violation found, with the address where it was found.
+    ///
+    /// # Time complexity
+    /// O(blocks + lists).
+    pub fn check(&self) -> Result<(), CheckError> {
+        check(self)
+    }
+}
+
 fn fail<T>(what: &'static str, block: Block) -> Result<T, CheckError> {
     Err(CheckError::new(what, block.ptr().as_ptr().addr()))
 }
 
-pub(super) fn check<const FL: usize, const SL: usize>(
+fn check<const FL: usize, const SL: usize>(
     tlsf: &GenericTlsf<'_, FL, SL>,
 ) -> Result<(), CheckError> {
     let (free_blocks, free_bytes, used_bytes) = walk_pools(tlsf)?;

@@ -1,0 +1,214 @@
+//! The free lists and their bitmaps: finding, filing, unlinking, replacing.
+
+use core::hint::assert_unchecked;
+use core::num::NonZeroUsize;
+use core::ptr::NonNull;
+
+use super::GenericTlsf;
+use super::block::Block;
+use super::config::list_of;
+use crate::bits::{highest_bit, highest_bit_u32, lowest_bit, lowest_bit_u32};
+
+impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
+    /// Writes the header and footer of a free block of `size` bytes, whose
+    /// predecessor is allocated, and files it in its list.
+    ///
+    /// # Safety
+    /// `size` bytes at `block` are ours, in no block that is in use or in a
+    /// list, and `size` is a valid block size.
+    #[inline(always)]
+    pub(super) unsafe fn file_free(&mut self, block: Block, size: usize) {
+        // SAFETY: forwarded.
+        unsafe {
+            block.set_header(size);
+            block.set_footer(size);
+            self.insert(block, size);
+        }
+    }
+
+    /// The first non-empty list at or after `(fl, sl)` in size order.
+    #[inline(always)]
+    pub(super) fn find_list(&self, fl: usize, sl: usize) -> Option<(usize, usize)> {
+        if fl >= FL {
+            return None;
+        }
+        // SAFETY: `fl < FL`.
+        let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) } & (u32::MAX << sl);
+        if sl_map != 0 {
+            return Some((fl, lowest_bit_u32(sl_map) as usize));
+        }
+        // `fl + 1` may equal `usize::BITS`, hence the two shifts.
+        let fl_map = self.fl_bitmap & ((usize::MAX << fl) << 1);
+        if fl_map == 0 {
+            return None;
+        }
+        let fl = lowest_bit(fl_map) as usize;
+        // SAFETY: bits of `fl_bitmap` are only set below `FL`, each where
+        // that level's map is not 0.
+        let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
+        Some((fl, lowest_bit_u32(sl_map) as usize))
+    }
+
+    /// The last non-empty list before `(fl, sl)` in size order (`fl` may be
+    /// `FL` or more: then the highest non-empty list).
+    #[inline(always)]
+    pub(super) fn find_list_below(&self, (fl, sl): (usize, usize)) -> Option<(usize, usize)> {
+        let fl_map = if fl < FL {
+            // SAFETY: `fl < FL`.
+            let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) } & !(u32::MAX << sl);
+            if sl_map != 0 {
+                return Some((fl, highest_bit_u32(sl_map) as usize));
+            }
+            self.fl_bitmap & ((1 << fl) - 1)
+        } else {
+            self.fl_bitmap
+        };
+        let fl = highest_bit(NonZeroUsize::new(fl_map)?) as usize;
+        // SAFETY: bits of `fl_bitmap` are only set below `FL`, each where
+        // that level's map is not 0.
+        let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
+        Some((fl, highest_bit_u32(sl_map) as usize))
+    }
+
+    /// Unlinks and returns the head of a non-empty list.
+    ///
+    /// # Safety
+    /// List `(fl, sl)` is non-empty (`fl < FL`, `sl < SL`).
+    #[inline(always)]
+    pub(super) unsafe fn pop(&mut self, fl: usize, sl: usize) -> Block {
+        // SAFETY: in bounds and non-empty, per the caller; the new head, a
+        // free block, takes the back link.
+        unsafe {
+            let slot = self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl);
+            let block = slot.unwrap_unchecked();
+            let next = block.next_free();
+            *slot = next;
+            match next {
+                Some(next) => next.set_prev_free_link(None),
+                None => self.clear_bit_if(true, fl, sl),
+            }
+            block
+        }
+    }
+
+    /// Clears the bit of list `(fl, sl)` when `emptied`, without a branch:
+    /// whether a list runs empty is data-dependent and mispredicts often.
+    #[inline(always)]
+    fn clear_bit_if(&mut self, emptied: bool, fl: usize, sl: usize) {
+        // SAFETY: callers pass a list index, `fl < FL <= usize::BITS` and
+        // `sl < SL <= 32` (`config::validate`). Telling the compiler spares
+        // the masks that Rust's shifts by a variable otherwise get.
+        unsafe { assert_unchecked(fl < FL && sl < SL) };
+        // SAFETY: as just said, `fl < FL`.
+        let map = unsafe { self.sl_bitmaps.get_unchecked_mut(fl) };
+        *map &= !((emptied as u32) << sl);
+        self.fl_bitmap &= !(((*map == 0) as usize) << fl);
+    }
+
+    /// `block`, or the scratch block when there is none: `insert_at` writes
+    /// the old head's back link unconditionally, and when the list was empty
+    /// the write lands in the scratch words. Whether a list is empty is
+    /// hard to predict under mixed sizes; this trades that branch for a
+    /// store to a line that is always in cache. (Unlinking keeps its
+    /// branches: there the branch-free form measured slower.)
+    #[inline(always)]
+    fn or_scratch(&mut self, block: Option<Block>) -> Block {
+        let scratch = Block::at(NonNull::from(&mut self.scratch).cast());
+        block.unwrap_or(scratch)
+    }
+
+    /// Files a free block of `size` bytes at the head of its list.
+    ///
+    /// # Safety
+    /// `block` is a free block of `size <= MAX_BLOCK` bytes, in no list.
+    #[inline(always)]
+    unsafe fn insert(&mut self, block: Block, size: usize) {
+        let (fl, sl) = list_of(size, Self::SL_LOG2);
+        // SAFETY: forwarded; `size <= MAX_BLOCK` maps to a list in bounds.
+        unsafe { self.insert_at(block, fl, sl) }
+    }
+
+    /// Files a free block at the head of list `(fl, sl)`.
+    ///
+    /// # Safety
+    /// `block` is a free block in no list, and `(fl, sl)` is its size's list.
+    #[inline(always)]
+    pub(super) unsafe fn insert_at(&mut self, block: Block, fl: usize, sl: usize) {
+        // SAFETY: the list index is in bounds (see `clear_bit_if`).
+        unsafe { assert_unchecked(fl < FL && sl < SL) };
+        // SAFETY: the list index is in bounds; `block` is free, so it has
+        // room for its links, and so has the old head.
+        unsafe {
+            let slot = self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl);
+            let head = *slot;
+            *slot = Some(block);
+            block.set_next_free(head);
+            block.set_prev_free_link(None);
+            self.or_scratch(head).set_prev_free_link(Some(block));
+            *self.sl_bitmaps.get_unchecked_mut(fl) |= 1 << sl;
+        }
+        self.fl_bitmap |= 1 << fl;
+    }
+
+    /// Puts free block `new` where free block `old` is in list `(fl, sl)`,
+    /// without touching the bitmaps: the cheap case of a split or a merge
+    /// that leaves the free block in the same size class.
+    ///
+    /// # Safety
+    /// `old` is filed in list `(fl, sl)`; `new` is a free block in no list
+    /// whose size maps to `(fl, sl)`. (`old`'s links are read before `new`'s
+    /// are written, so the two blocks may even overlap.)
+    #[inline(always)]
+    pub(super) unsafe fn replace(&mut self, old: Block, new: Block, fl: usize, sl: usize) {
+        // SAFETY: `old` and its list neighbours are free blocks; `new` has
+        // room for its links.
+        unsafe {
+            let next = old.next_free();
+            let prev = old.prev_free();
+            new.set_next_free(next);
+            new.set_prev_free_link(prev);
+            if let Some(next) = next {
+                next.set_prev_free_link(Some(new));
+            }
+            match prev {
+                Some(prev) => prev.set_next_free(Some(new)),
+                None => *self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl) = Some(new),
+            }
+        }
+    }
+
+    /// Unlinks a free block of `size` bytes from its list.
+    ///
+    /// # Safety
+    /// `block` is a free block of `size` bytes filed in its list.
+    #[inline(always)]
+    pub(super) unsafe fn remove(&mut self, block: Block, size: usize) {
+        let (fl, sl) = list_of(size, Self::SL_LOG2);
+        // SAFETY: forwarded.
+        unsafe { self.remove_at(block, fl, sl) }
+    }
+
+    /// Unlinks a free block from list `(fl, sl)`.
+    ///
+    /// # Safety
+    /// `block` is filed in list `(fl, sl)`.
+    #[inline(always)]
+    pub(super) unsafe fn remove_at(&mut self, block: Block, fl: usize, sl: usize) {
+        // SAFETY: `block` is in list `(fl, sl)`; its neighbours in the list
+        // are free blocks, and the head slot is in bounds.
+        unsafe {
+            let next = block.next_free();
+            let prev = block.prev_free();
+            if let Some(next) = next {
+                next.set_prev_free_link(prev);
+            }
+            match prev {
+                Some(prev) => prev.set_next_free(next),
+                None => {
+                    *self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl) = next;
+                    self.clear_bit_if(next.is_none(), fl, sl);
+                }
+            }
+        }
+    }
+}
