@@ -26,17 +26,35 @@ const MERGEABLE: usize = 1;
 
 #[derive(Clone, Copy)]
 struct Slot {
-    base: NonNull<u8>,
+    /// The pool's start, with its provenance; null in an empty slot. A raw
+    /// pointer, so that an empty table is all zeros: a `static` heap built
+    /// with `GenericTlsf::empty` stays in `.bss`.
+    base: *mut u8,
     len_and_flag: usize,
 }
 
 impl Slot {
+    /// A slot with no pool: its length is 0, so no address lies in it, and
+    /// the lookups test the first slot without testing for its presence.
+    const EMPTY: Slot = Slot {
+        base: core::ptr::null_mut(),
+        len_and_flag: 0,
+    };
+
+    /// The start of a pool this slot holds.
+    fn base(self) -> NonNull<u8> {
+        debug_assert!(!self.base.is_null(), "an empty slot has no base");
+        // SAFETY: only `push` fills a slot, with a `NonNull`; the callers
+        // ask only slots that hold a pool (an address lies in them).
+        unsafe { NonNull::new_unchecked(self.base) }
+    }
+
     const fn len(self) -> usize {
         self.len_and_flag & !MERGEABLE
     }
 
     fn start(self) -> usize {
-        self.base.as_ptr().addr()
+        self.base.addr()
     }
 
     /// The header of the block whose payload would be at `addr`, if this
@@ -58,7 +76,7 @@ impl Slot {
             // SAFETY: `index < len / GRANULE`, so the header, `WORD` bytes
             // into granule `index`, is at most at `len - WORD` (the
             // sentinel): inside the pool.
-            let header = unsafe { self.base.as_ptr().add(reach + WORD) };
+            let header = unsafe { self.base.add(reach + WORD) };
             Located { header, reach }
         })
     }
@@ -81,7 +99,8 @@ pub(crate) struct Located {
 /// The pools of one heap, in the order they were added.
 #[derive(Clone, Copy)]
 pub(crate) struct PoolTable {
-    slots: [Option<Slot>; MAX_POOLS],
+    /// The pools, then `Slot::EMPTY`s.
+    slots: [Slot; MAX_POOLS],
     count: usize,
 }
 
@@ -93,17 +112,17 @@ const _: () = assert!(
 impl PoolTable {
     pub(crate) const fn new() -> Self {
         PoolTable {
-            slots: [None; MAX_POOLS],
+            slots: [Slot::EMPTY; MAX_POOLS],
             count: 0,
         }
     }
 
     /// Records a new pool of `len` bytes at `base`; `has_room` said yes.
     pub(crate) fn push(&mut self, base: NonNull<u8>, len: usize, mergeable: bool) {
-        self.slots[self.count] = Some(Slot {
-            base,
+        self.slots[self.count] = Slot {
+            base: base.as_ptr(),
             len_and_flag: len | if mergeable { MERGEABLE } else { 0 },
-        });
+        };
         self.count += 1;
     }
 
@@ -121,25 +140,22 @@ impl PoolTable {
         self.iter_slots()
             .enumerate()
             .find(|(_, s)| s.len_and_flag & MERGEABLE != 0 && s.start() + s.len() == addr)
-            .map(|(i, s)| (i, s.base, s.len()))
+            .map(|(i, s)| (i, s.base(), s.len()))
     }
 
     /// Grows pool `index` by `extra` bytes (a merged raw pool).
     pub(crate) fn extend(&mut self, index: usize, extra: usize) {
-        if let Some(slot) = &mut self.slots[index] {
-            slot.len_and_flag += extra;
-        }
+        self.slots[index].len_and_flag += extra;
     }
 
     /// The pool that holds `addr`, as (its index, its base, `addr`'s offset
     /// from the base), or `None` if no pool does.
     #[inline(always)]
     pub(crate) fn pool_of(&self, addr: usize) -> Option<(usize, NonNull<u8>, usize)> {
-        if let Some(first) = self.slots[0] {
-            let offset = addr.wrapping_sub(first.start());
-            if offset < first.len() {
-                return Some((0, first.base, offset));
-            }
+        let first = self.slots[0];
+        let offset = addr.wrapping_sub(first.start());
+        if offset < first.len() {
+            return Some((0, first.base(), offset));
         }
         self.pool_of_others(addr)
     }
@@ -151,7 +167,7 @@ impl PoolTable {
             .skip(1)
             .find_map(|(index, slot)| {
                 let offset = addr.wrapping_sub(slot.start());
-                (offset < slot.len()).then_some((index, slot.base, offset))
+                (offset < slot.len()).then(|| (index, slot.base(), offset))
             })
     }
 
@@ -164,12 +180,11 @@ impl PoolTable {
     /// `None` if no pool does.
     #[inline(always)]
     pub(crate) fn locate(&self, addr: usize) -> Option<NonNull<u8>> {
-        if let Some(first) = self.slots[0] {
-            let offset = addr.wrapping_sub(first.start());
-            if offset < first.len() {
-                // SAFETY: `offset` is inside the first pool.
-                return Some(unsafe { first.base.add(offset) });
-            }
+        let first = self.slots[0];
+        let offset = addr.wrapping_sub(first.start());
+        if offset < first.len() {
+            // SAFETY: `offset` is inside the first pool.
+            return Some(unsafe { first.base().add(offset) });
         }
         self.locate_in_others(addr)
     }
@@ -180,7 +195,7 @@ impl PoolTable {
     /// payload's.
     #[inline(always)]
     pub(crate) fn locate_block(&self, addr: usize) -> Option<Located> {
-        if let Some(block) = self.slots[0].and_then(|first| first.block_at(addr)) {
+        if let Some(block) = self.slots[0].block_at(addr) {
             return Some(block);
         }
         self.locate_block_in_others(addr)
@@ -198,16 +213,16 @@ impl PoolTable {
         self.iter_slots().skip(1).find_map(|slot| {
             let offset = addr.wrapping_sub(slot.start());
             // SAFETY: `offset` is inside this pool.
-            (offset < slot.len()).then(|| unsafe { slot.base.add(offset) })
+            (offset < slot.len()).then(|| unsafe { slot.base().add(offset) })
         })
     }
 
     /// Every pool as (base, len).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (NonNull<u8>, usize)> + '_ {
-        self.iter_slots().map(|s| (s.base, s.len()))
+        self.iter_slots().map(|s| (s.base(), s.len()))
     }
 
     fn iter_slots(&self) -> impl Iterator<Item = Slot> + '_ {
-        self.slots[..self.count].iter().flatten().copied()
+        self.slots[..self.count].iter().copied()
     }
 }
