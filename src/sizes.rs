@@ -20,6 +20,10 @@ use crate::pages::PoolPages;
 use crate::{GrowingHeap, Heap, LargeTlsf, Slab, SmallHeap, SmallTlsf, Tlsf};
 
 /// This target's (pointer bytes, `u64` alignment), which picks the table.
+#[allow(
+    dead_code,
+    reason = "read by the assertions below, which Rust 1.85's lint does not count"
+)]
 const TARGET: (usize, usize) = (size_of::<usize>(), align_of::<u64>());
 
 /// `assert_sizes! { (pointer, align); Type => bytes, ... }`: on a target
