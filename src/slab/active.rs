@@ -11,21 +11,31 @@
 //! The class is one cache line on 64-bit targets, and on every target a
 //! class is found from a layout with one table load and a scaled address.
 
-use core::mem::size_of;
+use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
+use super::Hot;
 use super::classes::{CLASSES, MAX_CLASS, class_by_formula};
 use super::page::{FreeSlots, HEADER_SIZE, Page, pop_slot, push_slot};
 
-/// A size class as the hot paths name it: its index times
-/// [`CLASS_WORDS`], which is where its [`Class`] starts in the slab's
-/// array, in 8-byte words. Finding the class is then one scaled address, no
-/// multiply.
+/// A size class as the hot paths name it: where its [`Class`] starts in
+/// the slab, in 8-byte words (its index times [`CLASS_WORDS`], plus
+/// [`CLASSES_AT`]). Finding the class is then one scaled address from the
+/// slab's, no multiply and no offset.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct ClassId(usize);
 
 /// 8-byte words a [`Class`] takes.
 pub(super) const CLASS_WORDS: usize = size_of::<Class>() / 8;
+
+/// Where the slab's class array starts, in 8-byte words: after the hot
+/// fields on 32-bit targets, first on 64-bit ones (see `Slab`); `Slab::init`
+/// asserts it.
+pub(super) const CLASSES_AT: usize = if cfg!(target_pointer_width = "64") {
+    0
+} else {
+    size_of::<Hot>().next_multiple_of(align_of::<Class>()) / 8
+};
 
 const _: () = assert!(size_of::<Class>() % 8 == 0 && ClassId::MAX_WORDS <= u8::MAX as usize);
 // `Class::size` fits 16 bits, and the room test of `take` adds the header
@@ -58,7 +68,7 @@ const ID_OF_EIGHTH: [u8; MAX_CLASS / 8] = {
     let mut table = [0; MAX_CLASS / 8];
     let mut i = 0;
     while i < table.len() {
-        table[i] = (class_by_formula(8 * i) * CLASS_WORDS) as u8;
+        table[i] = ClassId::of_index(class_by_formula(8 * i)).0 as u8;
         i += 1;
     }
     table
@@ -77,33 +87,46 @@ impl ClassId {
     }
 
     /// The largest class's `words`.
-    pub(super) const MAX_WORDS: usize = (CLASSES - 1) * CLASS_WORDS;
+    pub(super) const MAX_WORDS: usize = CLASSES_AT + (CLASSES - 1) * CLASS_WORDS;
 
     /// The class whose `words` are `words` (as `ClassId::words` gave).
     pub(super) const fn of_words(words: u8) -> Self {
-        debug_assert!(words as usize <= Self::MAX_WORDS && words as usize % CLASS_WORDS == 0);
+        debug_assert!(
+            words as usize >= CLASSES_AT
+                && words as usize <= Self::MAX_WORDS
+                && (words as usize - CLASSES_AT) % CLASS_WORDS == 0
+        );
         ClassId(words as usize)
     }
 
     /// The class at `index` (0 is the smallest); `index < CLASSES`.
     pub(super) const fn of_index(index: usize) -> Self {
         debug_assert!(index < CLASSES);
-        ClassId(index * CLASS_WORDS)
+        ClassId(CLASSES_AT + index * CLASS_WORDS)
     }
 
-    /// The class's index, 0 for the smallest: `words / CLASS_WORDS`, as a
+    /// The class's index, 0 for the smallest: `(words - CLASSES_AT) /
+    /// CLASS_WORDS`, the division as a
     /// multiply and a shift. `CLASS_WORDS` is 7 on some 32-bit targets, and
     /// Armv6-M, with no high-word multiply, would divide by 7 with a
     /// library call of some 40 instructions.
     #[inline(always)]
     pub(crate) const fn index(self) -> usize {
-        (self.0 * INDEX_MULTIPLIER) >> INDEX_SHIFT
+        ((self.0 - CLASSES_AT) * INDEX_MULTIPLIER) >> INDEX_SHIFT
     }
 
-    /// Where the class starts in an array of `Class`, in 8-byte words.
+    /// Where the class starts in the slab, in 8-byte words.
     #[inline(always)]
     pub(super) const fn words(self) -> usize {
         self.0
+    }
+
+    /// Where the class starts in the slab's class array, in 8-byte words.
+    /// (An address built from the array's with this folds to the slab's
+    /// plus `words`, with no offset.)
+    #[inline(always)]
+    pub(super) const fn words_in_array(self) -> usize {
+        self.0 - CLASSES_AT
     }
 }
 

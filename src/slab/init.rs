@@ -4,11 +4,11 @@
 
 use core::mem::MaybeUninit;
 
-use super::active::{Class, ClassId};
+use super::active::{CLASSES_AT, Class, ClassId};
 use super::classes::{CLASS_SIZES, CLASSES};
 use super::page::HEADER_SIZE;
 use super::spares::Spares;
-use super::{ClassPages, Counters, Slab};
+use super::{ClassPages, Counters, Hot, Slab};
 use crate::PoolError;
 use crate::in_place::{by_value, uninit_field};
 use crate::pages::{MAX_TAIL, PageSource, check_page_size};
@@ -154,6 +154,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         max_size: usize,
     ) -> Result<&mut Self, PoolError> {
         const { assert!(N > 0 && N <= CLASSES, "a slab has 1 to CLASSES classes") };
+        const { assert!(core::mem::offset_of!(Self, classes) == CLASSES_AT * 8) };
         let slab = place.as_mut_ptr();
         // SAFETY: `slab` points to `place`; `&raw mut` names the field
         // without a reference to uninitialised memory.
@@ -191,14 +192,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                     ..ClassPages::default()
                 });
             }
-            (&raw mut (*slab).served).write(served);
-            (&raw mut (*slab).limit).write(limit);
-            (&raw mut (*slab).max_align).write(max_align);
+            (&raw mut (*slab).hot).write(Hot::new(served, limit, max_align, slot_end));
             (&raw mut (*slab).page_size).write(page_size);
-            (&raw mut (*slab).slot_end).write(slot_end);
-            (&raw mut (*slab).spares).write(Spares::new());
             (&raw mut (*slab).counters).write(Counters::default());
-            (&raw mut (*slab).latest).write(ClassId::of_index(0));
         }
         // The slab is complete: its own drop has the source now.
         core::mem::forget(guard);
@@ -246,27 +242,22 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         Slab {
             classes,
             class_pages,
-            served: shape.served,
-            limit: shape.limit,
-            max_align: shape.max_align,
+            hot: Hot::new(shape.served, shape.limit, shape.max_align, shape.slot_end),
             page_size,
-            slot_end: shape.slot_end,
             source,
-            spares: Spares::new(),
             counters: Counters {
                 pages: 0,
                 peak_pages: 0,
                 failures: 0,
                 bad_frees: 0,
             },
-            latest: ClassId::of_index(0),
         }
     }
 
     /// The largest request (`Layout::size()` rounded up to its alignment)
     /// this slab serves; 0 if the page is too small for any class.
     pub fn max_class(&self) -> usize {
-        self.limit
+        self.hot.limit
     }
 
     /// The page source.
@@ -278,6 +269,19 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// large blocks come from the TLSF that is its page source).
     pub(crate) fn source_mut(&mut self) -> &mut S {
         &mut self.source
+    }
+}
+
+impl Hot {
+    const fn new(served: usize, limit: usize, max_align: usize, slot_end: usize) -> Self {
+        Hot {
+            latest: ClassId::of_index(0),
+            limit,
+            max_align,
+            slot_end,
+            served,
+            spares: Spares::new(),
+        }
     }
 }
 
