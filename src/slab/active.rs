@@ -153,29 +153,45 @@ impl ClassId {
 pub(super) struct Class {
     /// The active page's free slots.
     pub(super) free: FreeSlots,
-    /// Allocations (of those counted in `allocations`) that are off the
-    /// active page's count: freed onto a free list, or live on another
-    /// page; modulo the word size, like the low word of `allocations` it
-    /// is compared with. `allocations - off_active - given_back` objects
-    /// are live on the active page. A free on another page moves an object
-    /// from one kind to the other and leaves this count as it is, so that
-    /// it updates one counter of the class, `inactive_live`.
-    ///
-    /// Why a word, not a `u64`: the active page's live count is below the
-    /// slots of a page, so the low words of the counts give it exactly,
-    /// and a 32-bit target updates a word with no carry (a free of the
-    /// active page, a page switch); the exact total is `allocations`'.
-    pub(super) off_active: usize,
     /// The slot most recently taken from the active page; `None` before the
     /// first and once the page stops being active.
     pub(super) last_taken: Option<NonNull<u8>>,
+    /// Live objects on the class's pages other than the active one.
+    pub(super) inactive_live: usize,
     /// The active page; `None` only when the class has no page. It is the
     /// first of the class's ring of pages (`lists.rs`), and the only one
     /// that may be empty (the class's spare) or full while first (until
     /// the next allocation looks for a free slot).
     pub(super) active: Option<Page>,
-    /// Live objects on the class's pages other than the active one.
-    pub(super) inactive_live: usize,
+    /// Allocations (of those counted in `allocations`) that are off the
+    /// active page's count: freed onto a free list, or live on another
+    /// page; modulo 2^32, like the low 32 bits of `allocations` it is
+    /// compared with. `allocations - off_active - given_back` objects are
+    /// live on the active page. A free on another page moves an object
+    /// from one kind to the other and leaves this count as it is, so that
+    /// it updates one counter of the class, `inactive_live`.
+    ///
+    /// Why 32 bits, not a `u64`: the active page's live count is below the
+    /// slots of a page (at most `MAX_PAGE / 8`), so the low 32 bits of the
+    /// counts give it exactly, and a 32-bit target updates them with no
+    /// carry (a free of the active page, a page switch); the exact total is
+    /// `allocations`'. (And on 64-bit targets it leaves room for `pages` in
+    /// the class's cache line.)
+    pub(super) off_active: u32,
+    /// Offset of the active page's lowest carved slot (the slot end when
+    /// none is carved, the page's lowest slot once all are); 0 when there
+    /// is no active page. The page has an uncarved slot when `bump - size`
+    /// is at least the header's size: slots lie at `size` steps down from
+    /// the slot end, and the lowest is the last of them above the header.
+    pub(super) bump: u32,
+    /// Pages the class holds (full, partial and its spare).
+    pub(super) pages: u32,
+    /// The class's slot size (at most 4096).
+    pub(super) size: u16,
+    /// Whether `last_taken` was freed right after it was taken and is free
+    /// again, kept off `free` (see `put`). Within the first 32 bytes, where
+    /// a Cortex-M0 byte load encodes its offset.
+    pub(super) given_back: bool,
     /// Allocations of the class that took a slot from a free list or an
     /// uncarved one. (One that takes the given-back slot again is counted
     /// by that slot's free, in `give_backs`; and when a given-back slot
@@ -186,17 +202,6 @@ pub(super) struct Class {
     /// the one still given back were followed by the allocation that took
     /// the slot again, or by `unset_given_back`.
     pub(super) give_backs: u64,
-    /// Offset of the active page's lowest carved slot (the slot end when
-    /// none is carved, the page's lowest slot once all are); 0 when there
-    /// is no active page. The page has an uncarved slot when `bump - size`
-    /// is at least the header's size: slots lie at `size` steps down from
-    /// the slot end, and the lowest is the last of them above the header.
-    pub(super) bump: u32,
-    /// The class's slot size (at most 4096).
-    pub(super) size: u16,
-    /// Whether `last_taken` was freed right after it was taken and is free
-    /// again, kept off `free` (see `put`).
-    pub(super) given_back: bool,
 }
 
 /// Where the header ends, as `Class::bump`'s type.
@@ -207,15 +212,16 @@ impl Class {
     pub(super) const fn new(size: usize) -> Self {
         Class {
             free: None,
-            off_active: 0,
             last_taken: None,
-            active: None,
             inactive_live: 0,
-            allocations: 0,
-            give_backs: 0,
+            active: None,
+            off_active: 0,
             bump: 0,
+            pages: 0,
             size: size as u16,
             given_back: false,
+            allocations: 0,
+            give_backs: 0,
         }
     }
 
@@ -391,11 +397,11 @@ impl Class {
     /// Live objects of the active page (0 when there is none).
     pub(super) fn active_live(&self) -> usize {
         // Every allocation and free counted in `give_backs` pair up, but
-        // for the free of the slot given back now. The low word of
-        // `allocations` is enough (see `off_active`).
-        (self.allocations as usize)
+        // for the free of the slot given back now. The low 32 bits of
+        // `allocations` are enough (see `off_active`).
+        (self.allocations as u32)
             .wrapping_sub(self.off_active)
-            .wrapping_sub(usize::from(self.given_back))
+            .wrapping_sub(u32::from(self.given_back)) as usize
     }
 
     /// Whether the active page has a slot left.
@@ -433,7 +439,7 @@ impl Class {
         // `inactive_live` and the new page's leave it.
         let moved = old_live.wrapping_sub(header.live());
         self.inactive_live = self.inactive_live.wrapping_add(moved);
-        self.off_active = self.off_active.wrapping_add(moved);
+        self.off_active = self.off_active.wrapping_add(moved as u32);
     }
 
     /// Makes a fresh page, on which no slot is carved, the active page in
@@ -458,7 +464,7 @@ impl Class {
         self.inactive_live = self.inactive_live.wrapping_add(old_live);
         // The new page's first allocation counts in `allocations` and on
         // the new page, so `off_active` gains the old page's objects only.
-        self.off_active = self.off_active.wrapping_add(old_live);
+        self.off_active = self.off_active.wrapping_add(old_live as u32);
         // SAFETY: the slot just below the slot end lies in the page, above
         // its header (caller).
         let slot = unsafe { page.start().add(self.bump as usize) };

@@ -5,11 +5,11 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
+use super::Slab;
 use super::active::{Class, ClassId};
 use super::classes::last_byte;
 use super::lists::insert_after;
 use super::page::Page;
-use super::{ClassPages, Slab};
 use crate::AllocError;
 use crate::pages::PageSource;
 use crate::raw_heap::dangling;
@@ -50,16 +50,6 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 .add(id.words_in_array())
                 .cast::<Class>()
         }
-    }
-
-    /// The page counts of class `id`.
-    ///
-    /// # Safety
-    /// As for `class_mut`.
-    #[inline(always)]
-    pub(super) unsafe fn pages_mut(&mut self, id: ClassId) -> &mut ClassPages {
-        // SAFETY: `id.index() < N` (caller).
-        unsafe { self.class_pages.get_unchecked_mut(id.index()) }
     }
 
     /// Allocates a slot for `layout`; the returned slice is the whole slot,
@@ -186,16 +176,21 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 }
             },
         };
-        // SAFETY: `class` is served (caller).
-        let pages = unsafe { self.pages_mut(class) };
-        pages.count += 1;
-        let capacity = pages.capacity as usize;
+        // A full page holds its capacity: only a class with no page yet
+        // looks it up (with the index's multiply).
+        let capacity = if old_live != 0 {
+            old_live
+        } else {
+            // SAFETY: `class` is served (caller), so below `N`.
+            unsafe { *self.capacities.get_unchecked(class.index()) as usize }
+        };
         let c = &mut self.counters;
         c.pages += 1;
         c.peak_pages = c.peak_pages.max(c.pages);
         let slot_end = self.hot.slot_end;
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
+        slots.pages += 1;
         // SAFETY: the source (or `take_spare`) handed us this page, which
         // nothing else uses, `page_size` bytes aligned to `page_align`; a
         // served class fits at least one slot in it; the old active page is

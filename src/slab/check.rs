@@ -60,7 +60,7 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
         }
     }
     let mut total_pages = 0;
-    for (class, (slots, pages)) in slab.classes.iter().zip(&slab.class_pages).enumerate() {
+    for (class, (slots, &capacity)) in slab.classes.iter().zip(&slab.capacities).enumerate() {
         if slots.size as usize != CLASS_SIZES[class] {
             return Err(CheckError::new("class slot size is wrong", class));
         }
@@ -91,7 +91,7 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
             ));
         }
         if class >= slab.hot.served {
-            if pages.count != 0 || slots.active.is_some() {
+            if slots.pages != 0 || slots.active.is_some() {
                 return Err(CheckError::new("an unserved class holds pages", class));
             }
             continue;
@@ -107,7 +107,7 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
                 class,
             ));
         }
-        if pages.capacity as usize != slots_per_page(slab.hot.slot_end, class) {
+        if capacity as usize != slots_per_page(slab.hot.slot_end, class) {
             return Err(CheckError::new("a class's slots per page are wrong", class));
         }
         let mut walk = ClassWalk {
@@ -123,7 +123,7 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
         if let Some(active) = slots.active {
             walk.ring(active)?;
         }
-        if walk.pages != pages.count as usize {
+        if walk.pages != slots.pages as usize {
             return Err(CheckError::new("class page count is wrong", class));
         }
         if walk.inactive_live != slots.inactive_live {

@@ -8,7 +8,7 @@ use super::active::{CLASSES_AT, Class, ClassId};
 use super::classes::{CLASS_SIZES, CLASSES};
 use super::page::HEADER_SIZE;
 use super::spares::Spares;
-use super::{ClassPages, Counters, Hot, Slab};
+use super::{Counters, Hot, Slab};
 use crate::PoolError;
 use crate::in_place::{by_value, uninit_field};
 use crate::pages::{MAX_TAIL, PageSource, check_page_size};
@@ -184,13 +184,12 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // source's.
         unsafe {
             let classes = (&raw mut (*slab).classes).cast::<Class>();
-            let class_pages = (&raw mut (*slab).class_pages).cast::<ClassPages>();
+            let capacities = (&raw mut (*slab).capacities).cast::<u32>();
             for (class, &size) in CLASS_SIZES[..N].iter().enumerate() {
                 classes.add(class).write(Class::new(size));
-                class_pages.add(class).write(ClassPages {
-                    capacity: slots_per_page(slot_end, class) as u32,
-                    ..ClassPages::default()
-                });
+                capacities
+                    .add(class)
+                    .write(slots_per_page(slot_end, class) as u32);
             }
             (&raw mut (*slab).hot).write(Hot::new(served, limit, max_align, slot_end));
             (&raw mut (*slab).page_size).write(page_size);
@@ -229,19 +228,16 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         );
         let shape = Shape::new::<N>(page_size, tail, page_align, min_slots, max_size);
         let mut classes = [Class::new(0); N];
-        let mut class_pages = [ClassPages {
-            count: 0,
-            capacity: 0,
-        }; N];
+        let mut capacities = [0; N];
         let mut class = 0;
         while class < N {
             classes[class] = Class::new(CLASS_SIZES[class]);
-            class_pages[class].capacity = slots_per_page(shape.slot_end, class) as u32;
+            capacities[class] = slots_per_page(shape.slot_end, class) as u32;
             class += 1;
         }
         Slab {
             classes,
-            class_pages,
+            capacities,
             hot: Hot::new(shape.served, shape.limit, shape.max_align, shape.slot_end),
             page_size,
             source,

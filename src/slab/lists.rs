@@ -106,6 +106,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     unsafe fn detach_active(&mut self, class: ClassId) -> Page {
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
+        slots.pages -= 1;
         // SAFETY: the class has an active page, empty (caller), whose ring
         // holds owned, initialised pages; every other page's header is
         // current.
@@ -121,8 +122,6 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             }
             page
         };
-        // SAFETY: as above.
-        unsafe { self.pages_mut(class) }.count -= 1;
         self.counters.pages -= 1;
         page
     }
@@ -176,7 +175,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             self.source.deallocate_page(page.start());
         }
         // SAFETY: `class` is served (the caller's page is of it).
-        unsafe { self.pages_mut(class) }.count -= 1;
+        unsafe { self.class_mut(class) }.pages -= 1;
         self.counters.pages -= 1;
     }
 

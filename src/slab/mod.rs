@@ -109,7 +109,9 @@ pub struct Slab<S: PageSource, const N: usize = CLASSES> {
     // The rest in the order that keeps the control block sizes on 32-bit
     // targets (`src/sizes.rs`).
     source: S,
-    class_pages: [ClassPages; N],
+    /// Slots in a page of each class (`slots_per_page`), worked out once:
+    /// a division is a library call on Armv6-M, too long for a page take.
+    capacities: [u32; N],
     page_size: usize,
     counters: Counters,
 }
@@ -135,16 +137,6 @@ struct Hot {
     served: usize,
     /// The classes that may keep an empty active page.
     spares: Spares,
-}
-
-/// What only the slow paths touch of a size class.
-#[derive(Clone, Copy, Default)]
-struct ClassPages {
-    /// Pages the class holds (full, partial and its spare).
-    count: u32,
-    /// Slots in a page of the class (`slots_per_page`), worked out once:
-    /// a division is a library call on Armv6-M, too long for a page take.
-    capacity: u32,
 }
 
 #[derive(Clone, Copy, Default)]

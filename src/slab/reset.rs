@@ -16,7 +16,6 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             let slots = &mut self.classes[class];
             let active = slots.active;
             *slots = Class::new(slots.size as usize);
-            self.class_pages[class].count = 0;
             let Some(first) = active else {
                 continue;
             };

@@ -76,7 +76,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             size: CLASS_SIZES[class],
             slots_per_page: slots_per_page(self.hot.slot_end, class),
             live: self.classes[class].live(),
-            pages: self.class_pages[class].count as usize,
+            pages: self.classes[class].pages as usize,
         })
     }
 }
