@@ -44,10 +44,10 @@ macro_rules! assert_sizes {
 // x86_64.
 assert_sizes! {
     (8, 8);
-    Slab<PoolPages> => 2496,
-    Heap => 6336,
-    GrowingHeap<PoolPages> => 10560,
-    SmallHeap => 2368,
+    Slab<PoolPages> => 2368,
+    Heap => 6208,
+    GrowingHeap<PoolPages> => 10432,
+    SmallHeap => 2304,
     SmallTlsf => 984,
     Tlsf => 3800,
     LargeTlsf => 7888,
@@ -56,10 +56,10 @@ assert_sizes! {
 // i686.
 assert_sizes! {
     (4, 4);
-    Slab<PoolPages> => 1872,
-    Heap => 3960,
-    GrowingHeap<PoolPages> => 3976,
-    SmallHeap => 1592,
+    Slab<PoolPages> => 1744,
+    Heap => 3832,
+    GrowingHeap<PoolPages> => 3848,
+    SmallHeap => 1528,
     SmallTlsf => 564,
     Tlsf => 2036,
     LargeTlsf => 1968,
@@ -68,10 +68,10 @@ assert_sizes! {
 // 32-bit ARM (and i686-pc-windows-msvc, x86_64-unknown-linux-gnux32).
 assert_sizes! {
     (4, 8);
-    Slab<PoolPages> => 1872,
-    Heap => 3968,
-    GrowingHeap<PoolPages> => 3992,
-    SmallHeap => 1600,
+    Slab<PoolPages> => 1744,
+    Heap => 3840,
+    GrowingHeap<PoolPages> => 3864,
+    SmallHeap => 1536,
     SmallTlsf => 568,
     Tlsf => 2040,
     LargeTlsf => 1976,

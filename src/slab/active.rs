@@ -11,21 +11,31 @@
 //! The class is one cache line on 64-bit targets, and on every target a
 //! class is found from a layout with one table load and a scaled address.
 
-use core::mem::size_of;
+use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
+use super::Hot;
 use super::classes::{CLASSES, MAX_CLASS, class_by_formula};
 use super::page::{FreeSlots, HEADER_SIZE, Page, pop_slot, push_slot};
 
-/// A size class as the hot paths name it: its index times
-/// [`CLASS_WORDS`], which is where its [`Class`] starts in the slab's
-/// array, in 8-byte words. Finding the class is then one scaled address, no
-/// multiply.
+/// A size class as the hot paths name it: where its [`Class`] starts in
+/// the slab, in 8-byte words (its index times [`CLASS_WORDS`], plus
+/// [`CLASSES_AT`]). Finding the class is then one scaled address from the
+/// slab's, no multiply and no offset.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct ClassId(usize);
 
 /// 8-byte words a [`Class`] takes.
 pub(super) const CLASS_WORDS: usize = size_of::<Class>() / 8;
+
+/// Where the slab's class array starts, in 8-byte words: after the hot
+/// fields on 32-bit targets, first on 64-bit ones (see `Slab`); `Slab::init`
+/// asserts it.
+pub(super) const CLASSES_AT: usize = if cfg!(target_pointer_width = "64") {
+    0
+} else {
+    size_of::<Hot>().next_multiple_of(align_of::<Class>()) / 8
+};
 
 const _: () = assert!(size_of::<Class>() % 8 == 0 && ClassId::MAX_WORDS <= u8::MAX as usize);
 // `Class::size` fits 16 bits, and the room test of `take` adds the header
@@ -58,7 +68,7 @@ const ID_OF_EIGHTH: [u8; MAX_CLASS / 8] = {
     let mut table = [0; MAX_CLASS / 8];
     let mut i = 0;
     while i < table.len() {
-        table[i] = (class_by_formula(8 * i) * CLASS_WORDS) as u8;
+        table[i] = ClassId::of_index(class_by_formula(8 * i)).0 as u8;
         i += 1;
     }
     table
@@ -77,33 +87,46 @@ impl ClassId {
     }
 
     /// The largest class's `words`.
-    pub(super) const MAX_WORDS: usize = (CLASSES - 1) * CLASS_WORDS;
+    pub(super) const MAX_WORDS: usize = CLASSES_AT + (CLASSES - 1) * CLASS_WORDS;
 
     /// The class whose `words` are `words` (as `ClassId::words` gave).
     pub(super) const fn of_words(words: u8) -> Self {
-        debug_assert!(words as usize <= Self::MAX_WORDS && words as usize % CLASS_WORDS == 0);
+        debug_assert!(
+            words as usize >= CLASSES_AT
+                && words as usize <= Self::MAX_WORDS
+                && (words as usize - CLASSES_AT) % CLASS_WORDS == 0
+        );
         ClassId(words as usize)
     }
 
     /// The class at `index` (0 is the smallest); `index < CLASSES`.
     pub(super) const fn of_index(index: usize) -> Self {
         debug_assert!(index < CLASSES);
-        ClassId(index * CLASS_WORDS)
+        ClassId(CLASSES_AT + index * CLASS_WORDS)
     }
 
-    /// The class's index, 0 for the smallest: `words / CLASS_WORDS`, as a
+    /// The class's index, 0 for the smallest: `(words - CLASSES_AT) /
+    /// CLASS_WORDS`, the division as a
     /// multiply and a shift. `CLASS_WORDS` is 7 on some 32-bit targets, and
     /// Armv6-M, with no high-word multiply, would divide by 7 with a
     /// library call of some 40 instructions.
     #[inline(always)]
     pub(crate) const fn index(self) -> usize {
-        (self.0 * INDEX_MULTIPLIER) >> INDEX_SHIFT
+        ((self.0 - CLASSES_AT) * INDEX_MULTIPLIER) >> INDEX_SHIFT
     }
 
-    /// Where the class starts in an array of `Class`, in 8-byte words.
+    /// Where the class starts in the slab, in 8-byte words.
     #[inline(always)]
     pub(super) const fn words(self) -> usize {
         self.0
+    }
+
+    /// Where the class starts in the slab's class array, in 8-byte words.
+    /// (An address built from the array's with this folds to the slab's
+    /// plus `words`, with no offset.)
+    #[inline(always)]
+    pub(super) const fn words_in_array(self) -> usize {
+        self.0 - CLASSES_AT
     }
 }
 
@@ -130,29 +153,45 @@ impl ClassId {
 pub(super) struct Class {
     /// The active page's free slots.
     pub(super) free: FreeSlots,
-    /// Allocations (of those counted in `allocations`) that are off the
-    /// active page's count: freed onto a free list, or live on another
-    /// page; modulo the word size, like the low word of `allocations` it
-    /// is compared with. `allocations - off_active - given_back` objects
-    /// are live on the active page. A free on another page moves an object
-    /// from one kind to the other and leaves this count as it is, so that
-    /// it updates one counter of the class, `inactive_live`.
-    ///
-    /// Why a word, not a `u64`: the active page's live count is below the
-    /// slots of a page, so the low words of the counts give it exactly,
-    /// and a 32-bit target updates a word with no carry (a free of the
-    /// active page, a page switch); the exact total is `allocations`'.
-    pub(super) off_active: usize,
     /// The slot most recently taken from the active page; `None` before the
     /// first and once the page stops being active.
     pub(super) last_taken: Option<NonNull<u8>>,
+    /// Live objects on the class's pages other than the active one.
+    pub(super) inactive_live: usize,
     /// The active page; `None` only when the class has no page. It is the
     /// first of the class's ring of pages (`lists.rs`), and the only one
     /// that may be empty (the class's spare) or full while first (until
     /// the next allocation looks for a free slot).
     pub(super) active: Option<Page>,
-    /// Live objects on the class's pages other than the active one.
-    pub(super) inactive_live: usize,
+    /// Allocations (of those counted in `allocations`) that are off the
+    /// active page's count: freed onto a free list, or live on another
+    /// page; modulo 2^32, like the low 32 bits of `allocations` it is
+    /// compared with. `allocations - off_active - given_back` objects are
+    /// live on the active page. A free on another page moves an object
+    /// from one kind to the other and leaves this count as it is, so that
+    /// it updates one counter of the class, `inactive_live`.
+    ///
+    /// Why 32 bits, not a `u64`: the active page's live count is below the
+    /// slots of a page (at most `MAX_PAGE / 8`), so the low 32 bits of the
+    /// counts give it exactly, and a 32-bit target updates them with no
+    /// carry (a free of the active page, a page switch); the exact total is
+    /// `allocations`'. (And on 64-bit targets it leaves room for `pages` in
+    /// the class's cache line.)
+    pub(super) off_active: u32,
+    /// Offset of the active page's lowest carved slot (the slot end when
+    /// none is carved, the page's lowest slot once all are); 0 when there
+    /// is no active page. The page has an uncarved slot when `bump - size`
+    /// is at least the header's size: slots lie at `size` steps down from
+    /// the slot end, and the lowest is the last of them above the header.
+    pub(super) bump: u32,
+    /// Pages the class holds (full, partial and its spare).
+    pub(super) pages: u32,
+    /// The class's slot size (at most 4096).
+    pub(super) size: u16,
+    /// Whether `last_taken` was freed right after it was taken and is free
+    /// again, kept off `free` (see `put`). Within the first 32 bytes, where
+    /// a Cortex-M0 byte load encodes its offset.
+    pub(super) given_back: bool,
     /// Allocations of the class that took a slot from a free list or an
     /// uncarved one. (One that takes the given-back slot again is counted
     /// by that slot's free, in `give_backs`; and when a given-back slot
@@ -163,17 +202,6 @@ pub(super) struct Class {
     /// the one still given back were followed by the allocation that took
     /// the slot again, or by `unset_given_back`.
     pub(super) give_backs: u64,
-    /// Offset of the active page's lowest carved slot (the slot end when
-    /// none is carved, the page's lowest slot once all are); 0 when there
-    /// is no active page. The page has an uncarved slot when `bump - size`
-    /// is at least the header's size: slots lie at `size` steps down from
-    /// the slot end, and the lowest is the last of them above the header.
-    pub(super) bump: u32,
-    /// The class's slot size (at most 4096).
-    pub(super) size: u16,
-    /// Whether `last_taken` was freed right after it was taken and is free
-    /// again, kept off `free` (see `put`).
-    pub(super) given_back: bool,
 }
 
 /// Where the header ends, as `Class::bump`'s type.
@@ -184,15 +212,16 @@ impl Class {
     pub(super) const fn new(size: usize) -> Self {
         Class {
             free: None,
-            off_active: 0,
             last_taken: None,
-            active: None,
             inactive_live: 0,
-            allocations: 0,
-            give_backs: 0,
+            active: None,
+            off_active: 0,
             bump: 0,
+            pages: 0,
             size: size as u16,
             given_back: false,
+            allocations: 0,
+            give_backs: 0,
         }
     }
 
@@ -368,11 +397,11 @@ impl Class {
     /// Live objects of the active page (0 when there is none).
     pub(super) fn active_live(&self) -> usize {
         // Every allocation and free counted in `give_backs` pair up, but
-        // for the free of the slot given back now. The low word of
-        // `allocations` is enough (see `off_active`).
-        (self.allocations as usize)
+        // for the free of the slot given back now. The low 32 bits of
+        // `allocations` are enough (see `off_active`).
+        (self.allocations as u32)
             .wrapping_sub(self.off_active)
-            .wrapping_sub(usize::from(self.given_back))
+            .wrapping_sub(u32::from(self.given_back)) as usize
     }
 
     /// Whether the active page has a slot left.
@@ -410,7 +439,7 @@ impl Class {
         // `inactive_live` and the new page's leave it.
         let moved = old_live.wrapping_sub(header.live());
         self.inactive_live = self.inactive_live.wrapping_add(moved);
-        self.off_active = self.off_active.wrapping_add(moved);
+        self.off_active = self.off_active.wrapping_add(moved as u32);
     }
 
     /// Makes a fresh page, on which no slot is carved, the active page in
@@ -435,7 +464,7 @@ impl Class {
         self.inactive_live = self.inactive_live.wrapping_add(old_live);
         // The new page's first allocation counts in `allocations` and on
         // the new page, so `off_active` gains the old page's objects only.
-        self.off_active = self.off_active.wrapping_add(old_live);
+        self.off_active = self.off_active.wrapping_add(old_live as u32);
         // SAFETY: the slot just below the slot end lies in the page, above
         // its header (caller).
         let slot = unsafe { page.start().add(self.bump as usize) };

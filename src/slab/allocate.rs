@@ -5,11 +5,11 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
+use super::Slab;
 use super::active::{Class, ClassId};
 use super::classes::last_byte;
 use super::lists::insert_after;
 use super::page::Page;
-use super::{ClassPages, Slab};
 use crate::AllocError;
 use crate::pages::PageSource;
 use crate::raw_heap::dangling;
@@ -20,11 +20,11 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// this class.
     #[inline(always)]
     pub(crate) fn class_for(&self, layout: Layout) -> Option<ClassId> {
-        if layout.align() > self.max_align {
+        if layout.align() > self.hot.max_align {
             return None;
         }
         let last = last_byte(layout);
-        if last >= self.limit {
+        if last >= self.hot.limit {
             return None;
         }
         // SAFETY: `limit <= MAX_CLASS`.
@@ -39,7 +39,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     #[inline(always)]
     pub(super) unsafe fn class_mut(&mut self, id: ClassId) -> &mut Class {
         debug_assert!(id.index() < N);
-        // SAFETY: `id.index() < N` (caller), and `id.words()` is
+        // SAFETY: `id.index() < N` (caller), and `id.words_in_array()` is
         // where `classes[id.index()]` starts: `Class`'s size is a multiple
         // of 8 and its alignment at least 8 (asserted in `active.rs`).
         unsafe {
@@ -47,19 +47,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 .classes
                 .as_mut_ptr()
                 .cast::<u64>()
-                .add(id.words())
+                .add(id.words_in_array())
                 .cast::<Class>()
         }
-    }
-
-    /// The page counts of class `id`.
-    ///
-    /// # Safety
-    /// As for `class_mut`.
-    #[inline(always)]
-    pub(super) unsafe fn pages_mut(&mut self, id: ClassId) -> &mut ClassPages {
-        // SAFETY: `id.index() < N` (caller).
-        unsafe { self.class_pages.get_unchecked_mut(id.index()) }
     }
 
     /// Allocates a slot for `layout`; the returned slice is the whole slot,
@@ -109,7 +99,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         match slots.take() {
             Some(slot) => {
                 let size = slots.size as usize;
-                self.latest = class;
+                self.hot.latest = class;
                 Ok(NonNull::slice_from_raw_parts(slot, size))
             }
             // SAFETY: `class` is served, and `take` found no slot.
@@ -150,7 +140,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                     // below its capacity), and none is given back.
                     let slot = slots.take_free_or_uncarved().unwrap_unchecked();
                     let size = slots.size as usize;
-                    self.latest = class;
+                    self.hot.latest = class;
                     return Ok(NonNull::slice_from_raw_parts(slot, size));
                 }
                 capacity
@@ -186,16 +176,21 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 }
             },
         };
-        // SAFETY: `class` is served (caller).
-        let pages = unsafe { self.pages_mut(class) };
-        pages.count += 1;
-        let capacity = pages.capacity as usize;
+        // A full page holds its capacity: only a class with no page yet
+        // looks it up (with the index's multiply).
+        let capacity = if old_live != 0 {
+            old_live
+        } else {
+            // SAFETY: `class` is served (caller), so below `N`.
+            unsafe { *self.capacities.get_unchecked(class.index()) as usize }
+        };
         let c = &mut self.counters;
         c.pages += 1;
         c.peak_pages = c.peak_pages.max(c.pages);
-        let slot_end = self.slot_end;
+        let slot_end = self.hot.slot_end;
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
+        slots.pages += 1;
         // SAFETY: the source (or `take_spare`) handed us this page, which
         // nothing else uses, `page_size` bytes aligned to `page_align`; a
         // served class fits at least one slot in it; the old active page is
@@ -209,7 +204,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             slots.activate_fresh(page, old_live, slot_end)
         };
         let size = slots.size as usize;
-        self.latest = class;
+        self.hot.latest = class;
         Ok(NonNull::slice_from_raw_parts(slot, size))
     }
 }

@@ -36,26 +36,31 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
 
 fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckError> {
     // `deallocate_latest` reads this class with no bounds check.
-    if slab.latest.index() >= slab.served.max(1) {
+    if slab.hot.latest.index() >= slab.hot.served.max(1) {
         return Err(CheckError::new(
             "the latest allocation's class is not served",
-            slab.latest.index(),
+            slab.hot.latest.index(),
         ));
     }
-    if let Some(class) = slab.spares.iter().find(|c| c.index() >= slab.served) {
+    if let Some(class) = slab
+        .hot
+        .spares
+        .iter()
+        .find(|c| c.index() >= slab.hot.served)
+    {
         return Err(CheckError::new(
             "a spare is listed for an unserved class",
             class.index(),
         ));
     }
-    let mut spares = slab.spares.iter();
+    let mut spares = slab.hot.spares.iter();
     if let (Some(first), Some(second)) = (spares.next(), spares.next()) {
         if first == second {
             return Err(CheckError::new("a spare is listed twice", first.index()));
         }
     }
     let mut total_pages = 0;
-    for (class, (slots, pages)) in slab.classes.iter().zip(&slab.class_pages).enumerate() {
+    for (class, (slots, &capacity)) in slab.classes.iter().zip(&slab.capacities).enumerate() {
         if slots.size as usize != CLASS_SIZES[class] {
             return Err(CheckError::new("class slot size is wrong", class));
         }
@@ -85,8 +90,8 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
                 class,
             ));
         }
-        if class >= slab.served {
-            if pages.count != 0 || slots.active.is_some() {
+        if class >= slab.hot.served {
+            if slots.pages != 0 || slots.active.is_some() {
                 return Err(CheckError::new("an unserved class holds pages", class));
             }
             continue;
@@ -95,14 +100,14 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
         // spares needs no scan.
         if slots.active.is_some()
             && slots.active_live() == 0
-            && !slab.spares.contains(ClassId::of_index(class))
+            && !slab.hot.spares.contains(ClassId::of_index(class))
         {
             return Err(CheckError::new(
                 "an empty page is not listed as a spare",
                 class,
             ));
         }
-        if pages.capacity as usize != slots_per_page(slab.slot_end, class) {
+        if capacity as usize != slots_per_page(slab.hot.slot_end, class) {
             return Err(CheckError::new("a class's slots per page are wrong", class));
         }
         let mut walk = ClassWalk {
@@ -118,7 +123,7 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
         if let Some(active) = slots.active {
             walk.ring(active)?;
         }
-        if walk.pages != pages.count as usize {
+        if walk.pages != slots.pages as usize {
             return Err(CheckError::new("class page count is wrong", class));
         }
         if walk.inactive_live != slots.inactive_live {
@@ -182,7 +187,7 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
     }
 
     fn page(&mut self, page: Page, active: bool) -> Result<(), CheckError> {
-        let end = self.slab.slot_end;
+        let end = self.slab.hot.slot_end;
         let addr = page.addr();
         if self.slab.source.page_containing(addr) != Some(page.start()) {
             return Err(CheckError::new("page is not one of the source's", addr));
@@ -332,8 +337,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let own_class = unsafe { page.header() }.is_of(class);
         let class = class.index();
         if !own_class
-            || offset >= self.slot_end
-            || (self.slot_end - offset) % CLASS_SIZES[class] != 0
+            || offset >= self.hot.slot_end
+            || (self.hot.slot_end - offset) % CLASS_SIZES[class] != 0
         {
             return Err(Misuse::WrongLayout { addr, layout });
         }

@@ -102,7 +102,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         ptr: NonNull<u8>,
         layout: Layout,
     ) -> Option<Result<(), Misuse>> {
-        let latest = self.latest;
+        let latest = self.hot.latest;
         // SAFETY: `latest` is `of_index(0)` (and `N > 0`) or a class
         // `allocate_in` served.
         let slots = unsafe { self.class_mut(latest) };
@@ -126,7 +126,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         }
         // A class listed first among the spares stays listed: the page of
         // a temporary that empties it again and again costs one test.
-        let listed = self.spares.is_latest(latest);
+        let listed = self.hot.spares.is_latest(latest);
         // SAFETY: `latest` is below `N` (as above).
         let slots = unsafe { self.class_mut(latest) };
         // SAFETY: `ptr` is `last_taken`, and not given back, so live.
@@ -170,7 +170,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // least the page size (`PageSource`'s contract), above the slot
         // end: the range check fails and no `None` test is needed.
         let offset = addr.wrapping_sub(active.map_or(0, Page::addr));
-        if offset < self.slot_end {
+        if offset < self.hot.slot_end {
             // SAFETY: the offset is below the slot end, so there is an
             // active page (see above: `ptr` is live, by the caller's
             // contract).
@@ -206,7 +206,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // SAFETY: `class` is served (the layout's).
         if let Some(active) = unsafe { self.class_mut(class) }.active {
             let offset = addr.wrapping_sub(active.addr());
-            if offset < self.slot_end {
+            if offset < self.hot.slot_end {
                 // SAFETY: `ptr` lies in the active page of `class`, so it is
                 // a live object of it (caller).
                 return Some(unsafe { self.put_active(class, active, offset, ptr, layout) });
@@ -243,7 +243,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         }
         #[cfg(not(debug_assertions))]
         let _ = layout;
-        let slot_end = self.slot_end;
+        let slot_end = self.hot.slot_end;
         // SAFETY: `class` is served.
         let slots = unsafe { self.class_mut(class) };
         // SAFETY: `ptr` is a live object of this slab (caller) inside the

@@ -4,11 +4,11 @@
 
 use core::mem::MaybeUninit;
 
-use super::active::{Class, ClassId};
+use super::active::{CLASSES_AT, Class, ClassId};
 use super::classes::{CLASS_SIZES, CLASSES};
 use super::page::HEADER_SIZE;
 use super::spares::Spares;
-use super::{ClassPages, Counters, Slab};
+use super::{Counters, Hot, Slab};
 use crate::PoolError;
 use crate::in_place::{by_value, uninit_field};
 use crate::pages::{MAX_TAIL, PageSource, check_page_size};
@@ -154,6 +154,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         max_size: usize,
     ) -> Result<&mut Self, PoolError> {
         const { assert!(N > 0 && N <= CLASSES, "a slab has 1 to CLASSES classes") };
+        const { assert!(core::mem::offset_of!(Self, classes) == CLASSES_AT * 8) };
         let slab = place.as_mut_ptr();
         // SAFETY: `slab` points to `place`; `&raw mut` names the field
         // without a reference to uninitialised memory.
@@ -183,22 +184,16 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // source's.
         unsafe {
             let classes = (&raw mut (*slab).classes).cast::<Class>();
-            let class_pages = (&raw mut (*slab).class_pages).cast::<ClassPages>();
+            let capacities = (&raw mut (*slab).capacities).cast::<u32>();
             for (class, &size) in CLASS_SIZES[..N].iter().enumerate() {
                 classes.add(class).write(Class::new(size));
-                class_pages.add(class).write(ClassPages {
-                    capacity: slots_per_page(slot_end, class) as u32,
-                    ..ClassPages::default()
-                });
+                capacities
+                    .add(class)
+                    .write(slots_per_page(slot_end, class) as u32);
             }
-            (&raw mut (*slab).served).write(served);
-            (&raw mut (*slab).limit).write(limit);
-            (&raw mut (*slab).max_align).write(max_align);
+            (&raw mut (*slab).hot).write(Hot::new(served, limit, max_align, slot_end));
             (&raw mut (*slab).page_size).write(page_size);
-            (&raw mut (*slab).slot_end).write(slot_end);
-            (&raw mut (*slab).spares).write(Spares::new());
             (&raw mut (*slab).counters).write(Counters::default());
-            (&raw mut (*slab).latest).write(ClassId::of_index(0));
         }
         // The slab is complete: its own drop has the source now.
         core::mem::forget(guard);
@@ -233,40 +228,32 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         );
         let shape = Shape::new::<N>(page_size, tail, page_align, min_slots, max_size);
         let mut classes = [Class::new(0); N];
-        let mut class_pages = [ClassPages {
-            count: 0,
-            capacity: 0,
-        }; N];
+        let mut capacities = [0; N];
         let mut class = 0;
         while class < N {
             classes[class] = Class::new(CLASS_SIZES[class]);
-            class_pages[class].capacity = slots_per_page(shape.slot_end, class) as u32;
+            capacities[class] = slots_per_page(shape.slot_end, class) as u32;
             class += 1;
         }
         Slab {
             classes,
-            class_pages,
-            served: shape.served,
-            limit: shape.limit,
-            max_align: shape.max_align,
+            capacities,
+            hot: Hot::new(shape.served, shape.limit, shape.max_align, shape.slot_end),
             page_size,
-            slot_end: shape.slot_end,
             source,
-            spares: Spares::new(),
             counters: Counters {
                 pages: 0,
                 peak_pages: 0,
                 failures: 0,
                 bad_frees: 0,
             },
-            latest: ClassId::of_index(0),
         }
     }
 
     /// The largest request (`Layout::size()` rounded up to its alignment)
     /// this slab serves; 0 if the page is too small for any class.
     pub fn max_class(&self) -> usize {
-        self.limit
+        self.hot.limit
     }
 
     /// The page source.
@@ -278,6 +265,19 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// large blocks come from the TLSF that is its page source).
     pub(crate) fn source_mut(&mut self) -> &mut S {
         &mut self.source
+    }
+}
+
+impl Hot {
+    const fn new(served: usize, limit: usize, max_align: usize, slot_end: usize) -> Self {
+        Hot {
+            latest: ClassId::of_index(0),
+            limit,
+            max_align,
+            slot_end,
+            served,
+            spares: Spares::new(),
+        }
     }
 }
 

@@ -63,7 +63,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     pub(super) fn take_spare(&mut self) -> Option<NonNull<u8>> {
         let classes = &self.classes;
         // SAFETY: the spares list only served classes.
-        let class = self.spares.take(|c| unsafe { is_spare(classes, c) })?;
+        let class = self.hot.spares.take(|c| unsafe { is_spare(classes, c) })?;
         // SAFETY: `is_spare` said the class has an active page, empty; the
         // spares list only served classes.
         Some(unsafe { self.detach_active(class) }.start())
@@ -74,7 +74,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// emptied its page last (a loop of temporaries at a page boundary).
     #[inline(always)]
     pub(super) fn keep_spare(&mut self, class: ClassId) {
-        if !self.spares.is_latest(class) {
+        if !self.hot.spares.is_latest(class) {
             self.list_spare(class);
         }
     }
@@ -85,7 +85,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     pub(super) fn list_spare(&mut self, class: ClassId) {
         let classes = &self.classes;
         // SAFETY: the spares list only served classes, and `class` is one.
-        if let Some(out) = self.spares.push(class, |c| unsafe { is_spare(classes, c) }) {
+        let is_spare = |c| unsafe { is_spare(classes, c) };
+        if let Some(out) = self.hot.spares.push(class, is_spare) {
             // SAFETY: `push` returns a listed class, served, whose active
             // page (`is_spare` says it has one) is empty; detached, the page
             // came from the source.
@@ -105,6 +106,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     unsafe fn detach_active(&mut self, class: ClassId) -> Page {
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
+        slots.pages -= 1;
         // SAFETY: the class has an active page, empty (caller), whose ring
         // holds owned, initialised pages; every other page's header is
         // current.
@@ -120,8 +122,6 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             }
             page
         };
-        // SAFETY: as above.
-        unsafe { self.pages_mut(class) }.count -= 1;
         self.counters.pages -= 1;
         page
     }
@@ -175,7 +175,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             self.source.deallocate_page(page.start());
         }
         // SAFETY: `class` is served (the caller's page is of it).
-        unsafe { self.pages_mut(class) }.count -= 1;
+        unsafe { self.class_mut(class) }.pages -= 1;
         self.counters.pages -= 1;
     }
 
@@ -225,13 +225,13 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
 #[inline(always)]
 unsafe fn is_spare<const N: usize>(classes: &[Class; N], class: ClassId) -> bool {
     debug_assert!(class.index() < N);
-    // SAFETY: `class.words()` is where `classes[class.index()]` starts (see
+    // SAFETY: `class.words_in_array()` is where `classes[class.index()]` starts (see
     // `Slab::class_mut`), in bounds (caller).
     let slots = unsafe {
         &*classes
             .as_ptr()
             .cast::<u64>()
-            .add(class.words())
+            .add(class.words_in_array())
             .cast::<Class>()
     };
     slots.active.is_some() && slots.active_live() == 0

@@ -92,39 +92,51 @@ pub const PAGE_HEADER: usize = HEADER_SIZE;
 /// [`PAGE_HEADER`] bytes to its header, plus the remainder of dividing the
 /// rest by the class size. The slab holds at most two empty pages: the
 /// spares of the two classes that emptied their active page last.
+#[repr(C)]
 pub struct Slab<S: PageSource, const N: usize = CLASSES> {
+    // On 32-bit targets what the fast paths read of the slab itself comes
+    // first, at offsets that a Cortex-M0 load encodes in its instruction
+    // (up to 124 bytes), not after the classes, where each load would need
+    // its offset built in a register first. A `ClassId` counts from the
+    // slab's start (`CLASSES_AT`), so that a class is still one scaled
+    // address from it. On 64-bit targets a class is a cache line, and a
+    // slab's start one: there the fields come after the classes.
+    #[cfg(not(target_pointer_width = "64"))]
+    hot: Hot,
     classes: [Class; N],
-    class_pages: [ClassPages; N],
-    /// Classes below this index are served; larger requests get `Err`.
-    served: usize,
+    #[cfg(target_pointer_width = "64")]
+    hot: Hot,
+    // The rest in the order that keeps the control block sizes on 32-bit
+    // targets (`src/sizes.rs`).
+    source: S,
+    /// Slots in a page of each class (`slots_per_page`), worked out once:
+    /// a division is a library call on Armv6-M, too long for a page take.
+    capacities: [u32; N],
+    page_size: usize,
+    counters: Counters,
+}
+
+/// What the fast paths read of the slab itself, besides the classes.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Hot {
+    /// The class of the latest allocation (class 0 before the first):
+    /// freeing that class's `last_taken` needs no class lookup (see
+    /// `deallocate_latest`).
+    latest: ClassId,
     /// The largest served class's size: a layout is served when its
     /// `last_byte` is below this (one comparison on the hot paths).
     limit: usize,
     /// The largest alignment slots have: the page size, or less when the
     /// source keeps a tail.
     max_align: usize,
-    page_size: usize,
     /// Offset in a page where its slots end: the page size, less the tail
     /// that the source keeps (`PageSource::reserved_tail`).
     slot_end: usize,
-    source: S,
+    /// Classes below this index are served; larger requests get `Err`.
+    served: usize,
     /// The classes that may keep an empty active page.
     spares: Spares,
-    counters: Counters,
-    /// The class of the latest allocation (class 0 before the first):
-    /// freeing that class's `last_taken` needs no class lookup (see
-    /// `deallocate_latest`).
-    latest: ClassId,
-}
-
-/// What only the slow paths touch of a size class.
-#[derive(Clone, Copy, Default)]
-struct ClassPages {
-    /// Pages the class holds (full, partial and its spare).
-    count: u32,
-    /// Slots in a page of the class (`slots_per_page`), worked out once:
-    /// a division is a library call on Armv6-M, too long for a page take.
-    capacity: u32,
 }
 
 #[derive(Clone, Copy, Default)]

@@ -12,11 +12,10 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// # Time complexity
     /// O(pages).
     pub fn reset(&mut self) {
-        for class in 0..self.served {
+        for class in 0..self.hot.served {
             let slots = &mut self.classes[class];
             let active = slots.active;
             *slots = Class::new(slots.size as usize);
-            self.class_pages[class].count = 0;
             let Some(first) = active else {
                 continue;
             };
@@ -34,7 +33,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 page = next;
             }
         }
-        self.spares = Spares::new();
+        self.hot.spares = Spares::new();
         self.counters = Counters::default();
     }
 }

@@ -36,7 +36,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let mut live = 0;
         let mut allocations = 0;
         let mut largest_free = 0;
-        for (class, slots) in self.classes[..self.served].iter().enumerate() {
+        for (class, slots) in self.classes[..self.hot.served].iter().enumerate() {
             let size = slots.size as usize;
             in_use = slots.live().wrapping_mul(size).wrapping_add(in_use);
             live = (slots.live() as u64).wrapping_add(live);
@@ -69,14 +69,14 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// # Time complexity
     /// O(1).
     pub fn class_stats(&self, class: usize) -> Option<ClassStats> {
-        if class >= self.served {
+        if class >= self.hot.served {
             return None;
         }
         Some(ClassStats {
             size: CLASS_SIZES[class],
-            slots_per_page: slots_per_page(self.slot_end, class),
+            slots_per_page: slots_per_page(self.hot.slot_end, class),
             live: self.classes[class].live(),
-            pages: self.class_pages[class].count as usize,
+            pages: self.classes[class].pages as usize,
         })
     }
 }
