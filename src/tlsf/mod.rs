@@ -95,7 +95,7 @@ const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 
 /// Measured exactly, in instructions per call on an emulated Cortex-M4 and
 /// Cortex-M0, for `SmallTlsf` and `Tlsf` on random and adversarial
 /// workloads: the [worst-case table](crate#worst-case-on-cortex-m), which
-/// CI checks; on the M4 an allocate takes at most 117 instructions but for
+/// CI checks; on the M4 an allocate takes at most 119 instructions but for
 /// the fallback and alignments above the granule, which take longer.
 /// `python3 wcet/run.py` in the repository names the path behind each
 /// maximum.
