@@ -114,6 +114,39 @@ fn a_class_out_of_pages_takes_the_other_classes_spares() {
     slab.check().unwrap();
 }
 
+/// The spares list tests only the entry it pushes out: a class whose page
+/// empties pushes out the older entry, whose page goes back if still empty,
+/// even when the newer entry is stale (its class allocated since).
+#[test]
+fn an_emptied_page_pushes_out_the_older_spare() {
+    let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
+    let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+    let (a, b, c) = (layout(16, 8), layout(32, 8), layout(64, 8));
+    for l in [a, b] {
+        let object = slab.allocate(l).unwrap();
+        // SAFETY: allocated just above.
+        unsafe { slab.deallocate(object.cast(), l) };
+    }
+    assert_eq!(slab.source().pages_in_use(), 2, "both keep their page");
+    // `b`'s entry goes stale: its page holds an object again.
+    let kept = slab.allocate(b).unwrap();
+    let object = slab.allocate(c).unwrap();
+    // SAFETY: allocated just above.
+    unsafe { slab.deallocate(object.cast(), c) };
+    // `c` listed first pushed `a` out, whose page went back; `b` and `c`
+    // hold theirs.
+    assert_eq!(slab.source().pages_in_use(), 2);
+    let class_a = (0..)
+        .map_while(|class| slab.class_stats(class))
+        .find(|stats| stats.size == 16)
+        .unwrap();
+    assert_eq!((class_a.pages, class_a.live), (0, 0), "its page went back");
+    slab.check().unwrap();
+    // SAFETY: allocated above with `b`.
+    unsafe { slab.deallocate(kept.cast(), b) };
+    slab.check().unwrap();
+}
+
 #[test]
 fn at_most_two_classes_keep_an_empty_page() {
     let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);

@@ -12,8 +12,8 @@
 //! all back looks at two entries, whatever the number of classes.
 //!
 //! An entry may be stale: its class has allocated from its page since, or
-//! lost it. Stale entries are dropped when the list needs room, before a
-//! live one is pushed out.
+//! lost it. A stale entry leaves the list as any other, when two newer
+//! ones push it out; it gives nothing back then.
 
 use super::active::ClassId;
 
@@ -51,29 +51,26 @@ impl Spares {
         self.first as usize == class.words()
     }
 
-    /// Makes `class` the most recent entry. An entry for which `is_spare`
-    /// says no (stale) makes room first; when both entries are live, the
-    /// older one is pushed out and returned, for the caller to give its
-    /// page back.
+    /// Makes `class` the most recent entry. The older entry (unless it is
+    /// `class`) leaves the list, and is returned if `is_spare` says its
+    /// class still keeps an empty page, for the caller to give it back.
+    /// Only that entry is tested: a stale newer entry stays, to leave at
+    /// the next push, rather than cost a second test on the path of a free
+    /// (the slab's longest).
     pub(super) fn push(
         &mut self,
         class: ClassId,
         is_spare: impl Fn(ClassId) -> bool,
     ) -> Option<ClassId> {
-        let live = |c: u8| c != NONE && is_spare(ClassId::of_words(c));
         let (first, second) = (self.first, self.second);
-        self.first = class.words() as u8;
         if first as usize == class.words() {
-            None
-        } else if second as usize == class.words() || !live(second) {
-            self.second = first;
-            None
-        } else if !live(first) {
-            None
-        } else {
-            self.second = first;
-            Some(ClassId::of_words(second))
+            return None;
         }
+        self.first = class.words() as u8;
+        self.second = first;
+        (second as usize != class.words() && second != NONE)
+            .then(|| ClassId::of_words(second))
+            .filter(|&out| is_spare(out))
     }
 
     /// Takes the most recent entry for which `is_spare` says yes out of the
