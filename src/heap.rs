@@ -13,6 +13,61 @@
 //! over borrowed pools, `GrowingHeap` (`heap/growing.rs`) over pages it
 //! takes from a source as it needs them.
 
+/// `RawHeap` for a hybrid heap type, every method forwarded to its field
+/// `hybrid` (written once for `GenericHeap` and `GrowingHeap`). Each use
+/// says why its type keeps the trait's contract.
+macro_rules! raw_heap_through_hybrid {
+    (impl[$($generics:tt)*] $heap:ty) => {
+        // SAFETY: the invocation's.
+        unsafe impl<$($generics)*> RawHeap for $heap {
+            #[inline(always)]
+            fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+                self.hybrid.allocate(layout)
+            }
+
+            #[inline(always)]
+            unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
+                // SAFETY: same contract.
+                unsafe { self.hybrid.free(ptr, layout) }
+            }
+
+            #[inline]
+            unsafe fn grow_in_place(
+                &mut self,
+                ptr: NonNull<u8>,
+                old: Layout,
+                new: Layout,
+            ) -> Result<NonNull<[u8]>, AllocError> {
+                // SAFETY: same contract.
+                unsafe { self.hybrid.resize_in_place(ptr, old, new, true) }
+            }
+
+            #[inline]
+            unsafe fn shrink_in_place(
+                &mut self,
+                ptr: NonNull<u8>,
+                old: Layout,
+                new: Layout,
+            ) -> Result<NonNull<[u8]>, AllocError> {
+                // SAFETY: same contract.
+                unsafe { self.hybrid.resize_in_place(ptr, old, new, false) }
+            }
+
+            fn stats(&self) -> Stats {
+                self.hybrid.stats()
+            }
+
+            fn check(&self) -> Result<(), CheckError> {
+                self.hybrid.check()
+            }
+
+            fn class_stats(&self, class: usize) -> Option<ClassStats> {
+                self.hybrid.class_stats(class)
+            }
+        }
+    };
+}
+
 mod growing;
 
 pub use self::growing::GrowingHeap;
@@ -689,51 +744,4 @@ impl<const FL: usize, const SL: usize, const N: usize> core::fmt::Debug
 }
 
 // SAFETY: forwards to `Hybrid`, a `RawHeap`, which the heap holds.
-unsafe impl<const FL: usize, const SL: usize, const N: usize> RawHeap
-    for GenericHeap<'_, FL, SL, N>
-{
-    #[inline(always)]
-    fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        self.hybrid.allocate(layout)
-    }
-
-    #[inline(always)]
-    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
-        // SAFETY: same contract.
-        unsafe { self.hybrid.free(ptr, layout) }
-    }
-
-    #[inline]
-    unsafe fn grow_in_place(
-        &mut self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, AllocError> {
-        // SAFETY: same contract.
-        unsafe { self.hybrid.resize_in_place(ptr, old, new, true) }
-    }
-
-    #[inline]
-    unsafe fn shrink_in_place(
-        &mut self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, AllocError> {
-        // SAFETY: same contract.
-        unsafe { self.hybrid.resize_in_place(ptr, old, new, false) }
-    }
-
-    fn stats(&self) -> Stats {
-        self.hybrid.stats()
-    }
-
-    fn check(&self) -> Result<(), CheckError> {
-        self.hybrid.check()
-    }
-
-    fn class_stats(&self, class: usize) -> Option<ClassStats> {
-        self.hybrid.class_stats(class)
-    }
-}
+raw_heap_through_hybrid!(impl[const FL: usize, const SL: usize, const N: usize] GenericHeap<'_, FL, SL, N>);
