@@ -28,6 +28,26 @@ fn layout(size: usize, align: usize) -> Layout {
     Layout::from_size_align(size, align).unwrap()
 }
 
+/// Frees a pointer into a live block (a misuse) whose preceding word, the
+/// user's own data, reads as a pad word of odd length: `PAD` (bit 2) and
+/// bit 0 set. The heap must refuse it without reading a header at an
+/// unaligned address (Miri checks that).
+fn free_after_an_odd_pad_word(tlsf: &mut Tlsf) {
+    let block = tlsf.allocate(layout(256, 8)).unwrap().cast::<u8>();
+    let word = std::mem::size_of::<usize>();
+    let interior = 2 * rtarena::GRANULE;
+    // SAFETY: inside the block's 256 bytes: the user's own data.
+    unsafe {
+        block
+            .add(interior - word)
+            .cast::<usize>()
+            .write(4 | 1 | rtarena::GRANULE);
+    }
+    // SAFETY: none: a pointer this heap never returned, the misuse under
+    // test.
+    unsafe { tlsf.deallocate(block.add(interior), layout(8, 8)) };
+}
+
 // ---------------------------------------------------------------------------
 // Release builds: refused, counted, nothing handed out twice.
 // ---------------------------------------------------------------------------
@@ -50,21 +70,7 @@ mod release {
     fn an_interior_pointer_after_a_word_that_reads_as_an_odd_pad_is_refused() {
         let mut buf = PoolBuf::new(4096);
         let mut tlsf = Tlsf::new(buf.slice()).unwrap();
-        let l = layout(256, 8);
-        let block = tlsf.allocate(l).unwrap().cast::<u8>();
-        let word = std::mem::size_of::<usize>();
-        let interior = 2 * rtarena::GRANULE;
-        // SAFETY: inside the block's 256 bytes: the user's own data, a word
-        // right before `interior` that has `PAD` (bit 2) and bit 0 set.
-        unsafe {
-            block
-                .add(interior - word)
-                .cast::<usize>()
-                .write(4 | 1 | rtarena::GRANULE);
-        }
-        // SAFETY: none; the misuse under test (a pointer this heap never
-        // returned) must be refused without an unaligned read (Miri).
-        unsafe { tlsf.deallocate(block.add(interior), layout(8, 8)) };
+        free_after_an_odd_pad_word(&mut tlsf);
         assert_eq!(tlsf.stats().bad_frees, 1);
         tlsf.check().unwrap();
     }
@@ -306,20 +312,7 @@ mod debug {
     #[should_panic(expected = "rtarena: ")]
     fn an_interior_pointer_after_a_word_that_reads_as_an_odd_pad_panics() {
         let mut buf = PoolBuf::new(4096);
-        let mut tlsf = Tlsf::new(buf.slice()).unwrap();
-        let block = tlsf.allocate(layout(256, 8)).unwrap().cast::<u8>();
-        let word = std::mem::size_of::<usize>();
-        let interior = 2 * rtarena::GRANULE;
-        // SAFETY: inside the block's 256 bytes: the user's own data.
-        unsafe {
-            block
-                .add(interior - word)
-                .cast::<usize>()
-                .write(4 | 1 | rtarena::GRANULE);
-        }
-        // SAFETY: none: a pointer this heap never returned, the misuse
-        // under test.
-        unsafe { tlsf.deallocate(block.add(interior), layout(8, 8)) };
+        free_after_an_odd_pad_word(&mut Tlsf::new(buf.slice()).unwrap());
     }
 
     /// The slab names the caller's layout, not its class's.
