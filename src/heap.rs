@@ -53,6 +53,16 @@ macro_rules! raw_heap_through_hybrid {
                 unsafe { self.hybrid.resize_in_place(ptr, old, new, false) }
             }
 
+            #[inline]
+            unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+                // SAFETY: same contract.
+                unsafe { self.hybrid.usable_size(ptr, layout) }
+            }
+
+            fn reset(&mut self) {
+                self.hybrid.reset();
+            }
+
             fn stats(&self) -> Stats {
                 self.hybrid.stats()
             }
@@ -334,9 +344,9 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
 
     /// Frees every object at once: the slab gives its pages back (each
     /// clearing its page-table entry), then each pool becomes one free TLSF
-    /// block again; the counters restart (capacity stays). Through an
-    /// [`Arena`](crate::Arena), call it on `arena.get_mut()`, which proves
-    /// that no collection still borrows the arena.
+    /// block again; the counters restart (capacity stays). An
+    /// [`Arena`](crate::Arena) has the same `reset`, on `&mut self`, which
+    /// proves that no collection still borrows the arena.
     ///
     /// # Time complexity
     /// O(pages + free slots + FL * SL + pools).
@@ -392,6 +402,73 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded from the caller.
         Misuse::report_err(unsafe { self.hybrid.free(ptr, layout) })
+    }
+
+    /// Grows a slot or block in place: a slot when `new` maps to its class
+    /// (the slot already holds it), a TLSF block into the free block after
+    /// it; the returned slice is the whole slot or usable block.
+    ///
+    /// # Errors
+    /// [`AllocError`] when the object cannot grow where it is (another
+    /// class, no room after the block); nothing changes.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `old` (as for
+    /// [`deallocate`](Self::deallocate)), and `new.size() >= old.size()`.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline]
+    pub unsafe fn grow_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hybrid.resize_in_place(ptr, old, new, true) }
+    }
+
+    /// Shrinks a slot or block in place: a slot when `new` maps to its
+    /// class (it stays whole), a TLSF block by giving its tail back when
+    /// that can be a block of its own.
+    ///
+    /// # Errors
+    /// [`AllocError`] when the object cannot stay where it is (another
+    /// class, a stricter alignment); nothing changes.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `old`, and
+    /// `new.size() <= old.size()`.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline]
+    pub unsafe fn shrink_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hybrid.resize_in_place(ptr, old, new, false) }
+    }
+
+    /// Usable bytes of a live slot or block: the length `allocate` (or the
+    /// in-place resize since) returned. The object's side is found as
+    /// `deallocate` finds it: a slot when `layout` is a class's and the
+    /// address lies in a slab page (its class size), else a TLSF block
+    /// (see [`GenericTlsf::usable_size`]). 0 for a zero-size layout.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `layout` (as for
+    /// [`deallocate`](Self::deallocate)).
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hybrid.usable_size(ptr, layout) }
     }
 
     /// A snapshot of the usage counters. Slab pages count as their live
@@ -611,6 +688,25 @@ impl<'p, const FL: usize, const SL: usize, const N: usize, T: PageTables<'p, FL,
         }
     }
 
+    /// The usable bytes of a live slot or block, found as `resize_in_place`
+    /// finds its side: the slot's class size, or the TLSF block's usable
+    /// bytes; see [`GenericHeap::usable_size`].
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `layout`.
+    #[inline]
+    pub(crate) unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        // SAFETY: `ptr` is a slot when `in_slab` says so and a TLSF block
+        // otherwise; each side is asked only about its own.
+        unsafe {
+            if self.in_slab(ptr, layout) {
+                self.slab.usable_size(ptr, layout)
+            } else {
+                self.tlsf().usable_size(ptr, layout)
+            }
+        }
+    }
+
     /// See [`GenericHeap::stats`]; the page tables' own blocks (a growing
     /// heap's) count neither in `capacity` nor in `in_use`.
     pub(crate) fn stats(&self) -> Stats {
@@ -716,6 +812,16 @@ unsafe impl<'p, const FL: usize, const SL: usize, const N: usize, T: PageTables<
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: same contract.
         unsafe { self.resize_in_place(ptr, old, new, false) }
+    }
+
+    #[inline]
+    unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        // SAFETY: same contract.
+        unsafe { Hybrid::usable_size(self, ptr, layout) }
+    }
+
+    fn reset(&mut self) {
+        Hybrid::reset(self);
     }
 
     fn stats(&self) -> Stats {

@@ -425,6 +425,22 @@ mod the_harness_catches_broken_cores {
             Ok(block)
         }
 
+        unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+            // SAFETY: forwarded contract.
+            let usable = unsafe { self.inner.usable_size(ptr, layout) };
+            // The same lie as `allocate`'s, for the harness to catch
+            // through the overlap it makes.
+            if self.bug == Bug::LongerThanTheBlock {
+                return usable + HEADER;
+            }
+            usable
+        }
+
+        fn reset(&mut self) {
+            self.inner.reset();
+            self.refused = 0;
+        }
+
         fn stats(&self) -> Stats {
             let mut s = self.inner.stats();
             match self.bug {

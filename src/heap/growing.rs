@@ -182,9 +182,9 @@ impl<S: PageSource, const PAGE: usize> GrowingHeap<S, PAGE> {
     /// Frees every object at once: the slab gives its pages back, each
     /// pool becomes one free TLSF block again and the page tables forget
     /// their nodes (blocks of those pools); the counters restart. The heap
-    /// keeps the pages it took. Through an [`Arena`](crate::Arena), call it
-    /// on `arena.get_mut()`, which proves that no collection still borrows
-    /// the arena.
+    /// keeps the pages it took. An [`Arena`](crate::Arena) has the same
+    /// `reset`, on `&mut self`, which proves that no collection still
+    /// borrows the arena.
     ///
     /// # Time complexity
     /// O(pages + free slots + FL * SL + pools).
@@ -237,6 +237,71 @@ impl<S: PageSource, const PAGE: usize> GrowingHeap<S, PAGE> {
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded from the caller.
         Misuse::report_err(unsafe { self.hybrid.free(ptr, layout) })
+    }
+
+    /// Grows a slot or block in place, as
+    /// [`Heap::grow_in_place`](crate::GenericHeap::grow_in_place) does; it
+    /// takes no pages (a grow that must move does, through its allocation).
+    ///
+    /// # Errors
+    /// [`AllocError`] when the object cannot grow where it is; nothing
+    /// changes.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `old` (as for
+    /// [`deallocate`](Self::deallocate)), and `new.size() >= old.size()`.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline]
+    pub unsafe fn grow_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hybrid.resize_in_place(ptr, old, new, true) }
+    }
+
+    /// Shrinks a slot or block in place, as
+    /// [`Heap::shrink_in_place`](crate::GenericHeap::shrink_in_place) does
+    /// (a tail goes back to the TLSF, not to the source).
+    ///
+    /// # Errors
+    /// [`AllocError`] when the object cannot stay where it is; nothing
+    /// changes.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `old`, and
+    /// `new.size() <= old.size()`.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline]
+    pub unsafe fn shrink_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hybrid.resize_in_place(ptr, old, new, false) }
+    }
+
+    /// Usable bytes of a live slot or block, found as
+    /// [`Heap::usable_size`](crate::GenericHeap::usable_size) finds them.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `layout` (as for
+    /// [`deallocate`](Self::deallocate)).
+    ///
+    /// # Time complexity
+    /// O(1): finding a page reads at most one node per level of its
+    /// pool's tree (see the type's documentation).
+    pub unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hybrid.usable_size(ptr, layout) }
     }
 
     /// A snapshot of the usage counters, as [`Heap::stats`](crate::GenericHeap::stats)
