@@ -608,7 +608,8 @@ mod driver {
     impl Harness {
         /// Drives `ops` through `allocator_api2::alloc::Allocator` on
         /// `&Arena<C>` against a shadow model, checking after every step
-        /// that live blocks do not overlap, are aligned and long enough,
+        /// that live blocks do not overlap, are aligned and long enough
+        /// (and that `usable_size` gives the length returned),
         /// keep their contents, that zeroed memory is zero, that a failure
         /// changes nothing but `stats().failures`, that the counters agree
         /// with the model, and that `arena.check()` passes. Then frees every
@@ -875,6 +876,12 @@ mod driver {
             assert!(
                 len >= layout.size(),
                 "step {step}: {len} bytes returned for {layout:?}"
+            );
+            // SAFETY: the block was just returned for `layout`: live with it.
+            let usable = unsafe { self.arena.usable_size(ptr, layout) };
+            assert_eq!(
+                usable, len,
+                "step {step}: usable_size of {ptr:p} ({layout:?}) is not the length returned"
             );
         }
 
