@@ -340,7 +340,7 @@ macro_rules! wrapper_methods {
             }
 
             /// The core's full integrity check (see
-            /// [`RawHeap::check`](crate::RawHeap::check)).
+            /// [`RawHeap::check`](crate::raw::RawHeap::check)).
             ///
             /// # Errors
             /// The first broken invariant.
@@ -398,7 +398,7 @@ macro_rules! wrapper_methods {
             }
 
             /// Frees a block. A free the core refuses (see
-            /// [`Misuse`](crate::Misuse)) changes nothing but
+            /// [`Misuse`](crate::raw::Misuse)) changes nothing but
             /// [`Stats::bad_frees`](crate::Stats::bad_frees); debug builds
             /// then panic at the caller's line.
             ///

@@ -91,14 +91,15 @@ use crate::pages::{MIN_PAGE, PageSource, PageTables, PoolTables, TlsfPages, chec
 use crate::slab::Slab;
 use crate::slab::classes::CLASSES;
 use crate::tlsf::GenericTlsf;
-use crate::{AllocError, CheckError, ClassStats, GRANULE, Misuse, PoolError, RawHeap, Stats};
+use crate::tlsf::config::GRANULE;
+use crate::{AllocError, CheckError, ClassStats, Misuse, PoolError, RawHeap, Stats};
 
 /// Slab classes in front of a TLSF, in one pool: the type to reach for when
 /// a heap serves both small objects and large buffers.
 ///
 /// Requests whose size, rounded up to their alignment, is at most
 /// [`max_class`](Self::max_class), and whose alignment is at most
-/// [`GRANULE`](crate::GRANULE), take a slot of a size class (no header, no search); the
+/// [`GRANULE`](crate::tlsf::config::GRANULE), take a slot of a size class (no header, no search); the
 /// others take a TLSF block. Slab pages are TLSF blocks, taken when a class
 /// needs one and given back when they empty (but for the spares of the two
 /// classes that emptied a page last), so the two sides share the pool's memory as the load shifts. A

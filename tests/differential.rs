@@ -14,13 +14,10 @@ use std::cell::RefCell;
 
 use allocator_api2::alloc::Allocator;
 use proptest::prelude::*;
+use rtarena::GrowingTlsf;
 use rtarena::pages::PoolPages;
-use rtarena::tlsf::GrowingTlsf;
-use rtarena::tlsf::config::fl_len;
-use rtarena::{
-    Arena, GRANULE, GenericTlsf, HEADER, Heap, LargeTlsf, POOL_OVERHEAD, Slab, SmallHeap,
-    SmallTlsf, Stats, Tlsf,
-};
+use rtarena::tlsf::config::{GRANULE, HEADER, POOL_OVERHEAD, fl_len};
+use rtarena::{Arena, GenericTlsf, Heap, LargeTlsf, Slab, SmallHeap, SmallTlsf, Stats, Tlsf};
 
 use common::{
     MIRI, Op, OpParams, PoolBuf, Tally, addresses, assert_one_free_block, harness, heap_harness,
@@ -198,7 +195,7 @@ fn tlsf_several_pools() {
 
 /// Allocates every pool's whole capacity as one block (largest first): only
 /// possible if each pool is a single free block. Then frees them.
-fn assert_each_pool_is_one_free_block<C: rtarena::RawHeap>(
+fn assert_each_pool_is_one_free_block<C: rtarena::raw::RawHeap>(
     arena: &Arena<C>,
     caps: &[usize],
     ranges: &[std::ops::Range<usize>],
@@ -333,7 +330,9 @@ mod the_harness_catches_broken_cores {
     use std::panic::{AssertUnwindSafe, catch_unwind};
     use std::ptr::NonNull;
 
-    use rtarena::{AllocError, Arena, CheckError, GRANULE, HEADER, Misuse, RawHeap, Stats, Tlsf};
+    use rtarena::raw::{Misuse, RawHeap};
+    use rtarena::tlsf::config::{GRANULE, HEADER};
+    use rtarena::{AllocError, Arena, CheckError, Stats, Tlsf};
 
     use crate::common::{Op, PoolBuf};
     use crate::{harness, tlsf_blocks};

@@ -17,9 +17,9 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::thread;
 
+use rtarena::GrowingTlsf;
 use rtarena::SyncArena;
 use rtarena::pages::RegionPages;
-use rtarena::tlsf::GrowingTlsf;
 
 const POOL_SIZE: usize = if cfg!(miri) { 1 << 20 } else { 16 << 20 };
 

@@ -95,8 +95,8 @@ fn assert_empty_after_reset(stats: Stats) {
 /// Each core through its own inherent methods.
 mod cores {
     use super::*;
+    use rtarena::GrowingTlsf;
     use rtarena::pages::PoolPages;
-    use rtarena::tlsf::GrowingTlsf;
     use rtarena::{GrowingHeap, Heap, LargeTlsf, Slab, SmallHeap, SmallTlsf, Tlsf};
 
     /// Runs `$body` with `$core` bound to each core over a fresh pool, and
@@ -272,9 +272,10 @@ mod wrappers {
     use super::*;
     #[cfg(feature = "allocator-api2")]
     use allocator_api2::{boxed::Box, vec::Vec as AVec};
+    use rtarena::GrowingTlsf;
     use rtarena::pages::PoolPages;
-    use rtarena::tlsf::GrowingTlsf;
-    use rtarena::{Arena, GrowingHeap, Heap, RawHeap, Slab, SmallHeap, SmallTlsf, SyncArena, Tlsf};
+    use rtarena::raw::RawHeap;
+    use rtarena::{Arena, GrowingHeap, Heap, Slab, SmallHeap, SmallTlsf, SyncArena, Tlsf};
 
     type Spin = spin::Mutex<()>;
 

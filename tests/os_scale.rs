@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use allocator_api2::boxed::Box;
 use allocator_api2::vec::Vec;
 use rtarena::Arena;
+use rtarena::GrowingTlsf;
 use rtarena::pages::OsPages;
-use rtarena::tlsf::GrowingTlsf;
 
 type OsArena = Arena<GrowingTlsf<OsPages>>;
 

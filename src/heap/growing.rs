@@ -26,7 +26,7 @@ const LARGE_FL: usize = crate::tlsf::config::fl_len(isize::MAX as usize);
 /// 4 KiB pages, every class from 32 KiB pages up), and as in `Heap` its
 /// pages are blocks of the TLSF, taken when a class needs one and given
 /// back when they empty (but for at most two spares). Memory comes and
-/// grows as in [`GrowingTlsf`](crate::tlsf::GrowingTlsf), with the same
+/// grows as in [`GrowingTlsf`](crate::GrowingTlsf), with the same
 /// policy: when the TLSF has no block for a request (a large one, or a slab
 /// page), the heap takes as many pages of the source as the request needs
 /// and adds them to its TLSF, merged with the pool they continue when the
@@ -146,7 +146,7 @@ impl<S: PageSource, const PAGE: usize> GrowingHeap<S, PAGE> {
 
     /// Takes pages from the source now, as many as a request of `bytes`
     /// that found no free block would, and adds them to the TLSF; see
-    /// [`GrowingTlsf::grow`](crate::tlsf::GrowingTlsf::grow), whose
+    /// [`GrowingTlsf::grow`](crate::GrowingTlsf::grow), whose
     /// policy and costs these are.
     ///
     /// # Errors
@@ -164,7 +164,7 @@ impl<S: PageSource, const PAGE: usize> GrowingHeap<S, PAGE> {
     /// Gives the slab's spare pages back to the TLSF ([`trim`](Self::trim)),
     /// then the memory of every whole page of the source inside a free
     /// TLSF block back to the source; returns how many bytes went back.
-    /// See [`GrowingTlsf::release_free_pages`](crate::tlsf::GrowingTlsf::release_free_pages):
+    /// See [`GrowingTlsf::release_free_pages`](crate::GrowingTlsf::release_free_pages):
     /// the pages stay the heap's, and the heap never does this by itself.
     ///
     /// # Time complexity

@@ -55,9 +55,9 @@ pub const MAX_TAIL: usize = 64;
 ///
 /// Implementors promise:
 /// - `page_size` is a power of two between [`MIN_PAGE`] and [`MAX_PAGE`], and
-///   never changes; so is `page_align`, a power of two from
-///   [`GRANULE`](crate::GRANULE) to `page_size` (a TLSF that grows from
-///   the pages needs granule-aligned ones);
+///   never changes; so is `page_align`, a power of two from the TLSF's
+///   granule (`rtarena::tlsf::config::GRANULE`, two words) to `page_size`
+///   (a TLSF that grows from the pages needs granule-aligned ones);
 /// - a page from `allocate_page` is aligned to `page_align`, and its address
 ///   is at least `page_size`; its first
 ///   `page_size - reserved_tail` bytes are valid for reads and writes,

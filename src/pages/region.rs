@@ -18,7 +18,7 @@ use crate::AllocError;
 /// use core::mem::MaybeUninit;
 /// use core::ptr;
 /// use rtarena::pages::RegionPages;
-/// use rtarena::tlsf::GrowingTlsf;
+/// use rtarena::GrowingTlsf;
 /// use rtarena::SyncArena;
 ///
 /// struct Pool(UnsafeCell<[MaybeUninit<u8>; 1 << 20]>);

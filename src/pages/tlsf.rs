@@ -34,7 +34,8 @@ use crate::in_place::uninit_field;
 use crate::pages::PageSource;
 use crate::tlsf::GenericTlsf;
 use crate::tlsf::MAX_POOLS;
-use crate::{AllocError, CheckError, GRANULE, HEADER, PoolError};
+use crate::tlsf::config::{GRANULE, HEADER};
+use crate::{AllocError, CheckError, PoolError};
 
 /// Where a [`TlsfPages`] keeps its page tables (see the module's
 /// documentation for what an entry says), and whether its TLSF can take

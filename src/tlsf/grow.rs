@@ -38,7 +38,7 @@ use crate::{AllocError, CheckError, Misuse, PoolError, RawHeap, Stats};
 /// use core::alloc::Layout;
 /// use core::mem::MaybeUninit;
 /// use rtarena::pages::PoolPages;
-/// use rtarena::tlsf::GrowingTlsf;
+/// use rtarena::GrowingTlsf;
 ///
 /// let mut pool = [MaybeUninit::uninit(); 64 * 1024];
 /// let mut tlsf = GrowingTlsf::new(PoolPages::new(&mut pool, 4096).unwrap());

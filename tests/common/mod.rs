@@ -12,7 +12,7 @@ use std::ops::Range;
 use std::ptr::NonNull;
 
 use proptest::prelude::*;
-use rtarena::{GRANULE, HEADER, MIN_BLOCK, POOL_OVERHEAD};
+use rtarena::tlsf::config::{GRANULE, HEADER, MIN_BLOCK, POOL_OVERHEAD};
 
 /// `true` when running under Miri: tests shrink their sizes and counts.
 pub const MIRI: bool = cfg!(miri);
@@ -341,7 +341,9 @@ mod driver {
     use std::mem::MaybeUninit;
 
     use allocator_api2::alloc::Allocator;
-    use rtarena::{Arena, GRANULE, HEADER, RawHeap, Stats};
+    use rtarena::raw::RawHeap;
+    use rtarena::tlsf::config::{GRANULE, HEADER};
+    use rtarena::{Arena, Stats};
 
     use super::{Op, OpParams, PoolBuf, fill, ops_strategy, run_cases, verify, verify_zero};
 

@@ -4,9 +4,9 @@
 #[path = "../parse.rs"]
 mod parse;
 
+use rtarena::GrowingTlsf;
 use rtarena::SyncArena;
 use rtarena::pages::OsPages;
-use rtarena::tlsf::GrowingTlsf;
 
 #[global_allocator]
 static HEAP: SyncArena<GrowingTlsf<OsPages>, spin::Mutex<()>> =
