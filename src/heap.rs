@@ -1,8 +1,9 @@
 //! The hybrid core: slab classes for small requests, a TLSF for the rest,
 //! both in one pool.
 //!
-//! The slab's page source is the TLSF itself (`pages::TlsfPages`): a slab
-//! page is a TLSF block, found again through a page table per pool.
+//! The slab's page source is the TLSF itself (`TlsfPages`, in
+//! `heap/tlsf_pages.rs`): a slab page is a TLSF block, found again through
+//! a page table per pool.
 //! Whether a request is the slab's depends on its size rounded up to its
 //! alignment, and every size between a request and the length it got back
 //! maps to the same side; a small request whose class can get no page is
@@ -78,7 +79,12 @@ macro_rules! raw_heap_through_hybrid {
     };
 }
 
-mod growing;
+// The module map: one job per file (ARCHITECTURE.md has the same table).
+// This one holds `GenericHeap`, the `Hybrid` logic both heaps share, and
+// why they are `RawHeap`s.
+mod growing; // `GrowingHeap`: the hybrid heap over pages from a source
+mod radix; // the growing heap's page tables: a radix tree per pool
+mod tlsf_pages; // the slab's page source: the heap's own TLSF and its tables
 
 pub use self::growing::GrowingHeap;
 
@@ -86,8 +92,9 @@ use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
+use self::tlsf_pages::{PageTables, PoolTables, TlsfPages};
 use crate::in_place::{by_value, uninit_field};
-use crate::pages::{MIN_PAGE, PageSource, PageTables, PoolTables, TlsfPages, check_page_size};
+use crate::pages::{MIN_PAGE, PageSource, check_page_size};
 use crate::slab::Slab;
 use crate::slab::classes::CLASSES;
 use crate::tlsf::GenericTlsf;

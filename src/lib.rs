@@ -64,5 +64,8 @@ pub use lock_api;
 #[cfg(feature = "allocator-api2")]
 pub use allocator_api2;
 
-// The crate's own code names the plumbing it uses everywhere at the root.
-pub(crate) use crate::raw::{Misuse, RawHeap};
+// The crate's own code names the plumbing it uses everywhere at the root
+// (from where it is defined, not through `raw`, which also shows a
+// wrapper's `CoreGuard`: the cores depend on nothing above them).
+pub(crate) use crate::misuse::Misuse;
+pub(crate) use crate::raw_heap::RawHeap;

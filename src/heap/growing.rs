@@ -5,7 +5,9 @@ use core::alloc::Layout;
 use core::ptr::NonNull;
 
 use super::Hybrid;
-use crate::pages::{MAX_PAGE, MIN_PAGE, PageSource, PageTables, RadixTables, TlsfPages};
+use super::radix::RadixTables;
+use super::tlsf_pages::{PageTables, TlsfPages};
+use crate::pages::{MAX_PAGE, MIN_PAGE, PageSource};
 use crate::slab::classes::CLASSES;
 use crate::tlsf::{LargeTlsf, give_back_pools, release_free_pages};
 use crate::{AllocError, CheckError, ClassStats, Misuse, RawHeap, Stats};

@@ -13,11 +13,9 @@
 #[cfg(all(feature = "std", unix))]
 mod os;
 mod pool;
-mod radix;
 mod region;
 #[cfg(feature = "sync")]
 mod shared;
-mod tlsf;
 
 #[cfg(all(feature = "std", unix))]
 pub use self::os::OsMap;
@@ -26,11 +24,9 @@ pub use self::os::{OsPages, PageKind};
 pub use self::pool::PoolMap;
 pub use self::pool::PoolPages;
 pub(crate) use self::pool::check_page_size;
-pub(crate) use self::radix::RadixTables;
 pub use self::region::RegionPages;
 #[cfg(feature = "sync")]
 pub use self::shared::{Budget, SharedPages};
-pub(crate) use self::tlsf::{PageTables, PoolTables, TlsfPages};
 
 use core::ptr::NonNull;
 

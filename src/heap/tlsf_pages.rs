@@ -24,7 +24,7 @@
 //! differently ([`PageTables`]): `Heap`'s are carved off its pools
 //! ([`PoolTables`]); the growing heap's pools grow at run time, so its
 //! tables are radix trees whose nodes are blocks of its own TLSF
-//! (`pages::radix`).
+//! (`heap/radix.rs`).
 
 use core::alloc::Layout;
 use core::mem::{MaybeUninit, align_of, size_of};

@@ -36,7 +36,7 @@ use core::alloc::Layout;
 use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
-use super::tlsf::{PageTables, TableCost};
+use super::tlsf_pages::{PageTables, TableCost};
 use crate::pages::PageSource;
 use crate::tlsf::config::HEADER;
 use crate::tlsf::{LargeTlsf, MAX_POOLS, add_pages_for};
