@@ -14,10 +14,11 @@ use std::cell::RefCell;
 
 use allocator_api2::alloc::Allocator;
 use proptest::prelude::*;
-use rtarena::GrowingTlsf;
 use rtarena::pages::PoolPages;
 use rtarena::tlsf::config::{GRANULE, HEADER, POOL_OVERHEAD, fl_len};
-use rtarena::{Arena, GenericTlsf, Heap, LargeTlsf, Slab, SmallHeap, SmallTlsf, Stats, Tlsf};
+use rtarena::{
+    Arena, GenericTlsf, GrowingTlsf, Heap, LargeTlsf, Slab, SmallHeap, SmallTlsf, Stats, Tlsf,
+};
 
 use common::{
     MIRI, Op, OpParams, PoolBuf, Tally, addresses, assert_one_free_block, harness, heap_harness,

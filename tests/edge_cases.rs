@@ -1118,10 +1118,9 @@ fn raw_pool_adjacent_to_an_older_raw_pool_does_not_extend_a_slice_pool() {
 /// bounds (the allocation paths test no size bound of their own).
 #[test]
 fn layouts_near_isize_max_fail_cleanly_everywhere() {
-    use rtarena::GrowingTlsf;
     use rtarena::pages::PoolPages;
     use rtarena::raw::RawHeap;
-    use rtarena::{GrowingHeap, Heap, LargeTlsf, SmallTlsf, Tlsf};
+    use rtarena::{GrowingHeap, GrowingTlsf, Heap, LargeTlsf, SmallTlsf, Tlsf};
 
     fn huge_layouts() -> Vec<Layout> {
         let max = isize::MAX as usize;

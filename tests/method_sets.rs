@@ -95,9 +95,8 @@ fn assert_empty_after_reset(stats: Stats) {
 /// Each core through its own inherent methods.
 mod cores {
     use super::*;
-    use rtarena::GrowingTlsf;
     use rtarena::pages::PoolPages;
-    use rtarena::{GrowingHeap, Heap, LargeTlsf, Slab, SmallHeap, SmallTlsf, Tlsf};
+    use rtarena::{GrowingHeap, GrowingTlsf, Heap, LargeTlsf, Slab, SmallHeap, SmallTlsf, Tlsf};
 
     /// Runs `$body` with `$core` bound to each core over a fresh pool, and
     /// `$kind` to its [`Kind`].
