@@ -106,8 +106,8 @@ use crate::{AllocError, CheckError, ClassStats, Misuse, PoolError, RawHeap, Stat
 ///
 /// Requests whose size, rounded up to their alignment, is at most
 /// [`max_class`](Self::max_class), and whose alignment is at most
-/// [`GRANULE`](crate::tlsf::config::GRANULE), take a slot of a size class (no header, no search); the
-/// others take a TLSF block. Slab pages are TLSF blocks, taken when a class
+/// [`GRANULE`](crate::tlsf::config::GRANULE), take a slot of a size class
+/// (no header, no search); the others take a TLSF block. Slab pages are TLSF blocks, taken when a class
 /// needs one and given back when they empty (but for the spares of the two
 /// classes that emptied a page last), so the two sides share the pool's memory as the load shifts. A
 /// small request whose class can get no page takes a TLSF block: a request

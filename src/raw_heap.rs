@@ -89,12 +89,19 @@ pub unsafe trait RawHeap {
     /// `ptr` is live in this heap with layout `layout` (as for
     /// `deallocate`). (A heap may answer 0 when it can tell that the
     /// caller broke this, but it need not.)
+    ///
+    /// # Time complexity
+    /// O(1) for every core of this crate.
     unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize;
 
     /// Frees every block at once; the counters restart. `&mut self` is all
     /// it needs: a block handed out earlier is freed with the rest, and
     /// whoever holds its pointer must not use it again (a collection over
     /// a wrapper borrows the wrapper, so it cannot outlive the `&mut`).
+    ///
+    /// # Time complexity
+    /// The core's: O(FL * SL + pools) for a TLSF, O(pages) for a slab,
+    /// O(pages + free slots + FL * SL + pools) for a hybrid heap.
     fn reset(&mut self);
 
     /// A snapshot of the usage counters, in O(1).
