@@ -187,7 +187,8 @@ unsafe fn relocate<W: WithCore>(
 }
 
 /// The methods both wrappers have, written once with their documentation:
-/// `into_inner` and `get_mut`; the core's counters and integrity check; the
+/// `into_inner` and `get_mut`; `reset` and `usable_size`; the core's
+/// counters and integrity check; the
 /// allocator API as inherent methods (the `Allocator` impls in `adapters`
 /// forward to them, and they serve builds without those traits); the
 /// in-place grow and shrink alone; and `Debug`. Each wrapper writes its
@@ -217,7 +218,7 @@ macro_rules! wrapper_methods {
                 self.core.into_inner()
             }
 
-            /// The core, for its own API (`reset`, `add_pool`, `trim`, its
+            /// The core, for its own API (`add_pool`, `trim`, its
             /// details): `&mut self` proves that no block is borrowed from
             /// the arena and that nothing else uses it.
             pub fn get_mut(&mut self) -> &mut $C {
@@ -226,6 +227,85 @@ macro_rules! wrapper_methods {
         }
 
         impl<$($bounded)*> $W<$C $(, $P)*> {
+            /// Frees every block at once: the core's `reset` (each TLSF pool
+            /// one free block again, every slab page back to its source),
+            /// the counters restarted.
+            ///
+            /// Safe because it takes `&mut self`: a collection or `Box` over
+            /// the arena borrows it (`&arena` is its allocator), and so does
+            /// a reference leaked from one, so none is alive here, and
+            /// nothing can reach the freed memory through the arena's safe
+            /// API. A pointer that [`allocate`](Self::allocate) returned is
+            /// freed with the rest: passing it to
+            /// [`deallocate`](Self::deallocate) afterwards breaks that
+            /// method's contract.
+            ///
+            /// ```
+            /// # #[cfg(feature = "allocator-api2")] {
+            /// # use core::mem::MaybeUninit;
+            /// use rtarena::allocator_api2::vec::Vec;
+            #[doc = concat!("use rtarena::{Heap, ", $name, "};")]
+            ///
+            /// let mut pool = [MaybeUninit::uninit(); 64 * 1024];
+            #[doc = concat!("let mut arena = ", $new, "(Heap::new(&mut pool).unwrap());")]
+            /// for frame in 0..3u32 {
+            ///     let mut scratch = Vec::new_in(&arena);
+            ///     scratch.extend(0..100 * frame);
+            ///     core::mem::forget(scratch); // no free: `reset` takes it all back
+            ///     arena.reset();
+            ///     assert_eq!(arena.stats().live(), 0);
+            /// }
+            /// # }
+            /// ```
+            ///
+            /// # Time complexity
+            /// As the core's `reset`, with no lock taken: O(FL * SL +
+            /// pools) for a TLSF, O(pages) for a slab, O(pages + free
+            /// slots + FL * SL + pools) for a hybrid heap.
+            pub fn reset(&mut self) {
+                $crate::RawHeap::reset(self.core.get_mut());
+            }
+
+            /// Usable bytes of a live block: the length that
+            /// [`allocate`](Self::allocate) (or the resize since) returned for
+            /// it; 0 for a zero-size layout. Each core answers from what it
+            /// knows: a TLSF from the block's header, a slab from the layout's
+            /// class, a hybrid heap from whichever side holds the block.
+            ///
+            /// ```
+            /// use core::alloc::Layout;
+            /// # use core::mem::MaybeUninit;
+            #[doc = concat!("use rtarena::{Heap, ", $name, "};")]
+            ///
+            /// let mut pool = [MaybeUninit::uninit(); 64 * 1024];
+            #[doc = concat!("let arena = ", $new, "(Heap::new(&mut pool).unwrap());")]
+            /// let layout = Layout::new::<[u8; 20]>();
+            /// let block = arena.allocate(layout).unwrap();
+            /// // SAFETY: `block` is live with `layout` until it is freed below.
+            /// unsafe {
+            ///     assert_eq!(arena.usable_size(block.cast(), layout), block.len());
+            ///     assert_eq!(block.len(), 24); // a 24-byte slab slot
+            ///     arena.deallocate(block.cast(), layout);
+            /// }
+            /// ```
+            ///
+            /// # Safety
+            /// `ptr` is live in this arena with layout `layout` (as for
+            /// [`deallocate`](Self::deallocate)).
+            ///
+            /// # Time complexity
+            #[doc = concat!("O(1)", $lock, ".")]
+            pub unsafe fn usable_size(
+                &self,
+                ptr: core::ptr::NonNull<u8>,
+                layout: core::alloc::Layout,
+            ) -> usize {
+                $crate::compose::WithCore::with(self, |c| {
+                    // SAFETY: forwarded contract.
+                    unsafe { c.usable_size(ptr, layout) }
+                })
+            }
+
             /// A snapshot of the core's counters.
             ///
             /// # Time complexity
@@ -260,7 +340,7 @@ macro_rules! wrapper_methods {
             }
 
             /// The core's full integrity check (see
-            /// [`RawHeap::check`](crate::RawHeap::check)).
+            /// [`RawHeap::check`](crate::raw::RawHeap::check)).
             ///
             /// # Errors
             /// The first broken invariant.
@@ -318,7 +398,7 @@ macro_rules! wrapper_methods {
             }
 
             /// Frees a block. A free the core refuses (see
-            /// [`Misuse`](crate::Misuse)) changes nothing but
+            /// [`Misuse`](crate::raw::Misuse)) changes nothing but
             /// [`Stats::bad_frees`](crate::Stats::bad_frees); debug builds
             /// then panic at the caller's line.
             ///

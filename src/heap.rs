@@ -1,8 +1,9 @@
 //! The hybrid core: slab classes for small requests, a TLSF for the rest,
 //! both in one pool.
 //!
-//! The slab's page source is the TLSF itself (`pages::TlsfPages`): a slab
-//! page is a TLSF block, found again through a page table per pool.
+//! The slab's page source is the TLSF itself (`TlsfPages`, in
+//! `heap/tlsf_pages.rs`): a slab page is a TLSF block, found again through
+//! a page table per pool.
 //! Whether a request is the slab's depends on its size rounded up to its
 //! alignment, and every size between a request and the length it got back
 //! maps to the same side; a small request whose class can get no page is
@@ -53,6 +54,16 @@ macro_rules! raw_heap_through_hybrid {
                 unsafe { self.hybrid.resize_in_place(ptr, old, new, false) }
             }
 
+            #[inline]
+            unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+                // SAFETY: same contract.
+                unsafe { self.hybrid.usable_size(ptr, layout) }
+            }
+
+            fn reset(&mut self) {
+                self.hybrid.reset();
+            }
+
             fn stats(&self) -> Stats {
                 self.hybrid.stats()
             }
@@ -68,7 +79,12 @@ macro_rules! raw_heap_through_hybrid {
     };
 }
 
-mod growing;
+// The module map: one job per file (ARCHITECTURE.md has the same table).
+// This one holds `GenericHeap`, the `Hybrid` logic both heaps share, and
+// why they are `RawHeap`s.
+mod growing; // `GrowingHeap`: the hybrid heap over pages from a source
+mod radix; // the growing heap's page tables: a radix tree per pool
+mod tlsf_pages; // the slab's page source: the heap's own TLSF and its tables
 
 pub use self::growing::GrowingHeap;
 
@@ -76,20 +92,22 @@ use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
+use self::tlsf_pages::{PageTables, PoolTables, TlsfPages};
 use crate::in_place::{by_value, uninit_field};
-use crate::pages::{MIN_PAGE, PageSource, PageTables, PoolTables, TlsfPages, check_page_size};
+use crate::pages::{MIN_PAGE, PageSource, check_page_size};
 use crate::slab::Slab;
 use crate::slab::classes::CLASSES;
 use crate::tlsf::GenericTlsf;
-use crate::{AllocError, CheckError, ClassStats, GRANULE, Misuse, PoolError, RawHeap, Stats};
+use crate::tlsf::config::GRANULE;
+use crate::{AllocError, CheckError, ClassStats, Misuse, PoolError, RawHeap, Stats};
 
 /// Slab classes in front of a TLSF, in one pool: the type to reach for when
 /// a heap serves both small objects and large buffers.
 ///
 /// Requests whose size, rounded up to their alignment, is at most
 /// [`max_class`](Self::max_class), and whose alignment is at most
-/// [`GRANULE`](crate::GRANULE), take a slot of a size class (no header, no search); the
-/// others take a TLSF block. Slab pages are TLSF blocks, taken when a class
+/// [`GRANULE`](crate::tlsf::config::GRANULE), take a slot of a size class
+/// (no header, no search); the others take a TLSF block. Slab pages are TLSF blocks, taken when a class
 /// needs one and given back when they empty (but for the spares of the two
 /// classes that emptied a page last), so the two sides share the pool's memory as the load shifts. A
 /// small request whose class can get no page takes a TLSF block: a request
@@ -334,9 +352,9 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
 
     /// Frees every object at once: the slab gives its pages back (each
     /// clearing its page-table entry), then each pool becomes one free TLSF
-    /// block again; the counters restart (capacity stays). Through an
-    /// [`Arena`](crate::Arena), call it on `arena.get_mut()`, which proves
-    /// that no collection still borrows the arena.
+    /// block again; the counters restart (capacity stays). An
+    /// [`Arena`](crate::Arena) has the same `reset`, on `&mut self`, which
+    /// proves that no collection still borrows the arena.
     ///
     /// # Time complexity
     /// O(pages + free slots + FL * SL + pools).
@@ -392,6 +410,73 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded from the caller.
         Misuse::report_err(unsafe { self.hybrid.free(ptr, layout) })
+    }
+
+    /// Grows a slot or block in place: a slot when `new` maps to its class
+    /// (the slot already holds it), a TLSF block into the free block after
+    /// it; the returned slice is the whole slot or usable block.
+    ///
+    /// # Errors
+    /// [`AllocError`] when the object cannot grow where it is (another
+    /// class, no room after the block); nothing changes.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `old` (as for
+    /// [`deallocate`](Self::deallocate)), and `new.size() >= old.size()`.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline]
+    pub unsafe fn grow_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hybrid.resize_in_place(ptr, old, new, true) }
+    }
+
+    /// Shrinks a slot or block in place: a slot when `new` maps to its
+    /// class (it stays whole), a TLSF block by giving its tail back when
+    /// that can be a block of its own.
+    ///
+    /// # Errors
+    /// [`AllocError`] when the object cannot stay where it is (another
+    /// class, a stricter alignment); nothing changes.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `old`, and
+    /// `new.size() <= old.size()`.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline]
+    pub unsafe fn shrink_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hybrid.resize_in_place(ptr, old, new, false) }
+    }
+
+    /// Usable bytes of a live slot or block: the length `allocate` (or the
+    /// in-place resize since) returned. The object's side is found as
+    /// `deallocate` finds it: a slot when `layout` is a class's and the
+    /// address lies in a slab page (its class size), else a TLSF block
+    /// (see [`GenericTlsf::usable_size`]). 0 for a zero-size layout.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `layout` (as for
+    /// [`deallocate`](Self::deallocate)).
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hybrid.usable_size(ptr, layout) }
     }
 
     /// A snapshot of the usage counters. Slab pages count as their live
@@ -611,6 +696,25 @@ impl<'p, const FL: usize, const SL: usize, const N: usize, T: PageTables<'p, FL,
         }
     }
 
+    /// The usable bytes of a live slot or block, found as `resize_in_place`
+    /// finds its side: the slot's class size, or the TLSF block's usable
+    /// bytes; see [`GenericHeap::usable_size`].
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `layout`.
+    #[inline]
+    pub(crate) unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        // SAFETY: `ptr` is a slot when `in_slab` says so and a TLSF block
+        // otherwise; each side is asked only about its own.
+        unsafe {
+            if self.in_slab(ptr, layout) {
+                self.slab.usable_size(ptr, layout)
+            } else {
+                self.tlsf().usable_size(ptr, layout)
+            }
+        }
+    }
+
     /// See [`GenericHeap::stats`]; the page tables' own blocks (a growing
     /// heap's) count neither in `capacity` nor in `in_use`.
     pub(crate) fn stats(&self) -> Stats {
@@ -716,6 +820,16 @@ unsafe impl<'p, const FL: usize, const SL: usize, const N: usize, T: PageTables<
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: same contract.
         unsafe { self.resize_in_place(ptr, old, new, false) }
+    }
+
+    #[inline]
+    unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        // SAFETY: same contract.
+        unsafe { Hybrid::usable_size(self, ptr, layout) }
+    }
+
+    fn reset(&mut self) {
+        Hybrid::reset(self);
     }
 
     fn stats(&self) -> Stats {

@@ -26,6 +26,7 @@ mod in_place;
 mod lock;
 mod misuse;
 pub mod pages;
+pub mod raw;
 mod raw_heap;
 // Other architectures assert no sizes; the module picks its table by
 // pointer width and `u64` alignment.
@@ -40,6 +41,9 @@ mod stats;
 mod sync_arena;
 pub mod tlsf;
 
+// The front types: what a user chooses and names. The plumbing is in
+// modules: `raw` (the core trait, misuse, the lock guard), `pages` (page
+// sources), `tlsf` and `slab` (configuration constants and size classes).
 pub use crate::arena::Arena;
 pub use crate::error::{AllocError, CheckError, PoolError};
 pub use crate::heap::{GenericHeap, GrowingHeap, Heap, SmallHeap};
@@ -47,18 +51,21 @@ pub use crate::heap::{GenericHeap, GrowingHeap, Heap, SmallHeap};
 pub use crate::lock::CriticalSectionLock;
 #[cfg(feature = "sync")]
 pub use crate::lock::Lock;
-pub use crate::misuse::Misuse;
-pub use crate::raw_heap::RawHeap;
 pub use crate::slab::Slab;
 #[cfg(any(target_has_atomic = "8", feature = "critical-section"))]
 pub use crate::static_pool::StaticPool;
 pub use crate::stats::{ClassStats, Stats};
 #[cfg(feature = "sync")]
-pub use crate::sync_arena::{CoreGuard, SyncArena};
-pub use crate::tlsf::config::{GRANULE, HEADER, MIN_BLOCK, POOL_OVERHEAD};
-pub use crate::tlsf::{GenericTlsf, LargeTlsf, SmallTlsf, Tlsf};
+pub use crate::sync_arena::SyncArena;
+pub use crate::tlsf::{GenericTlsf, GrowingTlsf, LargeTlsf, SmallTlsf, Tlsf};
 #[cfg(feature = "sync")]
 pub use lock_api;
 
 #[cfg(feature = "allocator-api2")]
 pub use allocator_api2;
+
+// The crate's own code names the plumbing it uses everywhere at the root
+// (from where it is defined, not through `raw`, which also shows a
+// wrapper's `CoreGuard`: the cores depend on nothing above them).
+pub(crate) use crate::misuse::Misuse;
+pub(crate) use crate::raw_heap::RawHeap;

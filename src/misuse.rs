@@ -18,7 +18,7 @@ use core::fmt;
 /// refused: it changed nothing but [`Stats::bad_frees`](crate::Stats::bad_frees)
 /// (for frees; a resize in the wrong direction returns `Err`).
 ///
-/// [`RawHeap::deallocate`](crate::RawHeap::deallocate) returns it; the
+/// [`RawHeap::deallocate`](crate::raw::RawHeap::deallocate) returns it; the
 /// wrappers' and cores' own methods report it instead (debug builds panic
 /// with its message at the caller's line, release builds go on).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

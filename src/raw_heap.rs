@@ -30,6 +30,10 @@ use crate::{AllocError, CheckError, ClassStats, Misuse, Stats};
 /// - blocks stay valid when the core value itself is moved (`Box::new_in`
 ///   moves the allocator after allocating): no block may live inside the
 ///   core's own struct;
+/// - `usable_size` of a live block is the length that `allocate` (or the
+///   in-place resize since) returned for it, which a caller may rely on
+///   as on that length (through a pointer that covers the block, such as
+///   the one `allocate` returned);
 /// - the core never calls back into the wrapper that holds it (`Arena`
 ///   lends it out as `&mut` for the duration of each call);
 /// - a zero-size layout gets a dangling, aligned pointer, and deallocating
@@ -77,6 +81,28 @@ pub unsafe trait RawHeap {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError>;
+
+    /// The usable length of a live block: what `allocate` (or the in-place
+    /// resize since) returned as its length. 0 for a zero-size layout.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `layout` (as for
+    /// `deallocate`). (A heap may answer 0 when it can tell that the
+    /// caller broke this, but it need not.)
+    ///
+    /// # Time complexity
+    /// O(1) for every core of this crate.
+    unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize;
+
+    /// Frees every block at once; the counters restart. `&mut self` is all
+    /// it needs: a block handed out earlier is freed with the rest, and
+    /// whoever holds its pointer must not use it again (a collection over
+    /// a wrapper borrows the wrapper, so it cannot outlive the `&mut`).
+    ///
+    /// # Time complexity
+    /// The core's: O(FL * SL + pools) for a TLSF, O(pages) for a slab,
+    /// O(pages + free slots + FL * SL + pools) for a hybrid heap.
+    fn reset(&mut self);
 
     /// A snapshot of the usage counters, in O(1).
     fn stats(&self) -> Stats;
@@ -135,6 +161,16 @@ unsafe impl<C: RawHeap + ?Sized> RawHeap for &mut C {
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: same contract.
         unsafe { C::shrink_in_place(self, ptr, old, new) }
+    }
+
+    #[inline]
+    unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        // SAFETY: same contract.
+        unsafe { C::usable_size(self, ptr, layout) }
+    }
+
+    fn reset(&mut self) {
+        C::reset(self);
     }
 
     #[inline(always)]

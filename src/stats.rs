@@ -23,7 +23,7 @@ pub struct Stats {
     /// Allocations and grows that returned `Err`.
     pub failures: u64,
     /// Frees the heap refused because they broke its contract (see
-    /// [`Misuse`](crate::Misuse)): a double free, a foreign pointer or a
+    /// [`Misuse`](crate::raw::Misuse)): a double free, a foreign pointer or a
     /// pointer into a block, a layout that does not fit the block. Release
     /// builds count them and go on; debug builds stop at the first.
     pub bad_frees: u64,

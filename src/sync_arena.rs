@@ -24,7 +24,7 @@ use crate::{Lock, RawHeap};
 /// that must move allocates under the lock, copies with the lock released,
 /// then frees under the lock (`stats` and `check` hold it while they read
 /// the core, `check` for its whole walk). A misuse the core detects (see
-/// [`Misuse`](crate::Misuse)) is reported once the lock is released; as
+/// [`Misuse`](crate::raw::Misuse)) is reported once the lock is released; as
 /// the `#[global_allocator]`, whose methods must not unwind, a debug
 /// build's report aborts the process after its message.
 ///

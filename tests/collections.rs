@@ -16,7 +16,8 @@ use allocator_api2::collections::TryReserveErrorKind;
 use allocator_api2::vec::Vec;
 use common::{MIRI, PoolBuf, assert_one_free_block};
 use hashbrown::HashMap;
-use rtarena::{Arena, RawHeap, SmallTlsf, Tlsf};
+use rtarena::raw::RawHeap;
+use rtarena::{Arena, SmallTlsf, Tlsf};
 
 /// Elements per collection.
 const N: usize = if MIRI { 150 } else { 10_000 };

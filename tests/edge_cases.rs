@@ -9,11 +9,8 @@ use std::ptr::NonNull;
 
 use common::{MIRI, PoolBuf};
 use rtarena::tlsf::MAX_POOLS;
-use rtarena::tlsf::config::fl_len;
-use rtarena::{
-    GRANULE, GenericTlsf, HEADER, LargeTlsf, MIN_BLOCK, POOL_OVERHEAD, PoolError, SmallTlsf, Stats,
-    Tlsf,
-};
+use rtarena::tlsf::config::{GRANULE, HEADER, MIN_BLOCK, POOL_OVERHEAD, fl_len};
+use rtarena::{GenericTlsf, LargeTlsf, PoolError, SmallTlsf, Stats, Tlsf};
 
 fn layout(size: usize, align: usize) -> Layout {
     Layout::from_size_align(size, align).unwrap()
@@ -640,7 +637,8 @@ mod allocator {
     use std::ptr::NonNull;
 
     use allocator_api2::alloc::Allocator;
-    use rtarena::{Arena, HEADER, Stats, Tlsf};
+    use rtarena::tlsf::config::HEADER;
+    use rtarena::{Arena, Stats, Tlsf};
 
     use super::{MIRI, layout, one_more_failure, zst_aligns};
     use crate::common::{PoolBuf, fill, verify, verify_zero};
@@ -1121,8 +1119,8 @@ fn raw_pool_adjacent_to_an_older_raw_pool_does_not_extend_a_slice_pool() {
 #[test]
 fn layouts_near_isize_max_fail_cleanly_everywhere() {
     use rtarena::pages::PoolPages;
-    use rtarena::tlsf::GrowingTlsf;
-    use rtarena::{GrowingHeap, Heap, LargeTlsf, RawHeap, SmallTlsf, Tlsf};
+    use rtarena::raw::RawHeap;
+    use rtarena::{GrowingHeap, GrowingTlsf, Heap, LargeTlsf, SmallTlsf, Tlsf};
 
     fn huge_layouts() -> Vec<Layout> {
         let max = isize::MAX as usize;

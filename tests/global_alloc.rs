@@ -9,9 +9,8 @@
 
 mod global_workload;
 
-use rtarena::SyncArena;
 use rtarena::pages::OsPages;
-use rtarena::tlsf::GrowingTlsf;
+use rtarena::{GrowingTlsf, SyncArena};
 
 /// A spin lock: a global allocator's lock must not allocate.
 type Spin = spin::Mutex<()>;

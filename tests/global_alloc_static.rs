@@ -17,9 +17,8 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::thread;
 
-use rtarena::SyncArena;
 use rtarena::pages::RegionPages;
-use rtarena::tlsf::GrowingTlsf;
+use rtarena::{GrowingTlsf, SyncArena};
 
 const POOL_SIZE: usize = if cfg!(miri) { 1 << 20 } else { 16 << 20 };
 

@@ -14,7 +14,8 @@ use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 
 use rtarena::pages::{PageSource, PoolPages};
-use rtarena::{AllocError, Arena, GRANULE, GrowingHeap, POOL_OVERHEAD};
+use rtarena::tlsf::config::{GRANULE, POOL_OVERHEAD};
+use rtarena::{AllocError, Arena, GrowingHeap};
 
 use common::{MIRI, OpParams, PoolBuf, Tally, single_pool_cases, slab_harness};
 
@@ -197,7 +198,7 @@ fn fails_only_when_the_source_is_out() {
                 failures += 1;
                 let stats = heap.stats();
                 let left = heap.source().pages_left().unwrap();
-                let need = size + GRANULE + rtarena::MIN_BLOCK + POOL_OVERHEAD;
+                let need = size + GRANULE + rtarena::tlsf::config::MIN_BLOCK + POOL_OVERHEAD;
                 assert!(
                     left * 4096 < need,
                     "a failure with {left} pages left for {size} bytes"
@@ -487,7 +488,9 @@ fn a_small_request_takes_the_last_source_page() {
     heap.grow((total - 1) * 4096 - POOL_OVERHEAD - 4 * GRANULE)
         .unwrap();
     assert_eq!(heap.source().pages_left(), Some(1));
-    let fill = Layout::from_size_align(heap.stats().largest_free - rtarena::HEADER, 8).unwrap();
+    let fill =
+        Layout::from_size_align(heap.stats().largest_free - rtarena::tlsf::config::HEADER, 8)
+            .unwrap();
     let filled = heap.allocate(fill).unwrap();
     assert_eq!(heap.source().pages_left(), Some(1), "no growth yet");
     let small = Layout::new::<u64>();

@@ -19,9 +19,8 @@ use std::ptr::NonNull;
 use allocator_api2::boxed::Box;
 use allocator_api2::vec::Vec;
 use rtarena::pages::{PageSource, PoolPages};
-use rtarena::{
-    AllocError, Arena, Heap, PoolError, RawHeap, Slab, SmallHeap, SmallTlsf, Stats, Tlsf,
-};
+use rtarena::raw::RawHeap;
+use rtarena::{AllocError, Arena, Heap, PoolError, Slab, SmallHeap, SmallTlsf, Stats, Tlsf};
 
 use common::PoolBuf;
 

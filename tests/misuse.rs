@@ -35,13 +35,13 @@ fn layout(size: usize, align: usize) -> Layout {
 fn free_after_an_odd_pad_word(tlsf: &mut Tlsf) {
     let block = tlsf.allocate(layout(256, 8)).unwrap().cast::<u8>();
     let word = std::mem::size_of::<usize>();
-    let interior = 2 * rtarena::GRANULE;
+    let interior = 2 * rtarena::tlsf::config::GRANULE;
     // SAFETY: inside the block's 256 bytes: the user's own data.
     unsafe {
         block
             .add(interior - word)
             .cast::<usize>()
-            .write(4 | 1 | rtarena::GRANULE);
+            .write(4 | 1 | rtarena::tlsf::config::GRANULE);
     }
     // SAFETY: none: a pointer this heap never returned, the misuse under
     // test.

@@ -172,7 +172,8 @@ fn dropping_with_a_reserve_and_sending() {
 /// takes a run of pages.
 #[test]
 fn a_growing_tlsf_over_os_pages_is_one_pool() {
-    use rtarena::tlsf::{GrowingTlsf, MAX_POOLS};
+    use rtarena::GrowingTlsf;
+    use rtarena::tlsf::MAX_POOLS;
     let pages = OsPages::new().unwrap();
     let page = pages.page_size();
     let mut tlsf = GrowingTlsf::new(pages);
@@ -206,7 +207,7 @@ fn a_growing_tlsf_over_os_pages_is_one_pool() {
 /// the heap intact, and one within it still succeeds.
 #[test]
 fn a_growing_tlsf_stops_at_the_page_cap() {
-    use rtarena::tlsf::GrowingTlsf;
+    use rtarena::GrowingTlsf;
     let pages = OsPages::new().unwrap().with_max_pages(8);
     let page = pages.page_size();
     let mut tlsf = GrowingTlsf::new(pages);
@@ -293,7 +294,7 @@ fn status_bytes(field: &str) -> usize {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_growing_tlsf_gives_its_free_pages_back_when_asked() {
-    use rtarena::tlsf::GrowingTlsf;
+    use rtarena::GrowingTlsf;
     const LEN: usize = 128 << 20;
     let _alone = RESIDENT.lock().unwrap();
     let mut tlsf = GrowingTlsf::new(OsPages::new().unwrap());
@@ -325,7 +326,7 @@ fn a_growing_tlsf_gives_its_free_pages_back_when_asked() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_populated_source_backs_the_pages_a_heap_grows_by() {
-    use rtarena::tlsf::GrowingTlsf;
+    use rtarena::GrowingTlsf;
     const LEN: usize = 96 << 20;
     let _alone = RESIDENT.lock().unwrap();
     let mut tlsf = GrowingTlsf::new(OsPages::new().unwrap().populated());
@@ -440,7 +441,7 @@ fn hugetlb_free() -> usize {
 #[cfg(target_os = "linux")]
 #[test]
 fn hugetlb_pages_when_the_system_has_them() {
-    use rtarena::tlsf::GrowingTlsf;
+    use rtarena::GrowingTlsf;
     let _alone = RESIDENT.lock().unwrap();
     if hugetlb_free() < 16 {
         eprintln!("fewer than 16 free hugetlb pages: the hugetlb path is not exercised");

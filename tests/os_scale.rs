@@ -13,9 +13,8 @@ use std::sync::Mutex;
 
 use allocator_api2::boxed::Box;
 use allocator_api2::vec::Vec;
-use rtarena::Arena;
 use rtarena::pages::OsPages;
-use rtarena::tlsf::GrowingTlsf;
+use rtarena::{Arena, GrowingTlsf};
 
 type OsArena = Arena<GrowingTlsf<OsPages>>;
 

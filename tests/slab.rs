@@ -13,7 +13,8 @@ use allocator_api2::boxed::Box;
 use allocator_api2::vec::Vec;
 use rtarena::pages::{PageSource, PoolPages};
 use rtarena::slab::classes::CLASS_SIZES;
-use rtarena::{AllocError, Arena, GRANULE, Heap, PoolError, Slab, SmallHeap, Stats};
+use rtarena::tlsf::config::GRANULE;
+use rtarena::{AllocError, Arena, Heap, PoolError, Slab, SmallHeap, Stats};
 
 use common::{MIRI, PoolBuf, fill, verify};
 
@@ -1081,7 +1082,7 @@ fn dropping_a_slab_or_a_growing_tlsf_gives_every_page_back() {
     assert_eq!(out.get(), 0);
     {
         let pages = PoolPages::new(buf.slice(), PAGE).unwrap();
-        let arena = Arena::new(rtarena::tlsf::GrowingTlsf::new(Counting {
+        let arena = Arena::new(rtarena::GrowingTlsf::new(Counting {
             inner: pages,
             out: &out,
         }));
@@ -1101,7 +1102,7 @@ fn dropping_a_slab_or_a_growing_tlsf_gives_every_page_back() {
 fn a_growing_tlsf_fails_cleanly_when_the_source_is_dry() {
     let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
     let pages = PoolPages::new(buf.slice(), PAGE).unwrap();
-    let mut tlsf = rtarena::tlsf::GrowingTlsf::new(pages);
+    let mut tlsf = rtarena::GrowingTlsf::new(pages);
     let l = layout(3 * PAGE, 8);
     let block = tlsf.allocate(l).unwrap();
     let before = tlsf.stats();
@@ -1173,7 +1174,7 @@ fn a_large_heap_request_gives_back_only_the_spare_pages_it_needs() {
     let failures = heap.stats().failures;
     // A request that one page holds: the most recent spare goes back and
     // serves it; the other stays.
-    let one_page = layout(PAGE - rtarena::HEADER, 8);
+    let one_page = layout(PAGE - rtarena::tlsf::config::HEADER, 8);
     let block = heap.allocate(one_page).expect("a spare page went back");
     assert_eq!(heap.stats().failures, failures, "served, so not a failure");
     heap.check().unwrap();
@@ -1192,7 +1193,7 @@ fn a_large_heap_request_gives_back_only_the_spare_pages_it_needs() {
 fn a_growing_tlsf_refuses_what_its_source_cannot_give_before_taking_pages() {
     let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
     let pages = PoolPages::new(buf.slice(), PAGE).unwrap();
-    let mut tlsf = rtarena::tlsf::GrowingTlsf::new(pages);
+    let mut tlsf = rtarena::GrowingTlsf::new(pages);
     for size in [isize::MAX as usize / 2, 9 * PAGE] {
         assert_eq!(tlsf.allocate(layout(size, 8)), Err(AllocError));
         assert_eq!(tlsf.source().pages_in_use(), 0, "no page taken for {size}");
@@ -1239,7 +1240,7 @@ fn a_heap_reset_frees_everything_at_once() {
         "one free block again"
     );
     // `largest_free` is a block's size, its header included.
-    let all = layout(fresh.largest_free - rtarena::HEADER, 8);
+    let all = layout(fresh.largest_free - rtarena::tlsf::config::HEADER, 8);
     let block = heap.allocate(all).expect("the whole pool is free again");
     // SAFETY: allocated just above.
     unsafe { heap.deallocate(block.cast(), all) };

@@ -16,10 +16,8 @@ mod common;
 use std::alloc::Layout;
 
 use common::{MIRI, PoolBuf, round_up};
-use rtarena::tlsf::config::fl_len;
-use rtarena::{
-    GRANULE, GenericTlsf, HEADER, LargeTlsf, MIN_BLOCK, POOL_OVERHEAD, SmallTlsf, Stats, Tlsf,
-};
+use rtarena::tlsf::config::{GRANULE, HEADER, MIN_BLOCK, POOL_OVERHEAD, fl_len};
+use rtarena::{GenericTlsf, LargeTlsf, SmallTlsf, Stats, Tlsf};
 
 /// First-level counts of the named configurations (checked below to name
 /// the same types).

@@ -46,7 +46,8 @@ use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rtarena::pages::PoolPages;
-use rtarena::{Arena, Heap, RawHeap, Slab, Tlsf};
+use rtarena::raw::RawHeap;
+use rtarena::{Arena, Heap, Slab, Tlsf};
 // slabmalloc's `Allocator` trait, for its methods only: the name is
 // allocator-api2's here.
 use slabmalloc::{AllocationError, Allocator as _, LargeObjectPage, ObjectPage, ZoneAllocator};

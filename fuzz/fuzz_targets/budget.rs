@@ -7,8 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use rtarena::pages::{PoolPages, SharedPages};
-use rtarena::tlsf::GrowingTlsf;
-use rtarena::{Arena, Slab};
+use rtarena::{Arena, GrowingTlsf, Slab};
 use rtarena_fuzz::Input;
 use rtarena_fuzz::common::{PoolBuf, slab_harness};
 

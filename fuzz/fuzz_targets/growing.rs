@@ -7,8 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use rtarena::pages::PoolPages;
-use rtarena::tlsf::GrowingTlsf;
-use rtarena::{Arena, GrowingHeap};
+use rtarena::{Arena, GrowingHeap, GrowingTlsf};
 use rtarena_fuzz::Input;
 use rtarena_fuzz::common::{PoolBuf, slab_harness};
 

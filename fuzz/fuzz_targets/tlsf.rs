@@ -6,7 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rtarena::{Arena, RawHeap, SmallTlsf, Tlsf};
+use rtarena::raw::RawHeap;
+use rtarena::{Arena, SmallTlsf, Tlsf};
 use rtarena_fuzz::Input;
 use rtarena_fuzz::common::{Harness, PoolBuf, addresses, harness, tlsf_blocks};
 

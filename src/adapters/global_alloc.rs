@@ -7,7 +7,7 @@
 //! taken from inside itself, or a panic of the lock itself. The message
 //! still comes first: the guard acts only once the panic is reported and
 //! starts to unwind. Release builds refuse the misuses they detect and go
-//! on (see [`Misuse`](crate::Misuse)); they never reach the guard.
+//! on (see [`Misuse`](crate::raw::Misuse)); they never reach the guard.
 //!
 //! Re-entry under a `lock_api::RawMutex` (an interrupt or signal handler
 //! that allocates while the code it interrupted holds the lock) cannot be

@@ -5,7 +5,9 @@ use core::alloc::Layout;
 use core::ptr::NonNull;
 
 use super::Hybrid;
-use crate::pages::{MAX_PAGE, MIN_PAGE, PageSource, PageTables, RadixTables, TlsfPages};
+use super::radix::RadixTables;
+use super::tlsf_pages::{PageTables, TlsfPages};
+use crate::pages::{MAX_PAGE, MIN_PAGE, PageSource};
 use crate::slab::classes::CLASSES;
 use crate::tlsf::{LargeTlsf, give_back_pools, release_free_pages};
 use crate::{AllocError, CheckError, ClassStats, Misuse, RawHeap, Stats};
@@ -26,7 +28,7 @@ const LARGE_FL: usize = crate::tlsf::config::fl_len(isize::MAX as usize);
 /// 4 KiB pages, every class from 32 KiB pages up), and as in `Heap` its
 /// pages are blocks of the TLSF, taken when a class needs one and given
 /// back when they empty (but for at most two spares). Memory comes and
-/// grows as in [`GrowingTlsf`](crate::tlsf::GrowingTlsf), with the same
+/// grows as in [`GrowingTlsf`](crate::GrowingTlsf), with the same
 /// policy: when the TLSF has no block for a request (a large one, or a slab
 /// page), the heap takes as many pages of the source as the request needs
 /// and adds them to its TLSF, merged with the pool they continue when the
@@ -146,7 +148,7 @@ impl<S: PageSource, const PAGE: usize> GrowingHeap<S, PAGE> {
 
     /// Takes pages from the source now, as many as a request of `bytes`
     /// that found no free block would, and adds them to the TLSF; see
-    /// [`GrowingTlsf::grow`](crate::tlsf::GrowingTlsf::grow), whose
+    /// [`GrowingTlsf::grow`](crate::GrowingTlsf::grow), whose
     /// policy and costs these are.
     ///
     /// # Errors
@@ -164,7 +166,7 @@ impl<S: PageSource, const PAGE: usize> GrowingHeap<S, PAGE> {
     /// Gives the slab's spare pages back to the TLSF ([`trim`](Self::trim)),
     /// then the memory of every whole page of the source inside a free
     /// TLSF block back to the source; returns how many bytes went back.
-    /// See [`GrowingTlsf::release_free_pages`](crate::tlsf::GrowingTlsf::release_free_pages):
+    /// See [`GrowingTlsf::release_free_pages`](crate::GrowingTlsf::release_free_pages):
     /// the pages stay the heap's, and the heap never does this by itself.
     ///
     /// # Time complexity
@@ -182,9 +184,9 @@ impl<S: PageSource, const PAGE: usize> GrowingHeap<S, PAGE> {
     /// Frees every object at once: the slab gives its pages back, each
     /// pool becomes one free TLSF block again and the page tables forget
     /// their nodes (blocks of those pools); the counters restart. The heap
-    /// keeps the pages it took. Through an [`Arena`](crate::Arena), call it
-    /// on `arena.get_mut()`, which proves that no collection still borrows
-    /// the arena.
+    /// keeps the pages it took. An [`Arena`](crate::Arena) has the same
+    /// `reset`, on `&mut self`, which proves that no collection still
+    /// borrows the arena.
     ///
     /// # Time complexity
     /// O(pages + free slots + FL * SL + pools).
@@ -237,6 +239,71 @@ impl<S: PageSource, const PAGE: usize> GrowingHeap<S, PAGE> {
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded from the caller.
         Misuse::report_err(unsafe { self.hybrid.free(ptr, layout) })
+    }
+
+    /// Grows a slot or block in place, as
+    /// [`Heap::grow_in_place`](crate::GenericHeap::grow_in_place) does; it
+    /// takes no pages (a grow that must move does, through its allocation).
+    ///
+    /// # Errors
+    /// [`AllocError`] when the object cannot grow where it is; nothing
+    /// changes.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `old` (as for
+    /// [`deallocate`](Self::deallocate)), and `new.size() >= old.size()`.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline]
+    pub unsafe fn grow_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hybrid.resize_in_place(ptr, old, new, true) }
+    }
+
+    /// Shrinks a slot or block in place, as
+    /// [`Heap::shrink_in_place`](crate::GenericHeap::shrink_in_place) does
+    /// (a tail goes back to the TLSF, not to the source).
+    ///
+    /// # Errors
+    /// [`AllocError`] when the object cannot stay where it is; nothing
+    /// changes.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `old`, and
+    /// `new.size() <= old.size()`.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline]
+    pub unsafe fn shrink_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hybrid.resize_in_place(ptr, old, new, false) }
+    }
+
+    /// Usable bytes of a live slot or block, found as
+    /// [`Heap::usable_size`](crate::GenericHeap::usable_size) finds them.
+    ///
+    /// # Safety
+    /// `ptr` is live in this heap with layout `layout` (as for
+    /// [`deallocate`](Self::deallocate)).
+    ///
+    /// # Time complexity
+    /// O(1): finding a page reads at most one node per level of its
+    /// pool's tree (see the type's documentation).
+    pub unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hybrid.usable_size(ptr, layout) }
     }
 
     /// A snapshot of the usage counters, as [`Heap::stats`](crate::GenericHeap::stats)

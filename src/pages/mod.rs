@@ -13,11 +13,9 @@
 #[cfg(all(feature = "std", unix))]
 mod os;
 mod pool;
-mod radix;
 mod region;
 #[cfg(feature = "sync")]
 mod shared;
-mod tlsf;
 
 #[cfg(all(feature = "std", unix))]
 pub use self::os::OsMap;
@@ -26,11 +24,9 @@ pub use self::os::{OsPages, PageKind};
 pub use self::pool::PoolMap;
 pub use self::pool::PoolPages;
 pub(crate) use self::pool::check_page_size;
-pub(crate) use self::radix::RadixTables;
 pub use self::region::RegionPages;
 #[cfg(feature = "sync")]
 pub use self::shared::{Budget, SharedPages};
-pub(crate) use self::tlsf::{PageTables, PoolTables, TlsfPages};
 
 use core::ptr::NonNull;
 
@@ -55,9 +51,9 @@ pub const MAX_TAIL: usize = 64;
 ///
 /// Implementors promise:
 /// - `page_size` is a power of two between [`MIN_PAGE`] and [`MAX_PAGE`], and
-///   never changes; so is `page_align`, a power of two from
-///   [`GRANULE`](crate::GRANULE) to `page_size` (a TLSF that grows from
-///   the pages needs granule-aligned ones);
+///   never changes; so is `page_align`, a power of two from the TLSF's
+///   granule (`rtarena::tlsf::config::GRANULE`, two words) to `page_size`
+///   (a TLSF that grows from the pages needs granule-aligned ones);
 /// - a page from `allocate_page` is aligned to `page_align`, and its address
 ///   is at least `page_size`; its first
 ///   `page_size - reserved_tail` bytes are valid for reads and writes,

@@ -280,7 +280,7 @@ impl OsPages {
     /// touches each OS page of it, so that the code that uses the page
     /// takes no page fault. The time moves to the page take (for a
     /// growing heap, the allocation that grows it; with
-    /// [`GrowingTlsf::grow`](crate::tlsf::GrowingTlsf::grow), start-up),
+    /// `GrowingTlsf::grow` or `GrowingHeap::grow`, start-up),
     /// about one page fault per OS page: a few hundred microseconds per
     /// MiB. The kernel may still reclaim the memory under pressure (swap);
     /// [`locked`](Self::locked) rules that out too.

@@ -18,8 +18,7 @@ use crate::AllocError;
 /// use core::mem::MaybeUninit;
 /// use core::ptr;
 /// use rtarena::pages::RegionPages;
-/// use rtarena::tlsf::GrowingTlsf;
-/// use rtarena::SyncArena;
+/// use rtarena::{GrowingTlsf, SyncArena};
 ///
 /// struct Pool(UnsafeCell<[MaybeUninit<u8>; 1 << 20]>);
 /// // SAFETY: only the heap below touches the pool, through its lock.

@@ -204,6 +204,16 @@ unsafe impl<S: PageSource, const N: usize> RawHeap for Slab<S, N> {
         unsafe { self.resize_in_place(ptr, old, new) }
     }
 
+    #[inline]
+    unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        // SAFETY: same contract.
+        unsafe { Slab::usable_size(self, ptr, layout) }
+    }
+
+    fn reset(&mut self) {
+        Slab::reset(self);
+    }
+
     fn stats(&self) -> Stats {
         Slab::stats(self)
     }

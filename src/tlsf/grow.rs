@@ -38,7 +38,7 @@ use crate::{AllocError, CheckError, Misuse, PoolError, RawHeap, Stats};
 /// use core::alloc::Layout;
 /// use core::mem::MaybeUninit;
 /// use rtarena::pages::PoolPages;
-/// use rtarena::tlsf::GrowingTlsf;
+/// use rtarena::GrowingTlsf;
 ///
 /// let mut pool = [MaybeUninit::uninit(); 64 * 1024];
 /// let mut tlsf = GrowingTlsf::new(PoolPages::new(&mut pool, 4096).unwrap());
@@ -174,6 +174,76 @@ impl<S: PageSource> GrowingTlsf<S> {
     pub unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: forwarded.
         unsafe { self.tlsf.deallocate(ptr, layout) }
+    }
+
+    /// Grows a block in place; see
+    /// [`GenericTlsf::grow_in_place`](super::GenericTlsf::grow_in_place).
+    /// It takes no pages: a grow that must move does (through the wrapper's
+    /// allocation).
+    ///
+    /// # Errors
+    /// As for `GenericTlsf::grow_in_place`.
+    ///
+    /// # Safety
+    /// As for `GenericTlsf::grow_in_place`.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline]
+    pub unsafe fn grow_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded.
+        unsafe { self.tlsf.grow_in_place(ptr, old, new) }
+    }
+
+    /// Shrinks a block in place; see
+    /// [`GenericTlsf::shrink_in_place`](super::GenericTlsf::shrink_in_place).
+    /// The tail goes back to the TLSF, not to the source.
+    ///
+    /// # Errors
+    /// As for `GenericTlsf::shrink_in_place`.
+    ///
+    /// # Safety
+    /// As for `GenericTlsf::shrink_in_place`.
+    ///
+    /// # Time complexity
+    /// O(1).
+    #[inline]
+    pub unsafe fn shrink_in_place(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: forwarded.
+        unsafe { self.tlsf.shrink_in_place(ptr, old, new) }
+    }
+
+    /// Usable bytes of a live block; see
+    /// [`GenericTlsf::usable_size`](super::GenericTlsf::usable_size).
+    ///
+    /// # Safety
+    /// As for `GenericTlsf::usable_size`.
+    ///
+    /// # Time complexity
+    /// O(1).
+    pub unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        // SAFETY: forwarded.
+        unsafe { self.tlsf.usable_size(ptr, layout) }
+    }
+
+    /// Frees every block at once: each pool becomes one free block again
+    /// and the counters restart. The heap keeps the pages it took (they go
+    /// back to the source when it drops).
+    ///
+    /// # Time complexity
+    /// O(FL * SL + pools), as [`GenericTlsf::reset`](super::GenericTlsf::reset).
+    pub fn reset(&mut self) {
+        self.tlsf.reset();
     }
 
     /// The TLSF's counters; `capacity` grows as pages are added.
@@ -391,6 +461,16 @@ unsafe impl<S: PageSource> RawHeap for GrowingTlsf<S> {
     ) -> Result<NonNull<[u8]>, AllocError> {
         // SAFETY: same contract.
         unsafe { self.tlsf.shrink_in_place(ptr, old, new) }
+    }
+
+    #[inline]
+    unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        // SAFETY: same contract.
+        unsafe { self.tlsf.usable_size(ptr, layout) }
+    }
+
+    fn reset(&mut self) {
+        GrowingTlsf::reset(self);
     }
 
     fn stats(&self) -> Stats {

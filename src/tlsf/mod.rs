@@ -226,6 +226,16 @@ unsafe impl<const FL: usize, const SL: usize> RawHeap for GenericTlsf<'_, FL, SL
         unsafe { GenericTlsf::shrink_in_place(self, ptr, old, new) }
     }
 
+    #[inline]
+    unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        // SAFETY: same contract.
+        unsafe { GenericTlsf::usable_size(self, ptr, layout) }
+    }
+
+    fn reset(&mut self) {
+        GenericTlsf::reset(self);
+    }
+
     fn stats(&self) -> Stats {
         GenericTlsf::stats(self)
     }

@@ -161,18 +161,26 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         }
     }
 
-    /// Usable bytes of a live block: what `allocate` returned as its length.
+    /// Usable bytes of a live block: the length that `allocate` (or the
+    /// in-place resize since) returned for it; 0 for a zero-size `layout`.
+    /// The same call on every core and wrapper, which is why it takes the
+    /// layout: a slab slot's size is its layout's class.
+    ///
+    /// A pointer and layout that do not name an allocated block as
+    /// [`deallocate`](Self::deallocate) checks give 0, reading nothing
+    /// outside the pools.
     ///
     /// # Safety
-    /// `ptr` is live in this heap (and not zero-size).
+    /// `ptr` is live in this heap with layout `layout` (as for
+    /// `deallocate`).
     ///
     /// # Time complexity
     /// O(1).
-    pub unsafe fn usable_size(&self, ptr: NonNull<u8>) -> usize {
-        let Some(located) = self.block_of(ptr) else {
+    pub unsafe fn usable_size(&self, ptr: NonNull<u8>, layout: Layout) -> usize {
+        if layout.size() == 0 {
             return 0;
-        };
-        match self.header_of(located, ptr.as_ptr().addr()) {
+        }
+        match self.live_block(ptr, layout) {
             Ok((_, header, pad)) => (header & !(USED | PREV_FREE)).saturating_sub(WORD + pad),
             Err(_) => 0,
         }

@@ -122,7 +122,7 @@ fn padded_payloads_are_found_again() {
             let addr = ptr.cast::<u8>().as_ptr().addr();
             assert_eq!(addr % layout.align(), 0);
             // SAFETY: live.
-            let usable = unsafe { tlsf.usable_size(ptr.cast()) };
+            let usable = unsafe { tlsf.usable_size(ptr.cast(), layout) };
             assert_eq!(usable, ptr.len(), "{layout:?}");
             let word = tlsf.pools.locate_block(addr).map(|located| {
                 // SAFETY: a word inside the pool.

@@ -12,7 +12,7 @@ use std::ops::Range;
 use std::ptr::NonNull;
 
 use proptest::prelude::*;
-use rtarena::{GRANULE, HEADER, MIN_BLOCK, POOL_OVERHEAD};
+use rtarena::tlsf::config::{GRANULE, HEADER, MIN_BLOCK, POOL_OVERHEAD};
 
 /// `true` when running under Miri: tests shrink their sizes and counts.
 pub const MIRI: bool = cfg!(miri);
@@ -341,7 +341,9 @@ mod driver {
     use std::mem::MaybeUninit;
 
     use allocator_api2::alloc::Allocator;
-    use rtarena::{Arena, GRANULE, HEADER, RawHeap, Stats};
+    use rtarena::raw::RawHeap;
+    use rtarena::tlsf::config::{GRANULE, HEADER};
+    use rtarena::{Arena, Stats};
 
     use super::{Op, OpParams, PoolBuf, fill, ops_strategy, run_cases, verify, verify_zero};
 
@@ -608,7 +610,8 @@ mod driver {
     impl Harness {
         /// Drives `ops` through `allocator_api2::alloc::Allocator` on
         /// `&Arena<C>` against a shadow model, checking after every step
-        /// that live blocks do not overlap, are aligned and long enough,
+        /// that live blocks do not overlap, are aligned and long enough
+        /// (and that `usable_size` gives the length returned),
         /// keep their contents, that zeroed memory is zero, that a failure
         /// changes nothing but `stats().failures`, that the counters agree
         /// with the model, and that `arena.check()` passes. Then frees every
@@ -875,6 +878,12 @@ mod driver {
             assert!(
                 len >= layout.size(),
                 "step {step}: {len} bytes returned for {layout:?}"
+            );
+            // SAFETY: the block was just returned for `layout`: live with it.
+            let usable = unsafe { self.arena.usable_size(ptr, layout) };
+            assert_eq!(
+                usable, len,
+                "step {step}: usable_size of {ptr:p} ({layout:?}) is not the length returned"
             );
         }
 

@@ -4,9 +4,8 @@
 #[path = "../parse.rs"]
 mod parse;
 
-use rtarena::SyncArena;
 use rtarena::pages::OsPages;
-use rtarena::tlsf::GrowingTlsf;
+use rtarena::{GrowingTlsf, SyncArena};
 
 #[global_allocator]
 static HEAP: SyncArena<GrowingTlsf<OsPages>, spin::Mutex<()>> =

@@ -56,8 +56,7 @@ use hashbrown::HashMap;
 use lm3s6965::{Interrupt, interrupt};
 use panic_semihosting as _; // a panic prints its message and exits with a failure
 use rtarena::pages::{Budget, PoolPages, RegionPages, SharedPages};
-use rtarena::tlsf::GrowingTlsf;
-use rtarena::{Arena, CriticalSectionLock, Slab, SyncArena};
+use rtarena::{Arena, CriticalSectionLock, GrowingTlsf, Slab, SyncArena};
 use static_cell::{ConstStaticCell, StaticCell};
 
 /// Page size of both pools. 1 KiB pages let a slab serve objects up to

@@ -42,8 +42,7 @@ use allocator_api2::boxed::Box;
 use cortex_m_semihosting::hprintln;
 use panic_semihosting as _; // a panic prints its message and exits with a failure
 use rtarena::pages::{Budget, PoolPages, RegionPages, SharedPages};
-use rtarena::tlsf::GrowingTlsf;
-use rtarena::{Arena, CriticalSectionLock, Slab, SyncArena};
+use rtarena::{Arena, CriticalSectionLock, GrowingTlsf, Slab, SyncArena};
 
 /// Page size of both pools. 1 KiB pages let a slab serve objects up to
 /// 448 bytes; the example's largest is a 256-byte `Vec` buffer.

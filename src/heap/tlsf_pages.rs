@@ -24,7 +24,7 @@
 //! differently ([`PageTables`]): `Heap`'s are carved off its pools
 //! ([`PoolTables`]); the growing heap's pools grow at run time, so its
 //! tables are radix trees whose nodes are blocks of its own TLSF
-//! (`pages::radix`).
+//! (`heap/radix.rs`).
 
 use core::alloc::Layout;
 use core::mem::{MaybeUninit, align_of, size_of};
@@ -34,7 +34,8 @@ use crate::in_place::uninit_field;
 use crate::pages::PageSource;
 use crate::tlsf::GenericTlsf;
 use crate::tlsf::MAX_POOLS;
-use crate::{AllocError, CheckError, GRANULE, HEADER, PoolError};
+use crate::tlsf::config::{GRANULE, HEADER};
+use crate::{AllocError, CheckError, PoolError};
 
 /// Where a [`TlsfPages`] keeps its page tables (see the module's
 /// documentation for what an entry says), and whether its TLSF can take

@@ -36,10 +36,11 @@ use core::alloc::Layout;
 use core::mem::{align_of, size_of};
 use core::ptr::NonNull;
 
-use super::tlsf::{PageTables, TableCost};
+use super::tlsf_pages::{PageTables, TableCost};
 use crate::pages::PageSource;
+use crate::tlsf::config::HEADER;
 use crate::tlsf::{LargeTlsf, MAX_POOLS, add_pages_for};
-use crate::{AllocError, CheckError, HEADER};
+use crate::{AllocError, CheckError};
 
 /// Bytes of every node, leaf or inner: a TLSF block of its own.
 pub(crate) const NODE: usize = 1024;
