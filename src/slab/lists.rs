@@ -136,7 +136,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     }
 
     /// A free left `page`, not the active page of `class`, with a free slot
-    /// after it was full, or empty.
+    /// after it was full (`live`, its objects before the free, is its
+    /// capacity), or empty (`live` is 1).
     ///
     /// # Safety
     /// `page` is a page of `class` other than its active one, whose free
@@ -144,29 +145,45 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// in `inactive_live`.
     #[cold]
     #[inline(never)]
-    pub(super) unsafe fn page_unfilled_or_emptied(&mut self, class: ClassId, page: Page) {
+    pub(super) unsafe fn page_unfilled_or_emptied(
+        &mut self,
+        class: ClassId,
+        page: Page,
+        live: usize,
+    ) {
+        // A page of one slot (`with_max_class`) is both: its header tells.
         // SAFETY: the page is owned and not active, so its header is
         // current (caller).
-        let (live, capacity) = unsafe {
-            let header = page.header();
-            (header.live(), header.capacity())
-        };
-        if live + 1 == capacity {
+        if live != 1 || unsafe { page.header() }.capacity() == 1 {
             // SAFETY: forwarded from the caller; the page was full.
             unsafe { self.page_unfilled(class, page) };
-        }
-        // An emptied page goes back to the source unless it is the active
-        // page (with one slot per page, `page_unfilled` just made it so),
-        // which the class keeps as its spare.
-        if live == 0 {
-            // SAFETY: `class` is served (the caller's page is of it).
-            if unsafe { self.class_mut(class) }.active == Some(page) {
-                self.keep_spare(class);
-            } else {
-                // SAFETY: an empty page of `class` other than the active
-                // one, which came from the source.
-                unsafe { self.release_page(class, page) };
+            // With one slot per page (`with_max_class`) the page is also
+            // empty, and now the active page (`page_unfilled` made it so,
+            // or put it second behind an empty active page).
+            if live == 1 {
+                self.page_emptied_unfilled(class, page);
             }
+            return;
+        }
+        // An emptied page goes back to the source: it is not the active
+        // page.
+        // SAFETY: an empty page of `class` other than the active one, which
+        // came from the source.
+        unsafe { self.release_page(class, page) };
+    }
+
+    /// A page of one slot, full, just emptied and went through
+    /// `page_unfilled`: the class keeps it as its spare if it is the
+    /// active page now, else it goes back to the source.
+    #[cold]
+    fn page_emptied_unfilled(&mut self, class: ClassId, page: Page) {
+        // SAFETY: `class` is served (the caller's page is of it).
+        if unsafe { self.class_mut(class) }.active == Some(page) {
+            self.keep_spare(class);
+        } else {
+            // SAFETY: an empty page of `class` other than the active one
+            // (the caller's), which came from the source.
+            unsafe { self.release_page(class, page) };
         }
     }
 
@@ -208,8 +225,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         unsafe {
             let active = slots.active.unwrap_unchecked();
             unlink(page);
-            let old_live = slots.active_live();
-            if old_live == 0 {
+            if slots.active_live() == 0 {
                 insert_after(active, page);
                 return;
             }
@@ -221,8 +237,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 active
             };
             insert_after(before, page);
-            slots.write_back(active);
-            slots.activate(page, old_live);
+            slots.switch_active(active, page);
         }
     }
 }
