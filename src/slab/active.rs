@@ -5,8 +5,8 @@
 //! one pointer chase shorter: an allocation reads the class's free list head
 //! and that slot's link, and a free of an object of the active page writes
 //! the slot and the class, never the page's header. The header's copies of
-//! those fields are stale while the page is active; `write_back` writes them
-//! before another page becomes active.
+//! those fields are stale while the page is active; `switch_active` and
+//! `write_back_full` write them before another page becomes active.
 //!
 //! The class is one cache line on 64-bit targets, and on every target a
 //! class is found from a layout with one table load and a scaled address.
@@ -419,13 +419,13 @@ impl Class {
     /// header's free list and bump move into the class, and its live
     /// objects from `inactive_live` to the active page's count, which held
     /// `old_live` objects of the page that was active before, whose state
-    /// `write_back` wrote to its header (0 when there was none).
+    /// `write_back_full` wrote to its header (0 when there was none).
     ///
     /// # Safety
     /// `page` is an owned, initialised page of this class, other than the
-    /// active one, with its header current; the class's state is that of
-    /// no page (as `write_back` or `forget_active` leave it) but for its
-    /// counters, which count `old_live` objects on the active page.
+    /// active one, with its header current; the class holds no free slot
+    /// and none given back (as `write_back_full` and `forget_active` leave
+    /// it), and its counters count `old_live` objects on the active page.
     #[inline(always)]
     pub(super) unsafe fn activate(&mut self, page: Page, old_live: usize) {
         debug_assert!(self.active_live() == old_live && self.active != Some(page));
@@ -443,7 +443,7 @@ impl Class {
     }
 
     /// Makes a fresh page, on which no slot is carved, the active page in
-    /// place of one with `old_live` objects whose state `write_back` wrote
+    /// place of one with `old_live` objects whose state `write_back_full` wrote
     /// (or of none, `old_live` 0), and takes its first slot.
     ///
     /// # Safety
@@ -457,9 +457,9 @@ impl Class {
         old_live: usize,
         slot_end: usize,
     ) -> NonNull<u8> {
-        debug_assert!(self.active_live() == old_live && !self.given_back);
+        // The class's free list is empty: its active page, if any, is full.
+        debug_assert!(self.active_live() == old_live && !self.given_back && self.free.is_none());
         self.active = Some(page);
-        self.free = None;
         self.bump = (slot_end - usize::from(self.size)) as u32;
         self.inactive_live = self.inactive_live.wrapping_add(old_live);
         // The new page's first allocation counts in `allocations` and on
@@ -488,33 +488,46 @@ impl Class {
         self.bump = 0;
     }
 
-    /// Writes the state of `page`, the active page, back to its header and
-    /// leaves the class with the state of no page but its counters (its
-    /// `active` is for the caller to change); returns the page's live
-    /// objects, which the counters still count on the active page until
-    /// `activate` moves them.
+    /// Makes `page` the active page in place of `old`, the active page
+    /// now: writes the state of `old` back to its header (its free list,
+    /// with the given-back slot on it, bump and live count) and reads the
+    /// state of `page` from its, as `activate` does; the class's fields
+    /// are written once.
     ///
     /// # Safety
-    /// `page` is the active page.
-    pub(super) unsafe fn write_back(&mut self, page: Page) -> usize {
-        debug_assert!(self.active == Some(page));
+    /// `old` is the active page; `page` is another owned, initialised page
+    /// of this class, with its header current.
+    #[inline(always)]
+    pub(super) unsafe fn switch_active(&mut self, old: Page, page: Page) {
+        debug_assert!(self.active == Some(old) && old != page);
         let live = self.active_live();
+        let mut free = self.free;
         if let Some(slot) = self.unset_given_back() {
             // SAFETY: a slot given back is a free slot of the active page.
-            unsafe { push_slot(&mut self.free, slot) };
+            unsafe { push_slot(&mut free, slot) };
         }
         self.last_taken = None;
+        // SAFETY: forwarded from the caller; one header at a time.
+        unsafe {
+            let header = old.header();
+            header.set_free(free);
+            header.set_bump(self.bump as usize);
+            header.set_live(live);
+        }
         // SAFETY: forwarded from the caller.
         let header = unsafe { page.header() };
-        header.set_free(self.free.take());
-        header.set_bump(self.bump as usize);
-        header.set_live(live);
-        self.bump = 0;
-        live
+        self.active = Some(page);
+        self.free = header.free();
+        self.bump = header.bump() as u32;
+        // As in `activate`: the old page's objects join `inactive_live`
+        // and the new page's leave it.
+        let moved = live.wrapping_sub(header.live());
+        self.inactive_live = self.inactive_live.wrapping_add(moved);
+        self.off_active = self.off_active.wrapping_add(moved as u32);
     }
 
     /// Writes the state of `page`, the active page and full, back to its
-    /// header, as `write_back` does for any page, for less: a full page
+    /// header, as `switch_active` does for any page, for less: a full page
     /// has no free slot, none given back (`take` found none), no uncarved
     /// slot and `capacity` live objects. Returns `capacity`.
     ///

@@ -166,16 +166,56 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         class: ClassId,
         old_live: usize,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let start = match self.source.allocate_page() {
-            Ok(start) => start,
-            Err(AllocError) => match self.take_spare() {
-                Some(start) => start,
-                None => {
-                    self.counters.failures += 1;
-                    return Err(AllocError);
-                }
-            },
+        let Ok(start) = self.source.allocate_page() else {
+            // SAFETY: forwarded from the caller.
+            return unsafe { self.allocate_from_spare(class, old_live) };
         };
+        // SAFETY: forwarded from the caller; the source handed us this
+        // page, which nothing else uses.
+        let slot = unsafe { self.start_page(class, old_live, start) };
+        let c = &mut self.counters;
+        c.pages += 1;
+        c.peak_pages = c.peak_pages.max(c.pages);
+        slot
+    }
+
+    /// As `allocate_from_new_page` once the source has no page left: takes
+    /// another class's spare instead (which the slab's page count, and its
+    /// peak, already count), or fails.
+    ///
+    /// # Safety
+    /// As for `allocate_from_new_page`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn allocate_from_spare(
+        &mut self,
+        class: ClassId,
+        old_live: usize,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        let Some(start) = self.take_spare_inline() else {
+            self.counters.failures += 1;
+            return Err(AllocError);
+        };
+        // SAFETY: forwarded from the caller; `take_spare_inline` detached
+        // the page, which nothing else uses.
+        unsafe { self.start_page(class, old_live, start) }
+    }
+
+    /// Makes `start`, a page for `class` that nothing uses, the active page
+    /// of `class`, and allocates from it. The page goes into the ring right
+    /// after the full active page, so that the ring goes on with the full
+    /// pages from it.
+    ///
+    /// # Safety
+    /// As for `allocate_from_new_page`; `start` is a page from the source
+    /// that the slab's page count counts and no class holds.
+    #[inline(always)]
+    unsafe fn start_page(
+        &mut self,
+        class: ClassId,
+        old_live: usize,
+        start: NonNull<u8>,
+    ) -> Result<NonNull<[u8]>, AllocError> {
         // A full page holds its capacity: only a class with no page yet
         // looks it up (with the index's multiply).
         let capacity = if old_live != 0 {
@@ -184,9 +224,6 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             // SAFETY: `class` is served (caller), so below `N`.
             unsafe { *self.capacities.get_unchecked(class.index()) as usize }
         };
-        let c = &mut self.counters;
-        c.pages += 1;
-        c.peak_pages = c.peak_pages.max(c.pages);
         let slot_end = self.hot.slot_end;
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };

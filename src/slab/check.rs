@@ -53,6 +53,18 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
             class.index(),
         ));
     }
+    // `is_spare` reads a listed class's active page with no `None` test.
+    if let Some(class) = slab
+        .hot
+        .spares
+        .iter()
+        .find(|c| slab.classes[c.index()].active.is_none())
+    {
+        return Err(CheckError::new(
+            "a spare is listed for a class with no page",
+            class.index(),
+        ));
+    }
     let mut spares = slab.hot.spares.iter();
     if let (Some(first), Some(second)) = (spares.next(), spares.next()) {
         if first == second {

@@ -378,7 +378,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             // SAFETY: `page` is a page of `class` other than its active one
             // (caller), which this free, recorded, left with a free slot
             // after it was full, or empty.
-            unsafe { self.page_unfilled_or_emptied(class, page) };
+            unsafe { self.page_unfilled_or_emptied(class, page, live) };
         }
         Ok(())
     }

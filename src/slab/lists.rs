@@ -50,6 +50,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let Some(page) = self.take_spare() else {
             return false;
         };
+        self.counters.pages -= 1;
         // SAFETY: `take_spare` detached the page, which came from the
         // source.
         unsafe { self.source.deallocate_page(page) };
@@ -58,14 +59,22 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
 
     /// Takes the most recent spare page (a class's empty active page) out
     /// of its class, for the caller to give to a class that needs a page
-    /// (the source has none left) or back to the source.
+    /// (the source has none left) or back to the source. The slab's page
+    /// count still counts it: the caller gives it to a class, or takes it
+    /// off that count.
     #[cold]
-    pub(super) fn take_spare(&mut self) -> Option<NonNull<u8>> {
+    fn take_spare(&mut self) -> Option<NonNull<u8>> {
+        self.take_spare_inline()
+    }
+
+    /// `take_spare`, inlined into the allocation that finds the source dry.
+    #[inline(always)]
+    pub(super) fn take_spare_inline(&mut self) -> Option<NonNull<u8>> {
         let classes = &self.classes;
         // SAFETY: the spares list only served classes.
         let class = self.hot.spares.take(|c| unsafe { is_spare(classes, c) })?;
-        // SAFETY: `is_spare` said the class has an active page, empty; the
-        // spares list only served classes.
+        // SAFETY: the class is listed, so it has an active page, which
+        // `is_spare` says is empty; the spares list only served classes.
         Some(unsafe { self.detach_active(class) }.start())
     }
 
@@ -87,8 +96,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // SAFETY: the spares list only served classes, and `class` is one.
         let is_spare = |c| unsafe { is_spare(classes, c) };
         if let Some(out) = self.hot.spares.push(class, is_spare) {
+            self.counters.pages -= 1;
             // SAFETY: `push` returns a listed class, served, whose active
-            // page (`is_spare` says it has one) is empty; detached, the page
+            // page (a listed class has one) is empty; detached, the page
             // came from the source.
             unsafe {
                 let page = self.detach_active(out);
@@ -97,9 +107,10 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         }
     }
 
-    /// Takes the active page of `class`, empty, out of its ring and stops
-    /// counting it; the next page of the ring, if any, becomes active. The
-    /// caller gives the page back or to another class.
+    /// Takes the active page of `class`, empty, out of its ring and out of
+    /// the class's page count; the next page of the ring, if any, becomes
+    /// active. The caller gives the page back (and takes it off the slab's
+    /// page count) or to another class.
     ///
     /// # Safety
     /// `class` is served, and its active page exists and is empty.
@@ -110,7 +121,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // SAFETY: the class has an active page, empty (caller), whose ring
         // holds owned, initialised pages; every other page's header is
         // current.
-        let page = unsafe {
+        unsafe {
             let page = slots.active.unwrap_unchecked();
             slots.forget_active();
             let next = page.header().next();
@@ -121,13 +132,12 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 slots.activate(next, 0);
             }
             page
-        };
-        self.counters.pages -= 1;
-        page
+        }
     }
 
     /// A free left `page`, not the active page of `class`, with a free slot
-    /// after it was full, or empty.
+    /// after it was full (`live`, its objects before the free, is its
+    /// capacity), or empty (`live` is 1).
     ///
     /// # Safety
     /// `page` is a page of `class` other than its active one, whose free
@@ -135,29 +145,45 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// in `inactive_live`.
     #[cold]
     #[inline(never)]
-    pub(super) unsafe fn page_unfilled_or_emptied(&mut self, class: ClassId, page: Page) {
+    pub(super) unsafe fn page_unfilled_or_emptied(
+        &mut self,
+        class: ClassId,
+        page: Page,
+        live: usize,
+    ) {
+        // A page of one slot (`with_max_class`) is both: its header tells.
         // SAFETY: the page is owned and not active, so its header is
         // current (caller).
-        let (live, capacity) = unsafe {
-            let header = page.header();
-            (header.live(), header.capacity())
-        };
-        if live + 1 == capacity {
+        if live != 1 || unsafe { page.header() }.capacity() == 1 {
             // SAFETY: forwarded from the caller; the page was full.
             unsafe { self.page_unfilled(class, page) };
-        }
-        // An emptied page goes back to the source unless it is the active
-        // page (with one slot per page, `page_unfilled` just made it so),
-        // which the class keeps as its spare.
-        if live == 0 {
-            // SAFETY: `class` is served (the caller's page is of it).
-            if unsafe { self.class_mut(class) }.active == Some(page) {
-                self.keep_spare(class);
-            } else {
-                // SAFETY: an empty page of `class` other than the active
-                // one, which came from the source.
-                unsafe { self.release_page(class, page) };
+            // With one slot per page (`with_max_class`) the page is also
+            // empty, and now the active page (`page_unfilled` made it so,
+            // or put it second behind an empty active page).
+            if live == 1 {
+                self.page_emptied_unfilled(class, page);
             }
+            return;
+        }
+        // An emptied page goes back to the source: it is not the active
+        // page.
+        // SAFETY: an empty page of `class` other than the active one, which
+        // came from the source.
+        unsafe { self.release_page(class, page) };
+    }
+
+    /// A page of one slot, full, just emptied and went through
+    /// `page_unfilled`: the class keeps it as its spare if it is the
+    /// active page now, else it goes back to the source.
+    #[cold]
+    fn page_emptied_unfilled(&mut self, class: ClassId, page: Page) {
+        // SAFETY: `class` is served (the caller's page is of it).
+        if unsafe { self.class_mut(class) }.active == Some(page) {
+            self.keep_spare(class);
+        } else {
+            // SAFETY: an empty page of `class` other than the active one
+            // (the caller's), which came from the source.
+            unsafe { self.release_page(class, page) };
         }
     }
 
@@ -199,8 +225,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         unsafe {
             let active = slots.active.unwrap_unchecked();
             unlink(page);
-            let old_live = slots.active_live();
-            if old_live == 0 {
+            if slots.active_live() == 0 {
                 insert_after(active, page);
                 return;
             }
@@ -212,13 +237,15 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 active
             };
             insert_after(before, page);
-            slots.write_back(active);
-            slots.activate(page, old_live);
+            slots.switch_active(active, page);
         }
     }
 }
 
-/// Whether `class` has an active page with no live object on it.
+/// Whether `class`, a listed class, has no live object on its active page.
+/// (A listed class has an active page: a class loses its active page only
+/// when `detach_active` takes it, which takes the class out of the list
+/// first; `check` verifies it.)
 ///
 /// # Safety
 /// `class.index() < N`.
@@ -234,7 +261,8 @@ unsafe fn is_spare<const N: usize>(classes: &[Class; N], class: ClassId) -> bool
             .add(class.words_in_array())
             .cast::<Class>()
     };
-    slots.active.is_some() && slots.active_live() == 0
+    debug_assert!(slots.active.is_some());
+    slots.active_live() == 0
 }
 
 /// Puts `page` in a ring right after `before`.
