@@ -30,11 +30,19 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// above [`GRANULE`], rounded up to the next list boundary: by less
     /// than `1/SL`) and neither of those two blocks holds it; and freeing a
     /// block and allocating the same layout right after always succeeds.
-    #[inline]
+    #[inline(always)]
     pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         if layout.align() > GRANULE {
             return self.allocate_aligned(layout);
         }
+        self.allocate_unaligned(layout)
+    }
+
+    /// `allocate` for an alignment up to the granule: out of line, so that
+    /// an aligned request branches to its path before this one saves the
+    /// registers it needs.
+    #[inline(never)]
+    fn allocate_unaligned(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         if layout.size() == 0 {
             return Ok(dangling(layout));
         }

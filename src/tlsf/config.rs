@@ -6,7 +6,7 @@
 //! largest block. Each level is split into `SL` second-level lists of equal
 //! width; a low level with fewer than `SL` sizes in it has one list per size
 //! and leaves the rest of its lists unused. That costs a few list heads but
-//! makes the mapping from a size to its list six branch-free instructions
+//! makes the mapping from a size to its list five branch-free instructions
 //! (a bit scan and a rotate), which matters because it runs two to four
 //! times per allocate or free.
 
@@ -87,16 +87,17 @@ pub(crate) const fn validate(fl: usize, sl: usize) {
 
 /// The free list `(fl, sl)` a block of `size` bytes belongs to.
 ///
-/// `size` is a multiple of `GRANULE`, at least `MIN_BLOCK` (two granules).
-/// Below `SL` granules per level the rotation turns into a left shift that
-/// moves the level's leading bit out of the mask, so each size there gets a
-/// list of its own.
+/// `size` is a multiple of `GRANULE` (no flag bits), at least `MIN_BLOCK`
+/// (two granules). The mapping works on the size in bytes, not in
+/// granules: rotating the bytes by `GRANULE_LOG2` more than the granules
+/// gives the same bits, and spares a shift. Below `SL` granules per level
+/// the rotation turns into a left shift that moves the level's leading bit
+/// out of the mask, so each size there gets a list of its own.
 #[inline(always)]
 pub(crate) const fn list_of(size: usize, sl_log2: u32) -> (usize, usize) {
-    let granules = size >> GRANULE_LOG2;
-    let top = top_bit(granules);
-    let sl = granules.rotate_right(top.wrapping_sub(sl_log2)) & ((1 << sl_log2) - 1);
-    (top as usize - 1, sl)
+    let top = top_bit(size);
+    let sl = size.rotate_right(top.wrapping_sub(sl_log2)) & ((1 << sl_log2) - 1);
+    (top as usize - GRANULE_LOG2 as usize - 1, sl)
 }
 
 /// The first list whose every block is at least `size` bytes: `size` rounded
@@ -104,25 +105,26 @@ pub(crate) const fn list_of(size: usize, sl_log2: u32) -> (usize, usize) {
 /// level (`fl >= FL`); the caller treats that as "no such list".
 #[inline(always)]
 pub(crate) const fn list_at_least(size: usize, sl_log2: u32) -> (usize, usize) {
-    let granules = size >> GRANULE_LOG2;
-    let top = top_bit(granules);
-    // One less than a list's width at this level, `2^(top - sl_log2) - 1`,
-    // and 0 below `SL` granules, where each size has a list of its own:
-    // `top + 1` low bits set, shifted right by `sl_log2 + 1`. Two shifts,
-    // each by less than the word's width (`top <= usize::BITS - 1`), and
-    // no saturating subtraction: three instructions on Cortex-M4.
-    let step_mask = (usize::MAX >> (usize::BITS - 1 - top)) >> (sl_log2 + 1);
+    let top = top_bit(size);
+    // One less than a list's width at this level in granules,
+    // `2^(top - GRANULE_LOG2 - sl_log2) - 1`, and 0 below `SL` granules,
+    // where each size has a list of its own: `top - GRANULE_LOG2 + 1` low
+    // bits set, shifted right by `sl_log2 + 1`. A constant shifted by the
+    // leading zeros (each shift by less than the word's width), no
+    // saturating subtraction.
+    let step_mask = (usize::MAX >> (sl_log2 + 1 + GRANULE_LOG2)) >> (usize::BITS - 1 - top);
     // `size < isize::MAX + GRANULE` (a `Layout`'s size with its header,
-    // rounded), so this cannot overflow.
-    list_of((granules + step_mask) << GRANULE_LOG2, sl_log2)
+    // rounded), so this cannot overflow; the sum stays a multiple of the
+    // granule.
+    list_of(size + (step_mask << GRANULE_LOG2), sl_log2)
 }
 
-/// `floor(log2(granules))` for a block's size in granules, which is at
-/// least 2. Telling the compiler that it is not zero makes this one bit-scan
+/// `floor(log2(size))` for a block's size, which is at least `MIN_BLOCK`.
+/// Telling the compiler that it is not zero makes this one bit-scan
 /// instruction (see `bits`).
 #[inline(always)]
-const fn top_bit(granules: usize) -> u32 {
-    debug_assert!(granules != 0);
-    // SAFETY: every block is at least `MIN_BLOCK`, two granules.
-    highest_bit(unsafe { NonZeroUsize::new_unchecked(granules) })
+const fn top_bit(size: usize) -> u32 {
+    debug_assert!(size >= MIN_BLOCK);
+    // SAFETY: every block is at least `MIN_BLOCK` bytes.
+    highest_bit(unsafe { NonZeroUsize::new_unchecked(size) })
 }

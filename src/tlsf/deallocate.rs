@@ -103,9 +103,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         unsafe {
             let mut block = block;
             let mut size = header & !(USED | PREV_FREE);
-            let c = &mut self.counters;
-            c.in_use -= size;
-            c.deallocations += 1;
+            self.counters.count_free(size);
             let next = block.offset(size);
             let next_header = next.header();
             if next_header & USED == 0 {

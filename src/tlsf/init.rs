@@ -24,13 +24,15 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             sl_bitmaps: [0; FL],
             heads: [[None; SL]; FL],
             counters: Counters {
-                capacity: 0,
-                in_use: 0,
                 peak: 0,
+                in_use: 0,
+                frees: 0,
+                capacity: 0,
                 allocations: 0,
-                deallocations: 0,
                 failures: 0,
                 bad_frees: 0,
+                #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
+                frees_high: 0,
             },
             pools: PoolTable::new(),
             last_freed: None,

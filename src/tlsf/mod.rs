@@ -140,15 +140,76 @@ pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
     _pools: PhantomData<&'p mut [MaybeUninit<u8>]>,
 }
 
+/// The usage counters. Where `frees` is split (see `FreeCount`), `repr(C)`
+/// and the order keep the words a call updates side by side: an
+/// allocation loads and stores `peak` and `in_use` as a pair, a free
+/// `in_use` and `frees`. Elsewhere the declared order (which measured best
+/// on x86-64) stands.
 #[derive(Clone, Copy, Default)]
+#[cfg_attr(all(target_pointer_width = "32", not(rtarena_soft_clz)), repr(C))]
 struct Counters {
     capacity: usize,
+    #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
+    peak: usize,
     in_use: usize,
+    /// The deallocations; where split, modulo 2^32, with `frees_high`
+    /// counting the wraps (see `count_free`).
+    #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
+    frees: FreeCount,
+    #[cfg(not(all(target_pointer_width = "32", not(rtarena_soft_clz))))]
     peak: usize,
     allocations: u64,
-    deallocations: u64,
+    #[cfg(not(all(target_pointer_width = "32", not(rtarena_soft_clz))))]
+    frees: FreeCount,
     failures: u64,
     bad_frees: u64,
+    #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
+    frees_high: u32,
+}
+
+/// The deallocation count's low word. On 32-bit targets (but Armv6-M, as
+/// the `cfg`s say) the count is split in two words: the low one, beside
+/// `in_use`, that every free updates, and `frees_high`, that a branch
+/// taken once in 2^32 frees updates. That spares a free the second word
+/// of a 64-bit count (Cortex-M4: 4 instructions). Not on Armv6-M
+/// (`rtarena_soft_clz`): with its eight low registers, the branch costs the
+/// hybrid heap's free spills that outweigh it.
+#[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
+type FreeCount = u32;
+#[cfg(not(all(target_pointer_width = "32", not(rtarena_soft_clz))))]
+type FreeCount = u64;
+
+impl Counters {
+    /// Counts a free of `size` bytes.
+    #[inline(always)]
+    fn count_free(&mut self, size: usize) {
+        self.in_use -= size;
+        #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
+        {
+            self.frees = self.frees.wrapping_add(1);
+            if self.frees == 0 {
+                self.carry_frees();
+            }
+        }
+        #[cfg(not(all(target_pointer_width = "32", not(rtarena_soft_clz))))]
+        {
+            self.frees += 1;
+        }
+    }
+
+    #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
+    #[cold]
+    fn carry_frees(&mut self) {
+        self.frees_high = self.frees_high.wrapping_add(1);
+    }
+
+    /// Every deallocation since the heap was built or reset.
+    fn deallocations(&self) -> u64 {
+        #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
+        return (u64::from(self.frees_high) << 32) | u64::from(self.frees);
+        #[cfg(not(all(target_pointer_width = "32", not(rtarena_soft_clz))))]
+        return self.frees;
+    }
 }
 
 // SAFETY: a `Tlsf` owns its pools exclusively (it holds them as

@@ -19,7 +19,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             free: c.capacity.wrapping_sub(c.in_use),
             largest_free: self.largest_free(),
             allocations: c.allocations,
-            deallocations: c.deallocations,
+            deallocations: c.deallocations(),
             failures: c.failures,
             bad_frees: c.bad_frees,
         }
