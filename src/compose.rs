@@ -235,10 +235,13 @@ macro_rules! wrapper_methods {
             /// the arena borrows it (`&arena` is its allocator), and so does
             /// a reference leaked from one, so none is alive here, and
             /// nothing can reach the freed memory through the arena's safe
-            /// API. A pointer that [`allocate`](Self::allocate) returned is
-            /// freed with the rest: passing it to
-            /// [`deallocate`](Self::deallocate) afterwards breaks that
-            /// method's contract.
+            /// API (a collection that owns the arena, `Vec<T, Arena<C>>`,
+            /// cannot reach `reset` at all). A pointer that
+            /// [`allocate`](Self::allocate) returned is freed with the rest:
+            /// reading or writing through it afterwards is undefined
+            /// behaviour (the memory may be handed out again), and passing
+            /// it to [`deallocate`](Self::deallocate) breaks that method's
+            /// contract.
             ///
             /// ```
             /// # #[cfg(feature = "allocator-api2")] {
@@ -271,6 +274,9 @@ macro_rules! wrapper_methods {
             /// it; 0 for a zero-size layout. Each core answers from what it
             /// knows: a TLSF from the block's header, a slab from the layout's
             /// class, a hybrid heap from whichever side holds the block.
+            /// The bytes past the requested size are usable only through a
+            /// pointer that covers the whole block (the one `allocate`
+            /// returned), not through a narrower one such as a `Box`'s.
             ///
             /// ```
             /// use core::alloc::Layout;
@@ -406,7 +412,8 @@ macro_rules! wrapper_methods {
             /// `ptr` was returned by this arena for a layout with
             /// `layout.align()` and a size between the requested size and the
             /// returned length (the `Allocator` "fits" rule), and has not been
-            /// freed since.
+            /// freed since (by `deallocate`, a grow or shrink that moved it,
+            /// or [`reset`](Self::reset)).
             ///
             /// # Time complexity
             #[doc = concat!("O(1)", $lock, ".")]

@@ -443,7 +443,8 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     ///
     /// # Errors
     /// [`AllocError`] when the object cannot stay where it is (another
-    /// class, a stricter alignment); nothing changes.
+    /// class, a stricter alignment, a TLSF block shrunk to size 0); nothing
+    /// changes.
     ///
     /// # Safety
     /// `ptr` is live in this heap with layout `old`, and

@@ -24,7 +24,7 @@ const SMALL: usize = if MIRI { 32 * 1024 } else { 60 * 1024 };
 fn layouts() -> Vec<Layout> {
     let mut layouts = Vec::new();
     let sizes: &[usize] = if MIRI {
-        &[1, 8, 24, 100, 1000, 5000]
+        &[1, 8, 24, 48, 100, 1000, 5000]
     } else {
         &[
             1, 7, 8, 9, 16, 24, 40, 64, 72, 100, 130, 256, 300, 500, 1000, 1800, 3000, 5000, 9000,

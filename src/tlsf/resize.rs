@@ -166,9 +166,11 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// The same call on every core and wrapper, which is why it takes the
     /// layout: a slab slot's size is its layout's class.
     ///
-    /// A pointer and layout that do not name an allocated block as
-    /// [`deallocate`](Self::deallocate) checks give 0, reading nothing
-    /// outside the pools.
+    /// A pointer and layout that break the contract in a way
+    /// [`deallocate`](Self::deallocate) detects give 0, reading nothing
+    /// outside the pools (what `deallocate` cannot tell apart, such as a
+    /// pointer into a block after a word that reads as a header, is not
+    /// detected here either).
     ///
     /// # Safety
     /// `ptr` is live in this heap with layout `layout` (as for
