@@ -301,7 +301,7 @@ fn a_page_that_stops_being_active_forgets_its_last_slot() {
     let alone = objects[..per_page]
         .iter()
         .all(|o| o.as_ptr().addr() / 512 != latest.as_ptr().addr() / 512);
-    assert!(alone, "the 60th object is on a page of its own");
+    assert!(alone, "the last object is on a page of its own");
     // SAFETY: live objects, allocated with `byte`.
     unsafe {
         slab.deallocate(objects[10], byte);
