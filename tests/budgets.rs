@@ -33,7 +33,10 @@ fn a_heap_at_its_cap_fails_while_the_others_work() {
             }
         };
         assert_eq!(err, AllocError);
-        assert_eq!(held.len(), 2 * ((PAGE - rtarena::slab::PAGE_HEADER) / 512));
+        assert_eq!(
+            held.len(),
+            2 * ((PAGE - rtarena::slab::page_header(PAGE)) / 512)
+        );
         assert_eq!(small.stats().failures, 1);
         // The other subsystem is untouched by its neighbour's exhaustion.
         let others: Vec<_> = (0..40).map(|_| large.allocate(l).unwrap()).collect();
@@ -89,7 +92,7 @@ fn budgets_move_to_threads() {
                 assert_eq!(arena.stats().live(), v.len() as u64);
                 // The task wants more than its 8 pages hold: it runs into
                 // its cap, and only there.
-                let per_page = (PAGE - rtarena::slab::PAGE_HEADER) / 64;
+                let per_page = (PAGE - rtarena::slab::page_header(PAGE)) / 64;
                 assert!(v.len() <= 8 * per_page);
                 assert!(failures == 0 || arena.stats().live() as usize >= 7 * per_page);
                 drop(v);

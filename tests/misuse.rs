@@ -178,7 +178,8 @@ mod release {
         let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
         let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
         let l = layout(32, 8);
-        // 126 slots a page: two full pages, the third active.
+        // 126 slots a page (fewer with feature `hardened`): two full
+        // pages, the third active.
         let objects: Vec<_> = (0..300)
             .map(|_| slab.allocate(l).unwrap().cast::<u8>())
             .collect();
@@ -204,6 +205,82 @@ mod release {
         slab.check().unwrap();
         distinct(8, l, |l| slab.allocate(l).unwrap().cast());
         slab.check().unwrap();
+    }
+
+    /// The bitmap refuses every double free, not only those the free
+    /// shows at once.
+    #[cfg(feature = "hardened")]
+    #[test]
+    fn slab_double_frees_of_slots_freed_earlier_are_refused() {
+        let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
+        let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+        let l = layout(32, 8);
+        let class = (0..).find(|&c| slab.class_stats(c).unwrap().size == 32);
+        let per_page = slab.class_stats(class.unwrap()).unwrap().slots_per_page;
+        // Two full pages, the third active and partly carved.
+        let objects: Vec<_> = (0..2 * per_page + 50)
+            .map(|_| slab.allocate(l).unwrap().cast::<u8>())
+            .collect();
+        let (first, second, third) = (0, per_page, 2 * per_page);
+        let before = slab.stats();
+        // SAFETY: each object is live before its first free; the second
+        // frees, each with other frees of its page in between, and the
+        // free of a slot below the third page's lowest carved one, are the
+        // misuses under test.
+        unsafe {
+            // On the active page.
+            for i in [third + 10, third + 11, third + 12] {
+                slab.deallocate(objects[i], l);
+            }
+            slab.deallocate(objects[third + 10], l);
+            // The first page becomes active, then the second; the first
+            // and the third, partly carved, are inactive.
+            slab.deallocate(objects[first], l);
+            slab.deallocate(objects[second], l);
+            slab.deallocate(objects[second + 1], l);
+            slab.deallocate(objects[second], l);
+            for i in [first + 1, first + 2] {
+                slab.deallocate(objects[i], l);
+            }
+            slab.deallocate(objects[first], l);
+            slab.deallocate(objects[first + 1], l);
+            slab.deallocate(objects[third + 11], l);
+            // Not carved yet, on an inactive page.
+            let lowest = objects[third + 49];
+            slab.deallocate(NonNull::new(lowest.as_ptr().wrapping_sub(32)).unwrap(), l);
+        }
+        let stats = slab.stats();
+        assert_eq!(stats.bad_frees, 6);
+        assert_eq!(stats.live(), before.live() - 8);
+        assert_eq!(stats.deallocations, before.deallocations + 8);
+        slab.check().unwrap();
+        distinct(4 * per_page, l, |l| slab.allocate(l).unwrap().cast());
+        slab.check().unwrap();
+    }
+
+    /// A `Heap`'s slab keeps the bitmap too.
+    #[cfg(feature = "hardened")]
+    #[test]
+    fn a_heap_slab_double_free_of_a_slot_freed_earlier_is_refused() {
+        let mut buf = PoolBuf::with_align(64 * PAGE, PAGE);
+        let mut heap = Heap::new(buf.slice()).unwrap();
+        let l = layout(32, 8);
+        let objects: Vec<_> = (0..100)
+            .map(|_| heap.allocate(l).unwrap().cast::<u8>())
+            .collect();
+        // SAFETY: each object is live before its first free; the second
+        // free of `objects[10]`, with other frees in between, is the misuse
+        // under test.
+        unsafe {
+            for i in [10, 11, 12] {
+                heap.deallocate(objects[i], l);
+            }
+            heap.deallocate(objects[10], l);
+        }
+        assert_eq!((heap.stats().bad_frees, heap.stats().live()), (1, 97));
+        heap.check().unwrap();
+        distinct(200, l, |l| heap.allocate(l).unwrap().cast());
+        heap.check().unwrap();
     }
 
     #[test]
@@ -313,6 +390,29 @@ mod debug {
     fn an_interior_pointer_after_a_word_that_reads_as_an_odd_pad_panics() {
         let mut buf = PoolBuf::new(4096);
         free_after_an_odd_pad_word(&mut Tlsf::new(buf.slice()).unwrap());
+    }
+
+    /// A double free of a slot freed long before (more frees of its page
+    /// since than the debug walk of the free list looks at, without the
+    /// bitmap).
+    #[cfg(feature = "hardened")]
+    #[test]
+    #[should_panic(expected = "rtarena: ")]
+    fn a_slab_double_free_of_a_slot_freed_long_before_panics() {
+        let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
+        let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+        let l = layout(8, 8);
+        let objects: Vec<_> = (0..400)
+            .map(|_| slab.allocate(l).unwrap().cast::<u8>())
+            .collect();
+        // SAFETY: each object is live before its first free; the second
+        // free of `objects[0]` is the misuse under test.
+        unsafe {
+            for &object in &objects[..399] {
+                slab.deallocate(object, l);
+            }
+            slab.deallocate(objects[0], l);
+        }
     }
 
     /// The slab names the caller's layout, not its class's.

@@ -45,7 +45,7 @@ fn page_source_exhaustion_is_an_error_that_changes_nothing() {
     let objects = fill_up(&mut slab, small);
     assert_eq!(
         objects.len(),
-        8 * ((PAGE - rtarena::slab::PAGE_HEADER) / 48)
+        8 * ((PAGE - rtarena::slab::page_header(PAGE)) / 48)
     );
     assert_eq!(slab.source().pages_in_use(), 8);
 
@@ -104,7 +104,7 @@ fn a_class_out_of_pages_takes_the_other_classes_spares() {
     // A fourth class fills the free pages and then needs the spares.
     let big = layout(1024, 8);
     let objects = fill_up(&mut slab, big);
-    let per_page = (PAGE - rtarena::slab::PAGE_HEADER) / 1024;
+    let per_page = (PAGE - rtarena::slab::page_header(PAGE)) / 1024;
     assert_eq!(objects.len(), 4 * per_page);
     assert_eq!(slab.source().pages_in_use(), 4);
     slab.check().unwrap();
@@ -173,7 +173,7 @@ fn at_most_two_classes_keep_an_empty_page() {
     // A class whose free empties a page other than its active one gives it
     // back at once, whatever the spares.
     let l = layout(1024, 8);
-    let per_page = (PAGE - rtarena::slab::PAGE_HEADER) / 1024;
+    let per_page = (PAGE - rtarena::slab::page_header(PAGE)) / 1024;
     let objects: std::vec::Vec<_> = (0..per_page + 1)
         .map(|_| slab.allocate(l).unwrap())
         .collect();
@@ -196,7 +196,7 @@ fn a_page_boundary_alloc_free_loop_keeps_the_spare() {
     let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
     let l = layout(512, 8);
-    let per_page = (PAGE - rtarena::slab::PAGE_HEADER) / 512;
+    let per_page = (PAGE - rtarena::slab::page_header(PAGE)) / 512;
     let first: std::vec::Vec<_> = (0..per_page).map(|_| slab.allocate(l).unwrap()).collect();
     assert_eq!(slab.source().pages_in_use(), 1);
     for _ in 0..100 {
@@ -287,19 +287,21 @@ fn the_latest_object_freed_is_taken_next_whatever_came_between() {
 
 #[test]
 fn a_page_that_stops_being_active_forgets_its_last_slot() {
-    // 512-byte pages hold 59 one-byte objects: the 60th starts a second
-    // page, and a free on the first, full page makes it active again.
+    // A 512-byte page holds `per_page` one-byte objects: the next starts a
+    // second page, and a free on the first, full page makes it active
+    // again.
+    let per_page = (512 - rtarena::slab::page_header(512)) / 8;
     let mut buf = PoolBuf::with_align(8 * 512, 512);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), 512).unwrap()).unwrap();
     let byte = Layout::new::<u8>();
-    let objects: std::vec::Vec<_> = (0..60)
+    let objects: std::vec::Vec<_> = (0..=per_page)
         .map(|_| slab.allocate(byte).unwrap().cast::<u8>())
         .collect();
-    let latest = objects[59];
-    let alone = objects[..59]
+    let latest = objects[per_page];
+    let alone = objects[..per_page]
         .iter()
         .all(|o| o.as_ptr().addr() / 512 != latest.as_ptr().addr() / 512);
-    assert!(alone, "the 60th object is on a page of its own");
+    assert!(alone, "the last object is on a page of its own");
     // SAFETY: live objects, allocated with `byte`.
     unsafe {
         slab.deallocate(objects[10], byte);
@@ -310,9 +312,9 @@ fn a_page_that_stops_being_active_forgets_its_last_slot() {
         slab.check().unwrap();
     }
     assert_eq!(slab.allocate(byte).unwrap().cast::<u8>(), objects[10]);
-    assert_eq!(slab.stats().live(), 59);
+    assert_eq!(slab.stats().live(), per_page as u64);
     slab.check().unwrap();
-    for object in objects[..59].iter().copied() {
+    for object in objects[..per_page].iter().copied() {
         // SAFETY: live (object 10 was taken again above).
         unsafe { slab.deallocate(object, byte) };
         slab.check().unwrap();

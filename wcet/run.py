@@ -11,6 +11,7 @@ maximum, and the functions it ran.
     python3 wcet/run.py                  # the report
     python3 wcet/run.py --check README.md   # and fail if a max exceeds README's table
     python3 wcet/run.py --table          # the table for README.md
+    python3 wcet/run.py --hardened       # rtarena built with feature `hardened`
 
 Needs qemu-system-arm (7.2 or later, with plugin support), gcc, the
 thumbv6m-none-eabi and thumbv7em-none-eabihf targets, and rustup's
@@ -89,12 +90,13 @@ def sh(cmd, **kw):
     subprocess.run(cmd, check=True, **kw)
 
 
-def build():
+def build(features=()):
     TARGET_DIR.mkdir(exist_ok=True)
     sh(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror",
         "-fvisibility=hidden", "-o", PLUGIN, HERE / "plugin" / "markers.c"])
     for cpu in CPUS.values():
-        sh(["cargo", "build", "--release", "--quiet", "--target", cpu["target"]], cwd=FIRMWARE)
+        sh(["cargo", "build", "--release", "--quiet", "--target", cpu["target"],
+            *(["--features", ",".join(features)] if features else [])], cwd=FIRMWARE)
 
 
 def elf_of(cpu):
@@ -431,9 +433,14 @@ def main():
     parser.add_argument("--check", metavar="README", help="fail if a max exceeds its table")
     parser.add_argument("--table", action="store_true", help="print README's table only")
     parser.add_argument("--no-build", action="store_true", help="use the last build")
+    parser.add_argument("--hardened", action="store_true",
+                        help="build rtarena with feature `hardened` (not for --check: "
+                        "README's table is the default build's)")
     args = parser.parse_args()
+    if args.hardened and args.check:
+        parser.error("--check compares with README's table, the default build's")
     if not args.no_build:
-        build()
+        build(["rtarena/hardened"] if args.hardened else [])
     results = [parse(cpu, *run(cpu)) for cpu in (args.cpu or CPUS)]
     failures = [e for r in results for e in r.errors]
     if args.table:

@@ -17,6 +17,7 @@ use core::ptr::NonNull;
 use super::Hot;
 use super::classes::{CLASSES, MAX_CLASS, class_by_formula};
 use super::page::{FreeSlots, HEADER_SIZE, Page, pop_slot, push_slot};
+use super::slot_bits;
 
 /// A size class as the hot paths name it: where its [`Class`] starts in
 /// the slab, in 8-byte words (its index times [`CLASS_WORDS`], plus
@@ -38,9 +39,12 @@ pub(super) const CLASSES_AT: usize = if cfg!(target_pointer_width = "64") {
 };
 
 const _: () = assert!(size_of::<Class>() % 8 == 0 && ClassId::MAX_WORDS <= u8::MAX as usize);
-// `Class::size` fits 16 bits, and the room test of `take` adds the header
-// to it without overflow.
-const _: () = assert!(HEADER_SIZE + MAX_CLASS <= u16::MAX as usize);
+// `Class::size` fits 16 bits, and so does the header's end (with its
+// bitmap), and the room test of `take` adds them without overflow.
+const _: () = assert!(
+    slot_bits::header_end(crate::pages::MAX_PAGE) <= u16::MAX as usize
+        && HEADER_SIZE + MAX_CLASS <= u16::MAX as usize
+);
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(size_of::<Class>() == 64);
 
@@ -204,9 +208,6 @@ pub(super) struct Class {
     pub(super) give_backs: u64,
 }
 
-/// Where the header ends, as `Class::bump`'s type.
-const HEADER_END: u32 = HEADER_SIZE as u32;
-
 impl Class {
     /// A class of slots of `size` bytes with no page.
     pub(super) const fn new(size: usize) -> Self {
@@ -228,35 +229,49 @@ impl Class {
     /// Takes a slot from the active page: the one given back, else a freed
     /// one, else the next uncarved one; `None` when the page is full or
     /// there is none.
+    ///
+    /// `header_end` is where the slots may start in the slab's pages
+    /// (`Hot::header_end`). A slot given back stays marked handed out; the
+    /// others are marked so (see `slot_bits`).
     #[inline(always)]
-    pub(super) fn take(&mut self) -> Option<NonNull<u8>> {
+    pub(super) fn take(&mut self, header_end: u32) -> Option<NonNull<u8>> {
         if self.given_back {
             self.given_back = false;
             // SAFETY: a slot is given back only while it is `last_taken`.
             return Some(unsafe { self.last_taken.unwrap_unchecked() });
         }
-        self.take_free_or_uncarved()
+        self.take_free_or_uncarved(header_end)
     }
 
     /// Takes a slot of the active page from its free list, else the next
     /// uncarved one, as `take` does when no slot is given back; `None` when
     /// the page is full or there is none.
     #[inline(always)]
-    pub(super) fn take_free_or_uncarved(&mut self) -> Option<NonNull<u8>> {
+    pub(super) fn take_free_or_uncarved(&mut self, header_end: u32) -> Option<NonNull<u8>> {
         let slot = if let Some(slot) = self.free {
             // SAFETY: the class's free list holds free slots of the active
-            // page, each linking to the next.
-            self.free = unsafe { pop_slot(slot) };
+            // page, each linking to the next; a class has a free slot only
+            // while it has an active page, which holds the slot.
+            unsafe {
+                self.free = pop_slot(slot);
+                slot_bits::mark_taken(self.active, slot);
+            }
             slot
-        } else if self.has_uncarved() {
+        } else if self.has_uncarved(header_end) {
+            let above = self.bump as usize;
             self.bump -= u32::from(self.size);
+            let offset = self.bump as usize;
             // SAFETY: there are uncarved slots only while there is an active
             // page (`Class::new` and `forget_active` set `bump = 0`, and a
             // page's `bump` is at least its lowest slot's offset), and the
-            // slot below `bump` lies in it, above its header.
+            // slot below `bump` lies in it, above its header (and bitmap);
+            // the slots above it are carved (the page's first by
+            // `activate_fresh`, and `recarve` puts `bump` back where it was
+            // then).
             unsafe {
                 let page = self.active.unwrap_unchecked();
-                page.start().add(self.bump as usize)
+                slot_bits::mark_carved(page, offset, above);
+                page.start().add(offset)
             }
         } else {
             return None;
@@ -279,14 +294,18 @@ impl Class {
     /// branch on it stays predictable when frees come in random order; then
     /// the slot taken last is rarely the one freed.
     ///
-    /// Returns `false`, changing nothing, when `slot` is free already as
-    /// far as one test shows: given back, or first on the free list (a
-    /// double free).
+    /// Returns `false`, changing nothing, when `slot` is free already (a
+    /// double free) as far as the build tests: given back, or (see
+    /// `slot_bits::untake`) with feature `hardened` not marked handed out,
+    /// else first on the free list. The given-back slot stays marked
+    /// handed out (the flag tells it is free); the others lose their mark.
     ///
     /// # Safety
-    /// `slot` is a live slot of the active page, with the page's provenance.
+    /// `slot` is a carved slot of the active page `page`, at `offset` from
+    /// its start, with the page's provenance (live, unless this catches
+    /// it).
     #[inline(always)]
-    pub(super) unsafe fn put(&mut self, slot: NonNull<u8>) -> bool {
+    pub(super) unsafe fn put(&mut self, page: Page, offset: usize, slot: NonNull<u8>) -> bool {
         if self.last_taken == Some(slot) {
             if self.given_back {
                 return false;
@@ -294,7 +313,8 @@ impl Class {
             self.given_back = true;
             self.give_backs += 1;
         } else {
-            if self.free == Some(slot) {
+            // SAFETY: the slot is carved (caller).
+            if !unsafe { slot_bits::untake(page, offset, self.free, slot) } {
                 return false;
             }
             // SAFETY: forwarded; the slot is no longer in use.
@@ -304,15 +324,26 @@ impl Class {
         true
     }
 
-    /// Whether `slot` is free already as far as one test shows, the test
-    /// of `put`: given back, or first on the free list.
+    /// Whether `slot`, at `offset` in the active page `page`, is free
+    /// already, the tests of `put`: given back, or not handed out as
+    /// `slot_bits::untake` tells, which, if it is, marks it no longer so.
+    ///
+    /// # Safety
+    /// As for `put`.
     #[inline(always)]
-    pub(super) fn freed_already(&self, slot: NonNull<u8>) -> bool {
-        (self.last_taken == Some(slot) && self.given_back) || self.free == Some(slot)
+    pub(super) unsafe fn freed_already(
+        &mut self,
+        page: Page,
+        offset: usize,
+        slot: NonNull<u8>,
+    ) -> bool {
+        (self.last_taken == Some(slot) && self.given_back)
+            // SAFETY: forwarded from the caller.
+            || !unsafe { slot_bits::untake(page, offset, self.free, slot) }
     }
 
     /// Frees the active page's last live object, which is not free already
-    /// (`freed_already`), and carves the page again (see `recarve`): the
+    /// (`freed_already`, which unmarked it), and carves the page again (see `recarve`): the
     /// free counts as one onto the free list, whatever the slot.
     ///
     /// # Safety
@@ -355,7 +386,11 @@ impl Class {
         }
         self.given_back = false;
         self.allocations -= 1;
-        // A slot is given back only while it is `last_taken`.
+        // A slot is given back only while it is `last_taken`, a carved slot
+        // of the active page.
+        // SAFETY: the given-back slot is a carved slot of the active page,
+        // which the slab owns; it is free now.
+        unsafe { slot_bits::mark_free(self.active, self.last_taken) };
         self.last_taken
     }
 
@@ -404,15 +439,17 @@ impl Class {
             .wrapping_sub(u32::from(self.given_back)) as usize
     }
 
-    /// Whether the active page has a slot left.
-    pub(super) fn active_has_room(&self) -> bool {
-        self.given_back || self.free.is_some() || self.has_uncarved()
+    /// Whether the active page has a slot left; `header_end` is the
+    /// slab's (`Hot::header_end`).
+    pub(super) fn active_has_room(&self, header_end: u32) -> bool {
+        self.given_back || self.free.is_some() || self.has_uncarved(header_end)
     }
 
-    /// Whether the active page has a slot not carved yet (see `bump`).
+    /// Whether the active page has a slot not carved yet (see `bump`):
+    /// `header_end` is where slots may start in the slab's pages.
     #[inline(always)]
-    fn has_uncarved(&self) -> bool {
-        self.bump >= HEADER_END + u32::from(self.size)
+    fn has_uncarved(&self, header_end: u32) -> bool {
+        self.bump >= header_end + u32::from(self.size)
     }
 
     /// Makes `page`, a page of the class's ring, the active page: its
@@ -466,8 +503,11 @@ impl Class {
         // the new page, so `off_active` gains the old page's objects only.
         self.off_active = self.off_active.wrapping_add(old_live as u32);
         // SAFETY: the slot just below the slot end lies in the page, above
-        // its header (caller).
-        let slot = unsafe { page.start().add(self.bump as usize) };
+        // its header (and bitmap) (caller); it is the first carved.
+        let slot = unsafe {
+            slot_bits::mark_first(page, self.bump as usize);
+            page.start().add(self.bump as usize)
+        };
         self.last_taken = Some(slot);
         self.allocations += 1;
         slot
@@ -535,7 +575,7 @@ impl Class {
     /// `page` is the active page, full.
     #[inline(always)]
     pub(super) unsafe fn write_back_full(&mut self, page: Page) -> usize {
-        debug_assert!(self.active == Some(page) && !self.active_has_room());
+        debug_assert!(self.active == Some(page) && !self.given_back && self.free.is_none());
         // SAFETY: forwarded from the caller.
         let header = unsafe { page.header() };
         let capacity = header.capacity();

@@ -94,9 +94,10 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         &mut self,
         class: ClassId,
     ) -> Result<NonNull<[u8]>, AllocError> {
+        let header_end = self.hot.header_end.get();
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
-        match slots.take() {
+        match slots.take(header_end) {
             Some(slot) => {
                 let size = slots.size as usize;
                 self.hot.latest = class;
@@ -124,6 +125,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         &mut self,
         class: ClassId,
     ) -> Result<NonNull<[u8]>, AllocError> {
+        let header_end = self.hot.header_end.get();
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
         let old_live = match slots.active {
@@ -138,7 +140,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                     slots.activate(next, capacity);
                     // The next page has a free slot (its live count is
                     // below its capacity), and none is given back.
-                    let slot = slots.take_free_or_uncarved().unwrap_unchecked();
+                    let slot = slots.take_free_or_uncarved(header_end).unwrap_unchecked();
                     let size = slots.size as usize;
                     self.hot.latest = class;
                     return Ok(NonNull::slice_from_raw_parts(slot, size));

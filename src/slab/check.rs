@@ -9,9 +9,8 @@ use super::Slab;
 use super::active::ClassId;
 use super::classes::CLASS_SIZES;
 use super::init::slots_per_page;
-#[cfg(debug_assertions)]
-use super::page::recently_freed;
-use super::page::{FreeSlots, HEADER_SIZE, Page};
+use super::page::{FreeSlots, Page};
+use super::slot_bits;
 use crate::CheckError;
 #[cfg(debug_assertions)]
 use crate::Misuse;
@@ -22,13 +21,16 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// page's header against its list and class, the list links, each free
     /// list (slots inside the page, on slot boundaries, no cycle), that free
     /// plus uncarved plus live slots make the page's capacity, that no page
-    /// but the first partial one (the spare) is empty, and the counters.
+    /// but the first partial one (the spare) is empty, and the counters;
+    /// with feature `hardened`, also that each page's bitmap marks exactly
+    /// the carved slots that are not free as handed out.
     ///
     /// # Errors
     /// The first violation found, with the address where it was found.
     ///
     /// # Time complexity
-    /// O(pages + free slots).
+    /// O(pages + free slots); O(pages + carved slots) with feature
+    /// `hardened`.
     pub fn check(&self) -> Result<(), CheckError> {
         check(self)
     }
@@ -247,7 +249,7 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
                     slot.as_ptr() as usize,
                 ));
             }
-            if (end - offset) % size != 0 || offset < HEADER_SIZE {
+            if (end - offset) % size != 0 || offset < self.slab.hot.header_end.get() as usize {
                 return Err(CheckError::new(
                     "free slot off the slot grid",
                     slot.as_ptr() as usize,
@@ -264,6 +266,8 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
         let mut free = 0;
         if let Some(slot) = state.given_back {
             on_grid(slot)?;
+            // SAFETY: a carved slot of this page (checked above).
+            unsafe { slot_bits::check_slot(page, slot, true) }?;
             free += 1;
         }
         let mut next = state.free;
@@ -281,6 +285,8 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
                     slot.as_ptr() as usize,
                 ));
             }
+            // SAFETY: a carved slot of this page (checked above).
+            unsafe { slot_bits::check_slot(page, slot, false) }?;
             free += 1;
             // SAFETY: the slot is a carved slot of this page (checked above)
             // on its free list, whose first word links to the next.
@@ -292,6 +298,10 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
                 addr,
             ));
         }
+        let handed_out = live + usize::from(state.given_back.is_some());
+        // SAFETY: `bump` and `end` bound the page's carved slots (checked
+        // above), of `size` bytes.
+        unsafe { slot_bits::check_count(page, bump, end, size, handed_out) }?;
         self.pages += 1;
         if !active {
             self.inactive_live += live;
@@ -330,7 +340,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// What debug builds check of a free into `page` beyond the release
     /// checks: that the page is of `class` and the object on its slot grid
     /// (else a wrong layout, or a pointer into a slot), above its uncarved
-    /// slots, and not among the 256 slots freed last on it.
+    /// slots, and (without feature `hardened`, whose bitmap catches every
+    /// double free) not among the 256 slots freed last on it.
     ///
     /// # Safety
     /// `page` is a page the source handed out, holding `ptr`.
@@ -357,7 +368,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // SAFETY: as above; the page is of `class`.
         let state = unsafe { self.page_state(class, page) };
         // SAFETY: `state.free` is the page's free list.
-        if offset < state.bump || unsafe { recently_freed(state.free, ptr) } {
+        if offset < state.bump || unsafe { slot_bits::recently_freed(state.free, ptr) } {
             return Err(Misuse::NotAllocated { addr });
         }
         Ok(())

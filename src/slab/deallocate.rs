@@ -9,6 +9,7 @@ use core::ptr::NonNull;
 use super::Slab;
 use super::active::ClassId;
 use super::page::Page;
+use super::slot_bits;
 use crate::Misuse;
 use crate::pages::PageSource;
 
@@ -32,13 +33,24 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// which the slab frees rightly whatever the layout), and a double free
     /// of the slot the class took last, of the slot freed last on its page,
     /// of a slot not carved yet, or into a page that went back to the
-    /// source. A double free of a slot freed earlier, with other frees of
-    /// its page in between, is not caught in release builds: it puts the
-    /// slot on its free list twice, and the slot is then handed out twice.
-    /// Nor is an address below the page size (a dangling pointer) when its
-    /// class has no active page. Debug builds also catch a pointer off the
-    /// slot grid, that address, and a double free of any of the 256 slots
-    /// freed last on the page.
+    /// source.
+    ///
+    /// Double frees of other slots depend on the build. By default, a
+    /// double free of a slot freed earlier, with other frees of its page in
+    /// between, is not caught in release builds: it puts the slot on its
+    /// free list twice, and the slot is then handed out twice; debug builds
+    /// catch it when the slot is among the 256 freed last on the page. With
+    /// feature `hardened`, every page keeps a bit per slot, set while the
+    /// slot is handed out, which every free tests and clears: every double
+    /// free, and every free of a slot not handed out, is refused
+    /// ([`Misuse::NotAllocated`]), and no
+    /// slot is ever handed out twice, in every build; at the cost of a few
+    /// instructions on each allocate and free (BENCHMARKS.md) and
+    /// [`page_header`](crate::slab::page_header)'s bytes of each page.
+    ///
+    /// Not caught in either: an address below the page size (a dangling
+    /// pointer) when its class has no active page. Debug builds also catch
+    /// a pointer off the slot grid, and that address.
     ///
     /// # Time complexity
     /// O(1).
@@ -256,7 +268,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         } else if slots.active_live() == 1 {
             // The page's last object: the page is carved again at once,
             // with no detour through the given-back slot or the free list.
-            if !slots.freed_already(slot) {
+            // SAFETY: the slot is carved (at or above `bump`).
+            if !unsafe { slots.freed_already(active, offset, slot) } {
                 // SAFETY: the slot is the active page's last live object
                 // (tested just above); `slot_end` is this slab's.
                 unsafe { slots.put_last(slot_end) };
@@ -265,9 +278,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             }
             true
         } else {
-            // SAFETY: as above; `put` refuses the slot if it is free
-            // already.
-            !unsafe { slots.put(slot) }
+            // SAFETY: as above, and the slot is carved; `put` refuses it
+            // if it is free already.
+            !unsafe { slots.put(active, offset, slot) }
         };
         if freed_already {
             let addr = ptr.as_ptr().addr();
@@ -329,8 +342,10 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// Refused, changing nothing, when the header shows the free breaks
     /// the contract (one test each, all on the header's first line): a
     /// page of another class (a wrong layout), an empty page (only a page
-    /// that went back to the source is: a double free), or `slot` first on
-    /// the page's free list (freed already).
+    /// that went back to the source is: a double free), or `slot` free
+    /// already as far as the build tests (see `slot_bits::untake_inactive`):
+    /// first on the page's free list, or with feature `hardened` not marked
+    /// handed out in the page's bitmap.
     ///
     /// # Safety
     /// `slot` is a live slot of `page`, a page of `class` other than its
@@ -345,16 +360,20 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     ) -> Result<(), Misuse> {
         // SAFETY: the page is owned, initialised and not active, so its
         // header is current.
-        let (own_class, live, capacity, first_free) = unsafe {
+        let (own_class, live, capacity, probe) = unsafe {
             let header = page.header();
             (
                 header.is_of(class),
                 header.live(),
                 header.capacity(),
-                header.free(),
+                slot_bits::probe(header),
             )
         };
-        if !own_class || live == 0 || first_free == Some(slot) {
+        // SAFETY: (of `untake_inactive`) the page is owned, initialised and
+        // not active, `slot` lies in it (caller) and `probe` is its header's;
+        // if the slot is handed out, it is marked no longer so, the free
+        // going ahead.
+        if !own_class || live == 0 || !unsafe { slot_bits::untake_inactive(page, probe, slot) } {
             let addr = slot.as_ptr().addr();
             let misuse = if !own_class {
                 Misuse::WrongLayout { addr, layout }

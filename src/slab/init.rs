@@ -6,7 +6,7 @@ use core::mem::MaybeUninit;
 
 use super::active::{CLASSES_AT, Class, ClassId};
 use super::classes::{CLASS_SIZES, CLASSES};
-use super::page::HEADER_SIZE;
+use super::slot_bits::{HeaderEnd, header_end};
 use super::spares::Spares;
 use super::{Counters, Hot, Slab};
 use crate::PoolError;
@@ -277,6 +277,7 @@ impl Hot {
             slot_end,
             served,
             spares: Spares::new(),
+            header_end: HeaderEnd::new(slot_end),
         }
     }
 }
@@ -324,9 +325,10 @@ impl Shape {
     }
 }
 
-/// Slots of `class` that fit between a page's header and `slot_end`.
+/// Slots of `class` that fit between a page's header (and bitmap) and
+/// `slot_end`.
 pub(crate) const fn slots_per_page(slot_end: usize, class: usize) -> usize {
-    (slot_end - HEADER_SIZE) / CLASS_SIZES[class]
+    (slot_end - header_end(slot_end)) / CLASS_SIZES[class]
 }
 
 /// How many classes, from the smallest, are at most `max_size` bytes and fit

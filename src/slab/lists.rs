@@ -217,6 +217,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// the free it just got.
     #[inline(always)]
     unsafe fn page_unfilled(&mut self, class: ClassId, page: Page) {
+        let header_end = self.hot.header_end.get();
         // SAFETY: `class` is served (the caller's page is of it).
         let slots = unsafe { self.class_mut(class) };
         // SAFETY: the class has a page other than `page`, so an active one;
@@ -231,7 +232,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             }
             // Before the active page when that keeps a free slot, so that it
             // comes second; else after it, which puts it last.
-            let before = if slots.active_has_room() {
+            let before = if slots.active_has_room(header_end) {
                 active.header().prev()
             } else {
                 active

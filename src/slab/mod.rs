@@ -33,6 +33,7 @@ mod lists; // a page's moves in its class's ring, the spares, the source
 mod page; // the page header behind a `Page` pointer; the free-slot lists
 mod reset; // `reset`, and the drop that runs it
 mod resize; // in-place resizing, within a class
+mod slot_bits; // which slots are handed out: a bitmap with `hardened`
 mod spares; // `Spares`: the two classes that may keep an empty page
 mod stats; // `stats` and `class_stats`
 
@@ -44,13 +45,28 @@ use core::ptr::NonNull;
 
 use self::active::{Class, ClassId};
 use self::classes::CLASSES;
-use self::page::HEADER_SIZE;
+use self::slot_bits::HeaderEnd;
 use self::spares::Spares;
 use crate::pages::PageSource;
 use crate::{AllocError, CheckError, ClassStats, Misuse, RawHeap, Stats};
 
-/// Bytes at the start of each slab page that hold its header, not slots.
-pub const PAGE_HEADER: usize = HEADER_SIZE;
+/// Bytes at the start of each slab page that hold no slot, for pages whose
+/// slots end at `slot_end` (the page size, less the tail the source keeps,
+/// if any): the page's header, and with feature `hardened` its bitmap of
+/// the slots handed out, one bit per 8 bytes (`slot_end / 64` bytes, 1.6%
+/// of the page).
+///
+/// ```
+/// let header = if cfg!(target_pointer_width = "64") { 40 } else { 28 };
+/// let bitmap = if cfg!(feature = "hardened") { 4096 / 64 } else { 0 };
+/// assert_eq!(rtarena::slab::page_header(4096), header + bitmap);
+/// ```
+///
+/// # Time complexity
+/// O(1).
+pub const fn page_header(slot_end: usize) -> usize {
+    slot_bits::header_end(slot_end)
+}
 
 /// A slab allocator: objects of up to [`max_class`](Self::max_class) bytes
 /// in size classes (see [`classes`]), on pages taken from `S`.
@@ -89,7 +105,8 @@ pub const PAGE_HEADER: usize = HEADER_SIZE;
 /// # Memory cost
 ///
 /// No per-object header: a slot is its class's size. Each page gives
-/// [`PAGE_HEADER`] bytes to its header, plus the remainder of dividing the
+/// [`page_header`] bytes to its header (and its bitmap with feature
+/// `hardened`), plus the remainder of dividing the
 /// rest by the class size. The slab holds at most two empty pages: the
 /// spares of the two classes that emptied their active page last.
 #[repr(C)]
@@ -137,6 +154,8 @@ struct Hot {
     served: usize,
     /// The classes that may keep an empty active page.
     spares: Spares,
+    /// Offset in a page where slots may start (`page_header(slot_end)`).
+    header_end: HeaderEnd,
 }
 
 #[derive(Clone, Copy, Default)]

@@ -6,6 +6,8 @@
 //! divides both its class size and `slot_end`, whatever the header's size. A fresh page is
 //! carved lazily: `bump` marks the lowest slot handed out so far, and freed
 //! slots go on the page's free list, linked through their first word.
+//! With feature `hardened`, a bitmap of the slots handed out lies between
+//! the header and the slots (`slot_bits.rs`).
 
 use core::mem::size_of;
 use core::ptr::NonNull;
@@ -66,7 +68,7 @@ pub(crate) unsafe fn pop_slot(slot: NonNull<u8>) -> FreeSlots {
 ///
 /// # Safety
 /// `list` is a free list.
-#[cfg(debug_assertions)]
+#[cfg(all(debug_assertions, not(feature = "hardened")))]
 pub(crate) unsafe fn recently_freed(list: FreeSlots, slot: NonNull<u8>) -> bool {
     const DEBUG_FREE_WALK: usize = 256;
     let mut next = list;

@@ -13,7 +13,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let slots = &self.classes[class];
         // SAFETY: the ring's pages are owned and initialised, and the
         // headers of all but the active page are current.
-        slots.active_has_room()
+        slots.active_has_room(self.hot.header_end.get())
             || slots.active.is_some_and(|active| unsafe {
                 let next = active.header().next();
                 next != active && next.header().live() < next.header().capacity()

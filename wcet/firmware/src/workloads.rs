@@ -5,7 +5,7 @@
 
 use crate::cores::{Core, SLAB_PAGE};
 use crate::measure::{Driver, SLOTS};
-use rtarena::slab::PAGE_HEADER;
+use rtarena::slab::page_header;
 
 pub struct Workload {
     pub name: &'static str,
@@ -171,7 +171,7 @@ pub const PAGE_GIVE_BACK: Workload = Workload {
 /// with its neighbours).
 pub fn page_give_back<C: Core>(d: &mut Driver<C>) {
     for size in [8, 24, 64, 112] {
-        let per_page = (SLAB_PAGE - PAGE_HEADER) / size;
+        let per_page = (SLAB_PAGE - page_header(SLAB_PAGE)) / size;
         let objects = (2 * per_page + 1).min(SLOTS - 2);
         d.alloc(SLOTS - 2, 600, 8);
         for slot in 0..objects {
@@ -210,7 +210,7 @@ pub const CLASS_BOUNDARY: Workload = Workload {
 
 pub fn class_boundary<C: Core>(d: &mut Driver<C>) {
     for size in [8, 32, 96, 200] {
-        let per_page = (SLAB_PAGE - PAGE_HEADER) / size;
+        let per_page = (SLAB_PAGE - page_header(SLAB_PAGE)) / size;
         let pages = (SLOTS / per_page).min(3);
         for slot in 0..per_page * pages {
             d.alloc(slot, size, 8);
