@@ -51,7 +51,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // `size` bytes (a size past the last level finds none), and the
         // fallback compares sizes.
         let size = least_block(layout.size());
-        let (fl, sl) = list_at_least(size, Self::SL_LOG2);
+        let (fl, sl) = list_at_least(size, Self::SL_LOG2, FL);
         let Some((fl, sl)) = self.find_list(fl, sl) else {
             return self.allocate_fallback(size, GRANULE, (fl, sl));
         };
@@ -69,7 +69,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // No test against `MAX_BLOCK`, as in `allocate`.
         let size = least_block(layout.size());
         let search = aligned_search(size, align);
-        let (fl, sl) = list_at_least(search, Self::SL_LOG2);
+        let (fl, sl) = list_at_least(search, Self::SL_LOG2, FL);
         let Some((fl, sl)) = self.find_list(fl, sl) else {
             return self.fallback(size, align, (fl, sl));
         };
@@ -141,7 +141,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         let total = header & !PREV_FREE;
         let pad = pad_for(block, align);
         (header & USED == 0 && pad + size <= total)
-            .then(|| (block, list_of(total, Self::SL_LOG2), pad))
+            .then(|| (block, list_of(total, Self::SL_LOG2, FL), pad))
     }
 
     /// Allocates `size` bytes from a free block that a search found.
@@ -206,7 +206,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             let tail = block.offset(size);
             tail.set_header(rest);
             tail.set_footer(rest);
-            let (tail_fl, tail_sl) = list_of(rest, Self::SL_LOG2);
+            let (tail_fl, tail_sl) = list_of(rest, Self::SL_LOG2, FL);
             if (tail_fl, tail_sl) == (fl, sl) {
                 self.replace(block, tail, fl, sl);
             } else {

@@ -7,7 +7,7 @@ use core::ptr::NonNull;
 use super::GenericTlsf;
 use super::block::Block;
 use super::config::list_of;
-use crate::bits::{highest_bit, highest_bit_u32, lowest_bit, lowest_bit_u32};
+use crate::bits::{highest_bit_below, lowest_bit, lowest_bit_u32};
 
 /// Whether the list updates branch on a list running empty (or being
 /// empty) rather than compute masks from a flag and write a scratch link:
@@ -65,17 +65,26 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             // SAFETY: `fl < FL`.
             let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) } & !(u32::MAX << sl);
             if sl_map != 0 {
-                return Some((fl, highest_bit_u32(sl_map) as usize));
+                return Some((fl, Self::highest_list(sl_map)));
             }
             self.fl_bitmap & ((1 << fl) - 1)
         } else {
             self.fl_bitmap
         };
-        let fl = highest_bit(NonZeroUsize::new(fl_map)?) as usize;
-        // SAFETY: bits of `fl_bitmap` are only set below `FL`, each where
-        // that level's map is not 0.
+        // Bits of `fl_bitmap` are only set below `FL`.
+        let fl = highest_bit_below(NonZeroUsize::new(fl_map)?, FL as u32) as usize;
+        // SAFETY: as just said, each where that level's map is not 0.
         let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
-        Some((fl, highest_bit_u32(sl_map) as usize))
+        Some((fl, Self::highest_list(sl_map)))
+    }
+
+    /// The highest list of a non-zero second-level map (bits only below
+    /// `SL`).
+    #[inline(always)]
+    fn highest_list(sl_map: u32) -> usize {
+        // SAFETY: the caller's map is not 0.
+        let map = unsafe { NonZeroUsize::new_unchecked(sl_map as usize) };
+        highest_bit_below(map, SL as u32) as usize
     }
 
     /// Unlinks and returns the head of a non-empty list.
@@ -149,7 +158,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// `block` is a free block of `size <= MAX_BLOCK` bytes, in no list.
     #[inline(always)]
     unsafe fn insert(&mut self, block: Block, size: usize) {
-        let (fl, sl) = list_of(size, Self::SL_LOG2);
+        let (fl, sl) = list_of(size, Self::SL_LOG2, FL);
         // SAFETY: forwarded; `size <= MAX_BLOCK` maps to a list in bounds.
         unsafe { self.insert_at(block, fl, sl) }
     }
@@ -213,7 +222,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// `block` is a free block of `size` bytes filed in its list.
     #[inline(always)]
     pub(super) unsafe fn remove(&mut self, block: Block, size: usize) {
-        let (fl, sl) = list_of(size, Self::SL_LOG2);
+        let (fl, sl) = list_of(size, Self::SL_LOG2, FL);
         // SAFETY: forwarded.
         unsafe { self.remove_at(block, fl, sl) }
     }
