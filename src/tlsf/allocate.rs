@@ -6,6 +6,7 @@ use core::ptr::NonNull;
 use super::GenericTlsf;
 use super::block::{Block, PAD, PREV_FREE, USED};
 use super::config::{GRANULE, MIN_BLOCK, WORD, list_at_least, list_of};
+use super::lists::Below;
 use crate::AllocError;
 use crate::raw_heap::dangling;
 
@@ -52,8 +53,9 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // fallback compares sizes.
         let size = least_block(layout.size());
         let (fl, sl) = list_at_least(size, Self::SL_LOG2, FL);
-        let Some((fl, sl)) = self.find_list(fl, sl) else {
-            return self.allocate_fallback(size, GRANULE, (fl, sl));
+        let (fl, sl) = match self.find_list(fl, sl) {
+            Ok(list) => list,
+            Err(below) => return self.allocate_fallback(size, below),
         };
         // SAFETY: `find_list` returned a non-empty list whose blocks are all
         // at least `size` bytes.
@@ -70,8 +72,9 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         let size = least_block(layout.size());
         let search = aligned_search(size, align);
         let (fl, sl) = list_at_least(search, Self::SL_LOG2, FL);
-        let Some((fl, sl)) = self.find_list(fl, sl) else {
-            return self.fallback(size, align, (fl, sl));
+        let (fl, sl) = match self.find_list(fl, sl) {
+            Ok(list) => list,
+            Err(below) => return self.fallback(size, align, below),
         };
         // SAFETY: the list is non-empty and all its blocks are at least
         // `search` bytes, enough for any pad plus `size`.
@@ -88,15 +91,14 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     fn allocate_fallback(
         &mut self,
         size: usize,
-        align: usize,
-        end: (usize, usize),
+        below: Below,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        self.fallback(size, align, end)
+        self.fallback(size, GRANULE, below)
     }
 
-    /// The fallback when no list from `end` on has a block: the free block
-    /// the last free made, then the head of the highest non-empty list
-    /// below `end`, each taken if it holds `size` bytes `align`ed. Two
+    /// The fallback when no list from the one `find_list` was asked on has
+    /// a block (`below`): the free block the last free made, then the head
+    /// of the highest non-empty list below that one, each taken if it holds `size` bytes `align`ed. Two
     /// blocks at most: O(1). Inlined in the aligned path (itself out of
     /// line), which a second call would lengthen.
     #[inline(always)]
@@ -104,9 +106,9 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         &mut self,
         size: usize,
         align: usize,
-        end: (usize, usize),
+        below: Below,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let Some(fit) = self.fallback_block(size, align, end) else {
+        let Some(fit) = self.fallback_block(size, align, below) else {
             return self.fail();
         };
         // SAFETY: `fallback_block` found the fit.
@@ -115,13 +117,14 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
 
     /// The fallback's block, its list and the pad its payload needs: the
     /// block the last free made, else the head of the highest non-empty
-    /// list below `end`, if it holds `size` bytes `align`ed.
+    /// list below the one `find_list` was asked (`below`), if it holds
+    /// `size` bytes `align`ed.
     #[inline(always)]
-    fn fallback_block(&self, size: usize, align: usize, end: (usize, usize)) -> Option<Fit> {
+    fn fallback_block(&self, size: usize, align: usize, below: Below) -> Option<Fit> {
         if let Some(fit) = self.last_freed_fit(size, align) {
             return Some(fit);
         }
-        let list = self.find_list_below(end)?;
+        let list = self.find_list_below(below)?;
         // SAFETY: `find_list_below` returns a non-empty list, whose head is
         // a free block.
         unsafe {

@@ -17,6 +17,16 @@ use crate::bits::{highest_bit_below, lowest_bit, lowest_bit_u32};
 /// measured with `wcet/run.py`, the branch-free forms are shorter there.
 const BRANCHES: bool = !cfg!(rtarena_soft_clz);
 
+/// Where `find_list` found no list at or after the one it was asked:
+/// level `fl` (`FL` or more if past the last level) and that level's map,
+/// whose bits are all below that list (0 past the last level). The last
+/// non-empty list before it is found from these (`find_list_below`).
+#[derive(Clone, Copy)]
+pub(super) struct Below {
+    fl: usize,
+    sl_map: u32,
+}
+
 impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// Writes the header and footer of a free block of `size` bytes, whose
     /// predecessor is allocated, and files it in its list.
@@ -34,45 +44,49 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         }
     }
 
-    /// The first non-empty list at or after `(fl, sl)` in size order.
+    /// The first non-empty list at or after `(fl, sl)` in size order;
+    /// else where the search for the last one before it starts (see
+    /// `Below`), from the words this search already loaded.
     #[inline(always)]
-    pub(super) fn find_list(&self, fl: usize, sl: usize) -> Option<(usize, usize)> {
+    pub(super) fn find_list(&self, fl: usize, sl: usize) -> Result<(usize, usize), Below> {
         if fl >= FL {
-            return None;
+            return Err(Below { fl, sl_map: 0 });
         }
         // SAFETY: `fl < FL`.
-        let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) } & (u32::MAX << sl);
+        let level_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
+        let sl_map = level_map & (u32::MAX << sl);
         if sl_map != 0 {
-            return Some((fl, lowest_bit_u32(sl_map) as usize));
+            return Ok((fl, lowest_bit_u32(sl_map) as usize));
         }
         // `fl + 1` may equal `usize::BITS`, hence the two shifts.
         let fl_map = self.fl_bitmap & ((usize::MAX << fl) << 1);
         if fl_map == 0 {
-            return None;
+            // No list from `(fl, sl)` on has a block: the level's map has
+            // bits only below `sl`, and `fl_bitmap` only below `fl` (and
+            // at `fl` if the level's map is not 0).
+            return Err(Below {
+                fl,
+                sl_map: level_map,
+            });
         }
         let fl = lowest_bit(fl_map) as usize;
         // SAFETY: bits of `fl_bitmap` are only set below `FL`, each where
         // that level's map is not 0.
         let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
-        Some((fl, lowest_bit_u32(sl_map) as usize))
+        Ok((fl, lowest_bit_u32(sl_map) as usize))
     }
 
-    /// The last non-empty list before `(fl, sl)` in size order (`fl` may be
-    /// `FL` or more: then the highest non-empty list).
+    /// The last non-empty list before the list where `find_list` failed:
+    /// in level `below.fl` if its map (every bit of it below that list) is
+    /// not 0, else the highest non-empty level (`fl_bitmap` has no bit at
+    /// or above `below.fl` then).
     #[inline(always)]
-    pub(super) fn find_list_below(&self, (fl, sl): (usize, usize)) -> Option<(usize, usize)> {
-        let fl_map = if fl < FL {
-            // SAFETY: `fl < FL`.
-            let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) } & !(u32::MAX << sl);
-            if sl_map != 0 {
-                return Some((fl, Self::highest_list(sl_map)));
-            }
-            self.fl_bitmap & ((1 << fl) - 1)
-        } else {
-            self.fl_bitmap
-        };
+    pub(super) fn find_list_below(&self, below: Below) -> Option<(usize, usize)> {
+        if below.sl_map != 0 {
+            return Some((below.fl, Self::highest_list(below.sl_map)));
+        }
         // Bits of `fl_bitmap` are only set below `FL`.
-        let fl = highest_bit_below(NonZeroUsize::new(fl_map)?, FL as u32) as usize;
+        let fl = highest_bit_below(NonZeroUsize::new(self.fl_bitmap)?, FL as u32) as usize;
         // SAFETY: as just said, each where that level's map is not 0.
         let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
         Some((fl, Self::highest_list(sl_map)))
