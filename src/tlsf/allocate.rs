@@ -98,9 +98,10 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
 
     /// The fallback when no list from the one `find_list` was asked on has
     /// a block (`below`): the free block the last free made, then the head
-    /// of the highest non-empty list below that one, each taken if it holds `size` bytes `align`ed. Two
-    /// blocks at most: O(1). Inlined in the aligned path (itself out of
-    /// line), which a second call would lengthen.
+    /// of the highest non-empty list below that one, each taken if it
+    /// holds `size` bytes `align`ed. Two blocks at most: O(1). Inlined in
+    /// the aligned path (itself out of line), which a second call would
+    /// lengthen.
     #[inline(always)]
     fn fallback(
         &mut self,
@@ -108,29 +109,28 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         align: usize,
         below: Below,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let Some(fit) = self.fallback_block(size, align, below) else {
+        if let Some(fit) = self.last_freed_fit(size, align) {
+            // SAFETY: `last_freed_fit` found the fit.
+            return Ok(unsafe { self.take_fit(fit, size) });
+        }
+        let Some((fl, sl)) = self.find_list_below(below) else {
             return self.fail();
         };
-        // SAFETY: `fallback_block` found the fit.
-        Ok(unsafe { self.take_fit(fit, size) })
-    }
-
-    /// The fallback's block, its list and the pad its payload needs: the
-    /// block the last free made, else the head of the highest non-empty
-    /// list below the one `find_list` was asked (`below`), if it holds
-    /// `size` bytes `align`ed.
-    #[inline(always)]
-    fn fallback_block(&self, size: usize, align: usize, below: Below) -> Option<Fit> {
-        if let Some(fit) = self.last_freed_fit(size, align) {
-            return Some(fit);
-        }
-        let list = self.find_list_below(below)?;
         // SAFETY: `find_list_below` returns a non-empty list, whose head is
-        // a free block.
+        // a free block; taken from the list's head, it is popped, which
+        // needs no test of a link before it.
         unsafe {
-            let head = self.heads[list.0][list.1].unwrap_unchecked();
+            let head = self
+                .heads
+                .get_unchecked(fl)
+                .get_unchecked(sl)
+                .unwrap_unchecked();
             let pad = pad_for(head, align);
-            (pad + size <= head.size()).then_some((head, list, pad))
+            if pad + size > head.size() {
+                return self.fail();
+            }
+            self.pop(fl, sl);
+            Ok(self.take_padded(head, pad, size))
         }
     }
 
