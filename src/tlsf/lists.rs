@@ -17,14 +17,14 @@ use crate::bits::{highest_bit_below, lowest_bit, lowest_bit_u32};
 /// measured with `wcet/run.py`, the branch-free forms are shorter there.
 const BRANCHES: bool = !cfg!(rtarena_soft_clz);
 
-/// Where `find_list` found no list at or after the one it was asked:
-/// level `fl` (`FL` or more if past the last level) and that level's map,
-/// whose bits are all below that list (0 past the last level). The last
-/// non-empty list before it is found from these (`find_list_below`).
+/// Where `find_list` found no list at or after the one it was asked: in
+/// level `fl` (`FL` or more if past the last level). The last non-empty
+/// list before it is found from there (`find_list_below`). (Handing on
+/// the level's map that `find_list` loaded would save the fallback a load
+/// and a test, but costs the hot path a register copy on x86-64.)
 #[derive(Clone, Copy)]
 pub(super) struct Below {
     fl: usize,
-    sl_map: u32,
 }
 
 impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
@@ -46,28 +46,21 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
 
     /// The first non-empty list at or after `(fl, sl)` in size order;
     /// else where the search for the last one before it starts (see
-    /// `Below`), from the words this search already loaded.
+    /// `Below`).
     #[inline(always)]
     pub(super) fn find_list(&self, fl: usize, sl: usize) -> Result<(usize, usize), Below> {
         if fl >= FL {
-            return Err(Below { fl, sl_map: 0 });
+            return Err(Below { fl });
         }
         // SAFETY: `fl < FL`.
-        let level_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
-        let sl_map = level_map & (u32::MAX << sl);
+        let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) } & (u32::MAX << sl);
         if sl_map != 0 {
             return Ok((fl, lowest_bit_u32(sl_map) as usize));
         }
         // `fl + 1` may equal `usize::BITS`, hence the two shifts.
         let fl_map = self.fl_bitmap & ((usize::MAX << fl) << 1);
         if fl_map == 0 {
-            // No list from `(fl, sl)` on has a block: the level's map has
-            // bits only below `sl`, and `fl_bitmap` only below `fl` (and
-            // at `fl` if the level's map is not 0).
-            return Err(Below {
-                fl,
-                sl_map: level_map,
-            });
+            return Err(Below { fl });
         }
         let fl = lowest_bit(fl_map) as usize;
         // SAFETY: bits of `fl_bitmap` are only set below `FL`, each where
@@ -76,14 +69,17 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         Ok((fl, lowest_bit_u32(sl_map) as usize))
     }
 
-    /// The last non-empty list before the list where `find_list` failed:
-    /// in level `below.fl` if its map (every bit of it below that list) is
-    /// not 0, else the highest non-empty level (`fl_bitmap` has no bit at
-    /// or above `below.fl` then).
+    /// The last non-empty list before the list where `find_list` failed.
+    /// No list from there on has a block, so level `below.fl`'s map (if
+    /// the level exists) has bits only below that list and needs no mask;
+    /// if it is 0, `fl_bitmap` has no bit at or above the level and needs
+    /// none either.
     #[inline(always)]
     pub(super) fn find_list_below(&self, below: Below) -> Option<(usize, usize)> {
-        if below.sl_map != 0 {
-            return Some((below.fl, Self::highest_list(below.sl_map)));
+        if let Some(&sl_map) = self.sl_bitmaps.get(below.fl)
+            && sl_map != 0
+        {
+            return Some((below.fl, Self::highest_list(sl_map)));
         }
         // Bits of `fl_bitmap` are only set below `FL`.
         let fl = highest_bit_below(NonZeroUsize::new(self.fl_bitmap)?, FL as u32) as usize;
