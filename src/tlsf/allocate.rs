@@ -109,28 +109,32 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         align: usize,
         below: Below,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        if let Some(fit) = self.last_freed_fit(size, align) {
-            // SAFETY: `last_freed_fit` found the fit.
-            return Ok(unsafe { self.take_fit(fit, size) });
-        }
-        let Some((fl, sl)) = self.find_list_below(below) else {
-            return self.fail();
-        };
-        // SAFETY: `find_list_below` returns a non-empty list, whose head is
-        // a free block; taken from the list's head, it is popped, which
-        // needs no test of a link before it.
+        // SAFETY: `last_freed_fit` finds a free block filed in the list it
+        // names; `find_list_below` returns a non-empty list, whose head is
+        // a free block, and taken from the head it is popped, which needs
+        // no test of a link before it. Either holds `pad + size` bytes.
         unsafe {
-            let head = self
-                .heads
-                .get_unchecked(fl)
-                .get_unchecked(sl)
-                .unwrap_unchecked();
-            let pad = pad_for(head, align);
-            if pad + size > head.size() {
-                return self.fail();
-            }
-            self.pop(fl, sl);
-            Ok(self.take_padded(head, pad, size))
+            let (block, pad) =
+                if let Some((block, (fl, sl), pad)) = self.last_freed_fit(size, align) {
+                    self.remove_at(block, fl, sl);
+                    (block, pad)
+                } else {
+                    let Some((fl, sl)) = self.find_list_below(below) else {
+                        return self.fail();
+                    };
+                    let head = self
+                        .heads
+                        .get_unchecked(fl)
+                        .get_unchecked(sl)
+                        .unwrap_unchecked();
+                    let pad = pad_for(head, align);
+                    if pad + size > head.size() {
+                        return self.fail();
+                    }
+                    self.pop(fl, sl);
+                    (head, pad)
+                };
+            Ok(self.take_padded(block, pad, size))
         }
     }
 
