@@ -6,6 +6,7 @@ use core::ptr::NonNull;
 use super::GenericTlsf;
 use super::block::{Block, PAD, PREV_FREE, USED};
 use super::config::{GRANULE, MIN_BLOCK, WORD, list_at_least, list_of};
+use super::lists::Below;
 use crate::AllocError;
 use crate::raw_heap::dangling;
 
@@ -51,9 +52,10 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // `size` bytes (a size past the last level finds none), and the
         // fallback compares sizes.
         let size = least_block(layout.size());
-        let (fl, sl) = list_at_least(size, Self::SL_LOG2);
-        let Some((fl, sl)) = self.find_list(fl, sl) else {
-            return self.allocate_fallback(size, GRANULE, (fl, sl));
+        let (fl, sl) = list_at_least(size, Self::SL_LOG2, FL);
+        let (fl, sl) = match self.find_list(fl, sl) {
+            Ok(list) => list,
+            Err(below) => return self.allocate_fallback(size, below),
         };
         // SAFETY: `find_list` returned a non-empty list whose blocks are all
         // at least `size` bytes.
@@ -69,9 +71,10 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // No test against `MAX_BLOCK`, as in `allocate`.
         let size = least_block(layout.size());
         let search = aligned_search(size, align);
-        let (fl, sl) = list_at_least(search, Self::SL_LOG2);
-        let Some((fl, sl)) = self.find_list(fl, sl) else {
-            return self.fallback(size, align, (fl, sl));
+        let (fl, sl) = list_at_least(search, Self::SL_LOG2, FL);
+        let (fl, sl) = match self.find_list(fl, sl) {
+            Ok(list) => list,
+            Err(below) => return self.fallback(size, align, below),
         };
         // SAFETY: the list is non-empty and all its blocks are at least
         // `search` bytes, enough for any pad plus `size`.
@@ -88,46 +91,50 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     fn allocate_fallback(
         &mut self,
         size: usize,
-        align: usize,
-        end: (usize, usize),
+        below: Below,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        self.fallback(size, align, end)
+        self.fallback(size, GRANULE, below)
     }
 
-    /// The fallback when no list from `end` on has a block: the free block
-    /// the last free made, then the head of the highest non-empty list
-    /// below `end`, each taken if it holds `size` bytes `align`ed. Two
-    /// blocks at most: O(1). Inlined in the aligned path (itself out of
-    /// line), which a second call would lengthen.
+    /// The fallback when no list from the one `find_list` was asked on has
+    /// a block (`below`): the free block the last free made, then the head
+    /// of the highest non-empty list below that one, each taken if it
+    /// holds `size` bytes `align`ed. Two blocks at most: O(1). Inlined in
+    /// the aligned path (itself out of line), which a second call would
+    /// lengthen.
     #[inline(always)]
     fn fallback(
         &mut self,
         size: usize,
         align: usize,
-        end: (usize, usize),
+        below: Below,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        let Some(fit) = self.fallback_block(size, align, end) else {
-            return self.fail();
-        };
-        // SAFETY: `fallback_block` found the fit.
-        Ok(unsafe { self.take_fit(fit, size) })
-    }
-
-    /// The fallback's block, its list and the pad its payload needs: the
-    /// block the last free made, else the head of the highest non-empty
-    /// list below `end`, if it holds `size` bytes `align`ed.
-    #[inline(always)]
-    fn fallback_block(&self, size: usize, align: usize, end: (usize, usize)) -> Option<Fit> {
-        if let Some(fit) = self.last_freed_fit(size, align) {
-            return Some(fit);
-        }
-        let list = self.find_list_below(end)?;
-        // SAFETY: `find_list_below` returns a non-empty list, whose head is
-        // a free block.
+        // SAFETY: `last_freed_fit` finds a free block filed in the list it
+        // names; `find_list_below` returns a non-empty list, whose head is
+        // a free block, and taken from the head it is popped, which needs
+        // no test of a link before it. Either holds `pad + size` bytes.
         unsafe {
-            let head = self.heads[list.0][list.1].unwrap_unchecked();
-            let pad = pad_for(head, align);
-            (pad + size <= head.size()).then_some((head, list, pad))
+            let (block, pad) =
+                if let Some((block, (fl, sl), pad)) = self.last_freed_fit(size, align) {
+                    self.remove_at(block, fl, sl);
+                    (block, pad)
+                } else {
+                    let Some((fl, sl)) = self.find_list_below(below) else {
+                        return self.fail();
+                    };
+                    let head = self
+                        .heads
+                        .get_unchecked(fl)
+                        .get_unchecked(sl)
+                        .unwrap_unchecked();
+                    let pad = pad_for(head, align);
+                    if pad + size > head.size() {
+                        return self.fail();
+                    }
+                    self.pop(fl, sl);
+                    (head, pad)
+                };
+            Ok(self.take_padded(block, pad, size))
         }
     }
 
@@ -141,7 +148,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         let total = header & !PREV_FREE;
         let pad = pad_for(block, align);
         (header & USED == 0 && pad + size <= total)
-            .then(|| (block, list_of(total, Self::SL_LOG2), pad))
+            .then(|| (block, list_of(total, Self::SL_LOG2, FL), pad))
     }
 
     /// Allocates `size` bytes from a free block that a search found.
@@ -206,7 +213,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             let tail = block.offset(size);
             tail.set_header(rest);
             tail.set_footer(rest);
-            let (tail_fl, tail_sl) = list_of(rest, Self::SL_LOG2);
+            let (tail_fl, tail_sl) = list_of(rest, Self::SL_LOG2, FL);
             if (tail_fl, tail_sl) == (fl, sl) {
                 self.replace(block, tail, fl, sl);
             } else {

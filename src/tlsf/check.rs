@@ -178,7 +178,7 @@ fn walk_lists<const FL: usize, const SL: usize>(
                     if size < MIN_BLOCK {
                         return fail("a listed free block has a corrupt size", block);
                     }
-                    if list_of(size, sl_log2) != (fl, sl) {
+                    if list_of(size, sl_log2, FL) != (fl, sl) {
                         return fail(
                             "a free block is filed in the wrong list for its size",
                             block,

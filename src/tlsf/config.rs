@@ -13,7 +13,7 @@
 use core::mem::size_of;
 use core::num::NonZeroUsize;
 
-use crate::bits::highest_bit;
+use crate::bits::{highest_bit, highest_bit_below};
 
 /// One machine word: the header of an allocated block.
 pub(crate) const WORD: usize = size_of::<usize>();
@@ -94,18 +94,24 @@ pub(crate) const fn validate(fl: usize, sl: usize) {
 /// the rotation turns into a left shift that moves the level's leading bit
 /// out of the mask, so each size there gets a list of its own.
 #[inline(always)]
-pub(crate) const fn list_of(size: usize, sl_log2: u32) -> (usize, usize) {
-    let top = top_bit(size);
+pub(crate) const fn list_of(size: usize, sl_log2: u32, fl_len: usize) -> (usize, usize) {
+    let top = top_bit(size, size_bits(fl_len));
     let sl = size.rotate_right(top.wrapping_sub(sl_log2)) & ((1 << sl_log2) - 1);
     (top as usize - GRANULE_LOG2 as usize - 1, sl)
 }
 
 /// The first list whose every block is at least `size` bytes: `size` rounded
 /// up to the next list boundary, then mapped. The result may be past the last
-/// level (`fl >= FL`); the caller treats that as "no such list".
+/// level (`fl >= fl_len`); the caller treats that as "no such list".
 #[inline(always)]
-pub(crate) const fn list_at_least(size: usize, sl_log2: u32) -> (usize, usize) {
-    let top = top_bit(size);
+pub(crate) const fn list_at_least(size: usize, sl_log2: u32, fl_len: usize) -> (usize, usize) {
+    let bits = size_bits(fl_len);
+    // Where the bit scan relies on the bound (see `top_bit`), a size past
+    // it finds no list, as it would past the last level.
+    if cfg!(rtarena_soft_clz) && bits < usize::BITS && size >> bits != 0 {
+        return (fl_len, 0);
+    }
+    let top = top_bit(size, bits);
     // One less than a list's width at this level in granules,
     // `2^(top - GRANULE_LOG2 - sl_log2) - 1`, and 0 below `SL` granules,
     // where each size has a list of its own: `top - GRANULE_LOG2 + 1` low
@@ -115,16 +121,40 @@ pub(crate) const fn list_at_least(size: usize, sl_log2: u32) -> (usize, usize) {
     let step_mask = (usize::MAX >> (sl_log2 + 1 + GRANULE_LOG2)) >> (usize::BITS - 1 - top);
     // `size < isize::MAX + GRANULE` (a `Layout`'s size with its header,
     // rounded), so this cannot overflow; the sum stays a multiple of the
-    // granule.
-    list_of(size + (step_mask << GRANULE_LOG2), sl_log2)
+    // granule, and below `2^(bits + 1)`.
+    let size = size + (step_mask << GRANULE_LOG2);
+    let top = top_bit(size, bits + 1);
+    let sl = size.rotate_right(top.wrapping_sub(sl_log2)) & ((1 << sl_log2) - 1);
+    (top as usize - GRANULE_LOG2 as usize - 1, sl)
 }
 
-/// `floor(log2(size))` for a block's size, which is at least `MIN_BLOCK`.
-/// Telling the compiler that it is not zero makes this one bit-scan
-/// instruction (see `bits`).
+/// Bits of the largest block size with `fl_len` first levels: every block
+/// size is below `2^size_bits(fl_len)`.
 #[inline(always)]
-const fn top_bit(size: usize) -> u32 {
+const fn size_bits(fl_len: usize) -> u32 {
+    let bits = GRANULE_LOG2 as usize + fl_len + 1;
+    if bits > usize::BITS as usize {
+        usize::BITS
+    } else {
+        bits as u32
+    }
+}
+
+/// `floor(log2(size))` for a block's size, a multiple of the granule, at
+/// least `MIN_BLOCK` and below `2^bits`. Telling the compiler that it is
+/// not zero makes this one bit-scan instruction (see `bits`); without
+/// one, the scan of the size in granules takes a byte table and a test
+/// per byte the bound leaves (one for a `SmallTlsf`).
+#[inline(always)]
+const fn top_bit(size: usize, bits: u32) -> u32 {
     debug_assert!(size >= MIN_BLOCK);
-    // SAFETY: every block is at least `MIN_BLOCK` bytes.
-    highest_bit(unsafe { NonZeroUsize::new_unchecked(size) })
+    if cfg!(rtarena_soft_clz) {
+        let granules = size >> GRANULE_LOG2;
+        let bits = bits.saturating_sub(GRANULE_LOG2);
+        // SAFETY: every block is at least `MIN_BLOCK` bytes, two granules.
+        highest_bit_below(unsafe { NonZeroUsize::new_unchecked(granules) }, bits) + GRANULE_LOG2
+    } else {
+        // SAFETY: every block is at least `MIN_BLOCK` bytes.
+        highest_bit(unsafe { NonZeroUsize::new_unchecked(size) })
+    }
 }

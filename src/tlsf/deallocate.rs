@@ -108,7 +108,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             let next_header = next.header();
             if next_header & USED == 0 {
                 let next_size = next_header & !PREV_FREE;
-                let (next_fl, next_sl) = list_of(next_size, Self::SL_LOG2);
+                let (next_fl, next_sl) = list_of(next_size, Self::SL_LOG2, FL);
                 size += next_size;
                 if header & PREV_FREE == 0 {
                     // The common merge, with one free neighbour after: if the
@@ -118,7 +118,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
                     // instructions less on x86-64 (callgrind).
                     block.set_header(size);
                     block.set_footer(size);
-                    let (fl, sl) = list_of(size, Self::SL_LOG2);
+                    let (fl, sl) = list_of(size, Self::SL_LOG2, FL);
                     if (fl, sl) == (next_fl, next_sl) {
                         self.replace(next, block, fl, sl);
                     } else {

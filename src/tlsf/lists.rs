@@ -7,7 +7,7 @@ use core::ptr::NonNull;
 use super::GenericTlsf;
 use super::block::Block;
 use super::config::list_of;
-use crate::bits::{highest_bit, highest_bit_u32, lowest_bit, lowest_bit_u32};
+use crate::bits::{highest_bit_below, lowest_bit, lowest_bit_u32};
 
 /// Whether the list updates branch on a list running empty (or being
 /// empty) rather than compute masks from a flag and write a scratch link:
@@ -16,6 +16,16 @@ use crate::bits::{highest_bit, highest_bit_u32, lowest_bit, lowest_bit_u32};
 /// instruction and eight low registers) the branches cost spills instead:
 /// measured with `wcet/run.py`, the branch-free forms are shorter there.
 const BRANCHES: bool = !cfg!(rtarena_soft_clz);
+
+/// Where `find_list` found no list at or after the one it was asked: in
+/// level `fl` (`FL` or more if past the last level). The last non-empty
+/// list before it is found from there (`find_list_below`). (Handing on
+/// the level's map that `find_list` loaded would save the fallback a load
+/// and a test, but costs the hot path a register copy on x86-64.)
+#[derive(Clone, Copy)]
+pub(super) struct Below {
+    fl: usize,
+}
 
 impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// Writes the header and footer of a free block of `size` bytes, whose
@@ -34,48 +44,57 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         }
     }
 
-    /// The first non-empty list at or after `(fl, sl)` in size order.
+    /// The first non-empty list at or after `(fl, sl)` in size order;
+    /// else where the search for the last one before it starts (see
+    /// `Below`).
     #[inline(always)]
-    pub(super) fn find_list(&self, fl: usize, sl: usize) -> Option<(usize, usize)> {
+    pub(super) fn find_list(&self, fl: usize, sl: usize) -> Result<(usize, usize), Below> {
         if fl >= FL {
-            return None;
+            return Err(Below { fl });
         }
         // SAFETY: `fl < FL`.
         let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) } & (u32::MAX << sl);
         if sl_map != 0 {
-            return Some((fl, lowest_bit_u32(sl_map) as usize));
+            return Ok((fl, lowest_bit_u32(sl_map) as usize));
         }
         // `fl + 1` may equal `usize::BITS`, hence the two shifts.
         let fl_map = self.fl_bitmap & ((usize::MAX << fl) << 1);
         if fl_map == 0 {
-            return None;
+            return Err(Below { fl });
         }
         let fl = lowest_bit(fl_map) as usize;
         // SAFETY: bits of `fl_bitmap` are only set below `FL`, each where
         // that level's map is not 0.
         let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
-        Some((fl, lowest_bit_u32(sl_map) as usize))
+        Ok((fl, lowest_bit_u32(sl_map) as usize))
     }
 
-    /// The last non-empty list before `(fl, sl)` in size order (`fl` may be
-    /// `FL` or more: then the highest non-empty list).
+    /// The last non-empty list before the list where `find_list` failed.
+    /// No list from there on has a block, so level `below.fl`'s map (if
+    /// the level exists) has bits only below that list and needs no mask;
+    /// if it is 0, `fl_bitmap` has no bit at or above the level and needs
+    /// none either.
     #[inline(always)]
-    pub(super) fn find_list_below(&self, (fl, sl): (usize, usize)) -> Option<(usize, usize)> {
-        let fl_map = if fl < FL {
-            // SAFETY: `fl < FL`.
-            let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) } & !(u32::MAX << sl);
-            if sl_map != 0 {
-                return Some((fl, highest_bit_u32(sl_map) as usize));
-            }
-            self.fl_bitmap & ((1 << fl) - 1)
-        } else {
-            self.fl_bitmap
-        };
-        let fl = highest_bit(NonZeroUsize::new(fl_map)?) as usize;
-        // SAFETY: bits of `fl_bitmap` are only set below `FL`, each where
-        // that level's map is not 0.
+    pub(super) fn find_list_below(&self, below: Below) -> Option<(usize, usize)> {
+        if let Some(&sl_map) = self.sl_bitmaps.get(below.fl)
+            && sl_map != 0
+        {
+            return Some((below.fl, Self::highest_list(sl_map)));
+        }
+        // Bits of `fl_bitmap` are only set below `FL`.
+        let fl = highest_bit_below(NonZeroUsize::new(self.fl_bitmap)?, FL as u32) as usize;
+        // SAFETY: as just said, each where that level's map is not 0.
         let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
-        Some((fl, highest_bit_u32(sl_map) as usize))
+        Some((fl, Self::highest_list(sl_map)))
+    }
+
+    /// The highest list of a non-zero second-level map (bits only below
+    /// `SL`).
+    #[inline(always)]
+    fn highest_list(sl_map: u32) -> usize {
+        // SAFETY: the caller's map is not 0.
+        let map = unsafe { NonZeroUsize::new_unchecked(sl_map as usize) };
+        highest_bit_below(map, SL as u32) as usize
     }
 
     /// Unlinks and returns the head of a non-empty list.
@@ -149,7 +168,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// `block` is a free block of `size <= MAX_BLOCK` bytes, in no list.
     #[inline(always)]
     unsafe fn insert(&mut self, block: Block, size: usize) {
-        let (fl, sl) = list_of(size, Self::SL_LOG2);
+        let (fl, sl) = list_of(size, Self::SL_LOG2, FL);
         // SAFETY: forwarded; `size <= MAX_BLOCK` maps to a list in bounds.
         unsafe { self.insert_at(block, fl, sl) }
     }
@@ -213,7 +232,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// `block` is a free block of `size` bytes filed in its list.
     #[inline(always)]
     pub(super) unsafe fn remove(&mut self, block: Block, size: usize) {
-        let (fl, sl) = list_of(size, Self::SL_LOG2);
+        let (fl, sl) = list_of(size, Self::SL_LOG2, FL);
         // SAFETY: forwarded.
         unsafe { self.remove_at(block, fl, sl) }
     }

@@ -36,7 +36,7 @@ fn check_mapping<const FL: usize, const SL: usize>() {
     let sl_log2 = SL.trailing_zeros();
     let mut last = (0, 0);
     for size in sizes::<FL, SL>(if cfg!(miri) { 512 } else { 1 << 14 }) {
-        let (fl, sl) = list_of(size, sl_log2);
+        let (fl, sl) = list_of(size, sl_log2, FL);
         assert!(
             fl < FL && sl < SL,
             "size {size} maps outside the lists: ({fl}, {sl})"
@@ -45,12 +45,12 @@ fn check_mapping<const FL: usize, const SL: usize>() {
         last = (fl, sl);
         // Every block filed in a list at or after `list_at_least(size)` has
         // at least `size` bytes: check against the smallest size of that list.
-        let at_least = list_at_least(size, sl_log2);
+        let at_least = list_at_least(size, sl_log2, FL);
         assert!(at_least >= (fl, sl));
         if size > MIN_BLOCK {
             // No smaller block is filed at or after the rounded list...
             assert!(
-                list_of(size - GRANULE, sl_log2) < at_least,
+                list_of(size - GRANULE, sl_log2, FL) < at_least,
                 "size {size}: rounding too weak"
             );
         }
@@ -58,7 +58,7 @@ fn check_mapping<const FL: usize, const SL: usize>() {
         let slack = size + size / SL;
         if slack <= GenericTlsf::<FL, SL>::MAX_BLOCK {
             assert!(
-                list_of(slack & !(GRANULE - 1), sl_log2) >= at_least,
+                list_of(slack & !(GRANULE - 1), sl_log2, FL) >= at_least,
                 "size {size}: rounding too coarse"
             );
         }
