@@ -76,9 +76,10 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// none either.
     #[inline(always)]
     pub(super) fn find_list_below(&self, below: Below) -> Option<(usize, usize)> {
-        if let Some(&sl_map) = self.sl_bitmaps.get(below.fl)
-            && sl_map != 0
-        {
+        // A level past the last has no map: 0, as an empty one. (No `let`
+        // chain: the crate builds with Rust 1.85.)
+        let sl_map = self.sl_bitmaps.get(below.fl).copied().unwrap_or(0);
+        if sl_map != 0 {
             return Some((below.fl, Self::highest_list(sl_map)));
         }
         // Bits of `fl_bitmap` are only set below `FL`.
