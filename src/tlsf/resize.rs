@@ -10,16 +10,30 @@ use super::config::{MIN_BLOCK, WORD};
 use crate::AllocError;
 
 impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
-    /// Block size (header included) for a request of `size` bytes (see
-    /// `least_block`); `None` if no block can be that large.
+    /// What an in-place resize of `ptr` from `old` to `new` starts from:
+    /// the block `ptr` and `old` name (as `deallocate` checks), its header
+    /// word and pad, and the block size (header and pad included) that
+    /// `new` needs there; `Err` when there is none: `old` of size 0, `ptr`
+    /// not aligned to `new.align()`, or `new` larger than any block.
     #[inline(always)]
-    const fn block_size(size: usize) -> Option<usize> {
-        let size = least_block(size);
-        if size > Self::MAX_BLOCK {
-            None
-        } else {
-            Some(size)
+    fn resize_target(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<(Block, usize, usize, usize), AllocError> {
+        if old.size() == 0 || ptr.as_ptr().addr() % new.align() != 0 {
+            return Err(AllocError);
         }
+        let size = least_block(new.size());
+        if size > Self::MAX_BLOCK {
+            return Err(AllocError);
+        }
+        let Ok((block, header, pad)) = self.live_block(ptr, old) else {
+            return Err(AllocError);
+        };
+        // The pad stays: the payload does not move.
+        Ok((block, header, pad, size.saturating_add(pad)))
     }
 
     /// Grows a block in place to hold `new.size()` bytes, taking from the free
@@ -44,17 +58,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        if old.size() == 0 || ptr.as_ptr().addr() % new.align() != 0 {
-            return Err(AllocError);
-        }
-        let Some(size) = Self::block_size(new.size()) else {
-            return Err(AllocError);
-        };
-        let Ok((block, header, pad)) = self.live_block(ptr, old) else {
-            return Err(AllocError);
-        };
-        // The pad stays: the payload does not move.
-        let size = size.saturating_add(pad);
+        let (block, header, pad, size) = self.resize_target(ptr, old, new)?;
         // SAFETY: `ptr` is a live payload of this heap, `block` its header
         // and `pad` the distance between the two.
         unsafe {
@@ -107,16 +111,10 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        if new.size() == 0 || old.size() == 0 || ptr.as_ptr().addr() % new.align() != 0 {
+        if new.size() == 0 {
             return Err(AllocError);
         }
-        let Some(size) = Self::block_size(new.size()) else {
-            return Err(AllocError);
-        };
-        let Ok((block, header, pad)) = self.live_block(ptr, old) else {
-            return Err(AllocError);
-        };
-        let size = size.saturating_add(pad);
+        let (block, header, pad, size) = self.resize_target(ptr, old, new)?;
         let current = header & !(USED | PREV_FREE);
         // A larger block than the current one: a shrink to a larger size.
         let Some(mut tail_size) = current.checked_sub(size) else {
