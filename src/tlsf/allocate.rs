@@ -66,7 +66,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     fn allocate_aligned(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         let align = layout.align();
         if layout.size() == 0 {
-            return Ok(dangling(layout));
+            return Ok(zero_size(layout));
         }
         // No test against `MAX_BLOCK`, as in `allocate`.
         let size = least_block(layout.size());
@@ -81,7 +81,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         unsafe {
             let block = self.pop(fl, sl);
             let pad = pad_for(block, align);
-            Ok(self.take_padded(block, pad, size))
+            Ok(self.take_padded(block, block.size(), pad, size))
         }
     }
 
@@ -114,27 +114,33 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // a free block, and taken from the head it is popped, which needs
         // no test of a link before it. Either holds `pad + size` bytes.
         unsafe {
-            let (block, pad) =
-                if let Some((block, (fl, sl), pad)) = self.last_freed_fit(size, align) {
-                    self.remove_at(block, fl, sl);
-                    (block, pad)
-                } else {
-                    let Some((fl, sl)) = self.find_list_below(below) else {
-                        return self.fail();
-                    };
-                    let head = self
-                        .heads
-                        .get_unchecked(fl)
-                        .get_unchecked(sl)
-                        .unwrap_unchecked();
-                    let pad = pad_for(head, align);
-                    if pad + size > head.size() {
-                        return self.fail();
-                    }
-                    self.pop(fl, sl);
-                    (head, pad)
+            let fit = if let Some(fit) = self.last_freed_fit(size, align) {
+                let (fl, sl) = fit.list;
+                self.remove_at(fit.block, fl, sl);
+                fit
+            } else {
+                let Some((fl, sl)) = self.find_list_below(below) else {
+                    return self.fail();
                 };
-            Ok(self.take_padded(block, pad, size))
+                let block = self
+                    .heads
+                    .get_unchecked(fl)
+                    .get_unchecked(sl)
+                    .unwrap_unchecked();
+                let total = block.size();
+                let pad = pad_for(block, align);
+                if pad + size > total {
+                    return self.fail();
+                }
+                self.pop(fl, sl);
+                Fit {
+                    block,
+                    list: (fl, sl),
+                    total,
+                    pad,
+                }
+            };
+            Ok(self.take_padded(fit.block, fit.total, fit.pad, size))
         }
     }
 
@@ -147,21 +153,25 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         let header = unsafe { block.header() };
         let total = header & !PREV_FREE;
         let pad = pad_for(block, align);
-        (header & USED == 0 && pad + size <= total)
-            .then(|| (block, list_of(total, Self::SL_LOG2, FL), pad))
+        (header & USED == 0 && pad + size <= total).then(|| Fit {
+            block,
+            list: list_of(total, Self::SL_LOG2, FL),
+            total,
+            pad,
+        })
     }
 
     /// Allocates `size` bytes from a free block that a search found.
     ///
     /// # Safety
-    /// `fit` is a free block, filed in list `fit.1`, that holds `size`
-    /// bytes after the pad `fit.2`, a multiple of the granule (`pad_for`).
+    /// `fit` is right (see `Fit`) and holds `size` bytes after its pad.
     #[inline(always)]
-    unsafe fn take_fit(&mut self, (block, (fl, sl), pad): Fit, size: usize) -> NonNull<[u8]> {
+    unsafe fn take_fit(&mut self, fit: Fit, size: usize) -> NonNull<[u8]> {
         // SAFETY: as `take_padded` requires, from the caller's.
         unsafe {
-            self.remove_at(block, fl, sl);
-            self.take_padded(block, pad, size)
+            let (fl, sl) = fit.list;
+            self.remove_at(fit.block, fl, sl);
+            self.take_padded(fit.block, fit.total, fit.pad, size)
         }
     }
 
@@ -232,18 +242,24 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// would cost a third list update on the allocation's longest path.
     ///
     /// # Safety
-    /// As for `take_sized`, with `pad + size <= block.size()` and `pad` a
-    /// multiple of the granule.
+    /// As for `take_sized`, with `total` the block's size, `pad + size <=
+    /// total` and `pad` a multiple of the granule.
     #[inline(always)]
-    unsafe fn take_padded(&mut self, block: Block, pad: usize, size: usize) -> NonNull<[u8]> {
+    unsafe fn take_padded(
+        &mut self,
+        block: Block,
+        total: usize,
+        pad: usize,
+        size: usize,
+    ) -> NonNull<[u8]> {
         // SAFETY: the block is free and unlinked, and its predecessor is
-        // allocated (no two free blocks touch); a nonzero pad leaves the
-        // word before the payload inside the block.
+        // allocated (no two free blocks touch); the word before the payload
+        // is inside the block, and before the tail that `take_sized` files.
+        // Written first, without a test: with no pad it is the header,
+        // which `take_sized` then writes over.
         unsafe {
-            let taken = self.take_sized(block, block.size(), pad + size, 0);
-            if pad != 0 {
-                block.offset(pad).set_header(pad | PAD);
-            }
+            block.offset(pad).set_header(pad | PAD);
+            let taken = self.take_sized(block, total, pad + size, 0);
             padded(taken, pad)
         }
     }
@@ -295,8 +311,15 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
 }
 
 /// A free block that holds a request: the block, the list it is filed in,
-/// and the pad before the request's payload.
-type Fit = (Block, (usize, usize), usize);
+/// its size (read once, for both the test and the split), and the pad
+/// before the request's payload (a multiple of the granule, `pad_for`).
+#[derive(Clone, Copy)]
+struct Fit {
+    block: Block,
+    list: (usize, usize),
+    total: usize,
+    pad: usize,
+}
 
 /// The smallest block (header included) for a request of `size` bytes:
 /// rounded up to the granule, at least `MIN_BLOCK`. `size <= isize::MAX`
@@ -321,8 +344,19 @@ const fn aligned_search(size: usize, align: usize) -> usize {
 /// and 0 for an alignment up to the granule.
 #[inline(always)]
 fn pad_for(block: Block, align: usize) -> usize {
+    if align <= GRANULE {
+        return 0;
+    }
     let payload = block.ptr().as_ptr().addr() + WORD;
     payload.wrapping_neg() & (align - 1)
+}
+
+/// `dangling`, out of line: so that the aligned path's test of a zero
+/// size is a branch, not a return ahead of its register saves.
+#[cold]
+#[inline(never)]
+fn zero_size(layout: Layout) -> NonNull<[u8]> {
+    dangling(layout)
 }
 
 /// The part of a block's payload `taken` that starts `pad` bytes in.

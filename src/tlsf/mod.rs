@@ -120,20 +120,28 @@ const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 
 /// with [`add_pool`](Self::add_pool) through the arena's lock; or
 /// [`new_in_place`](Self::new_in_place) into any `MaybeUninit`, wrapped as
 /// an [`Arena`](crate::Arena) over the `&mut` it returns.
+// On Armv6-M and Armv8-M Baseline (`rtarena_soft_clz`) a load or store
+// reaches at most 124 bytes past its base register: `repr(C)` and the
+// order below keep the words every call touches within that of `self`,
+// the list heads last; without it the heads come first, and each of those
+// words needs its address built (and, with eight low registers, spilled).
+// Elsewhere the compiler's order (heads first, whose index then folds into
+// the load) measured best.
+#[cfg_attr(rtarena_soft_clz, repr(C))]
 pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
     /// Bit `fl` is set when `sl_bitmaps[fl] != 0`.
     fl_bitmap: usize,
-    /// Bit `sl` of `sl_bitmaps[fl]` is set when `heads[fl][sl]` is `Some`.
-    sl_bitmaps: [u32; FL],
-    heads: [[Option<Block>; SL]; FL],
-    counters: Counters,
-    /// Where the pools are, with pointers that carry their provenance.
-    pools: PoolTable,
     /// The free block that the last free made (after merging), for the
     /// allocation fallback: `None`, or the start of a block, free or
     /// allocated since (a grow that merges it into the block before resets
     /// it, see `forget_if_merged`; a shrink sets it to the freed tail).
     last_freed: Option<Block>,
+    counters: Counters,
+    /// Bit `sl` of `sl_bitmaps[fl]` is set when `heads[fl][sl]` is `Some`.
+    sl_bitmaps: [u32; FL],
+    heads: [[Option<Block>; SL]; FL],
+    /// Where the pools are, with pointers that carry their provenance.
+    pools: PoolTable,
     /// Three words that stand in for a missing list neighbour (see
     /// `or_scratch`); never read.
     scratch: [usize; 3],
