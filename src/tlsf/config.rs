@@ -10,6 +10,7 @@
 //! (a bit scan and a rotate), which matters because it runs two to four
 //! times per allocate or free.
 
+use core::hint::assert_unchecked;
 use core::mem::size_of;
 use core::num::NonZeroUsize;
 
@@ -123,7 +124,14 @@ pub(crate) const fn list_at_least(size: usize, sl_log2: u32, fl_len: usize) -> (
     // rounded), so this cannot overflow; the sum stays a multiple of the
     // granule, and below `2^(bits + 1)`.
     let size = size + (step_mask << GRANULE_LOG2);
-    let top = top_bit(size, bits + 1);
+    // The sum is below `2^(top + 2)`: its top bit is `top` or the next.
+    // Without a bit-scan instruction a shift finds out for less than a
+    // second scan (two shifts: `top + 1` may be the word's width).
+    let top = if cfg!(rtarena_soft_clz) {
+        top + ((size >> top) >> 1) as u32
+    } else {
+        top_bit(size, bits + 1)
+    };
     let sl = size.rotate_right(top.wrapping_sub(sl_log2)) & ((1 << sl_log2) - 1);
     (top as usize - GRANULE_LOG2 as usize - 1, sl)
 }
@@ -148,7 +156,7 @@ const fn size_bits(fl_len: usize) -> u32 {
 #[inline(always)]
 const fn top_bit(size: usize, bits: u32) -> u32 {
     debug_assert!(size >= MIN_BLOCK);
-    if cfg!(rtarena_soft_clz) {
+    let top = if cfg!(rtarena_soft_clz) {
         let granules = size >> GRANULE_LOG2;
         let bits = bits.saturating_sub(GRANULE_LOG2);
         // SAFETY: every block is at least `MIN_BLOCK` bytes, two granules.
@@ -156,5 +164,10 @@ const fn top_bit(size: usize, bits: u32) -> u32 {
     } else {
         // SAFETY: every block is at least `MIN_BLOCK` bytes.
         highest_bit(unsafe { NonZeroUsize::new_unchecked(size) })
-    }
+    };
+    // SAFETY: as just said. Told, the compiler knows that a level computed
+    // from `top` does not wrap below 0, and drops the test of it against
+    // `FL` where `FL` covers every size the word can hold.
+    unsafe { assert_unchecked(top >= MIN_BLOCK.trailing_zeros()) };
+    top
 }
