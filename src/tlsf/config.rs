@@ -165,9 +165,14 @@ const fn top_bit(size: usize, bits: u32) -> u32 {
         // SAFETY: every block is at least `MIN_BLOCK` bytes.
         highest_bit(unsafe { NonZeroUsize::new_unchecked(size) })
     };
-    // SAFETY: as just said. Told, the compiler knows that a level computed
-    // from `top` does not wrap below 0, and drops the test of it against
-    // `FL` where `FL` covers every size the word can hold.
-    unsafe { assert_unchecked(top >= MIN_BLOCK.trailing_zeros()) };
+    // Told, the compiler knows that a level computed from `top` does not
+    // wrap below 0, and drops the test of it against `FL` where `FL`
+    // covers every size the word can hold: a `Tlsf` on 32-bit targets. On
+    // 64-bit ones no such test goes, and the hint measured 2 instructions
+    // longer an allocate+free pair on x86-64 (callgrind).
+    if usize::BITS == 32 {
+        // SAFETY: as just said, `size >= MIN_BLOCK`.
+        unsafe { assert_unchecked(top >= MIN_BLOCK.trailing_zeros()) };
+    }
     top
 }
