@@ -127,11 +127,12 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
                     .get_unchecked(fl)
                     .get_unchecked(sl)
                     .unwrap_unchecked();
-                let total = block.size();
+                let header = block.header();
                 let pad = pad_for(block, align);
-                if pad + size > total {
+                if !holds(header, pad + size) {
                     return self.fail();
                 }
+                let total = header & !PREV_FREE;
                 self.pop(fl, sl);
                 Fit {
                     block,
@@ -151,13 +152,15 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         let block = self.last_freed?;
         // SAFETY: `last_freed` is the start of a block (see the field).
         let header = unsafe { block.header() };
-        let total = header & !PREV_FREE;
         let pad = pad_for(block, align);
-        (header & USED == 0 && pad + size <= total).then(|| Fit {
-            block,
-            list: list_of(total, Self::SL_LOG2, FL),
-            total,
-            pad,
+        (header & USED == 0 && holds(header, pad + size)).then(|| {
+            let total = header & !PREV_FREE;
+            Fit {
+                block,
+                list: list_of(total, Self::SL_LOG2, FL),
+                total,
+                pad,
+            }
         })
     }
 
@@ -337,6 +340,16 @@ pub(super) const fn least_block(size: usize) -> usize {
 #[inline]
 const fn aligned_search(size: usize, align: usize) -> usize {
     size + align - GRANULE
+}
+
+/// Whether the free block whose header is `header` holds `bytes`, a
+/// multiple of the granule. The header is the block's size (a multiple of
+/// the granule too) plus at most `PREV_FREE`, less than a granule: compared
+/// with `bytes` it tests as the size, and the size needs no mask until the
+/// block is taken (on Armv6-M the mask is a constant in a register).
+#[inline(always)]
+fn holds(header: usize, bytes: usize) -> bool {
+    bytes <= header
 }
 
 /// Bytes from `block`'s usual payload place to the next `align`ed one: a
