@@ -120,15 +120,23 @@ const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 
 /// with [`add_pool`](Self::add_pool) through the arena's lock; or
 /// [`new_in_place`](Self::new_in_place) into any `MaybeUninit`, wrapped as
 /// an [`Arena`](crate::Arena) over the `&mut` it returns.
-// On Armv6-M and Armv8-M Baseline (`rtarena_soft_clz`) a load or store
-// reaches at most 124 bytes past its base register: `repr(C)` and the
-// order below keep the words every call touches within that of `self`,
-// the list heads last; without it the heads come first, and each of those
-// words needs its address built (and, with eight low registers, spilled).
-// Elsewhere the compiler's order (heads first, whose index then folds into
-// the load) measured best.
-#[cfg_attr(rtarena_soft_clz, repr(C))]
+// The layout on 32-bit targets, `repr(C)`: the words every call touches
+// within a load's reach of `self`, the list heads after them. Without it
+// the heads come first (`FL * SL` words) and the rest lies beyond: each of
+// those words needs its address built in a register, which Thumb code
+// then spills. On Armv7-M a load reaches 4 KiB but a pair of words (a
+// 64-bit counter) 1 KiB, and a load indexed by a register no offset at
+// all: the second-level maps go first, at `self` itself. On Armv6-M and
+// Armv8-M Baseline (`rtarena_soft_clz`) a load reaches 124 bytes: the
+// scalars go first, the maps after them (Cortex-M4 and M0 allocate and
+// free measured with `wcet/run.py`). On 64-bit targets the compiler's
+// order stands.
+#[cfg_attr(target_pointer_width = "32", repr(C))]
 pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
+    /// Bit `sl` of `sl_bitmaps[fl]` is set when `heads[fl][sl]` is `Some`
+    /// (here or, on Armv6-M, further down: see the layout above).
+    #[cfg(not(rtarena_soft_clz))]
+    sl_bitmaps: [u32; FL],
     /// Bit `fl` is set when `sl_bitmaps[fl] != 0`.
     fl_bitmap: usize,
     /// The free block that the last free made (after merging), for the
@@ -138,6 +146,7 @@ pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
     last_freed: Option<Block>,
     counters: Counters,
     /// Bit `sl` of `sl_bitmaps[fl]` is set when `heads[fl][sl]` is `Some`.
+    #[cfg(rtarena_soft_clz)]
     sl_bitmaps: [u32; FL],
     heads: [[Option<Block>; SL]; FL],
     /// Where the pools are, with pointers that carry their provenance.
