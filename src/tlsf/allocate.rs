@@ -356,12 +356,16 @@ fn holds(header: usize, bytes: usize) -> bool {
 /// multiple of the granule below `align` (payloads are granule-aligned),
 /// and 0 for an alignment up to the granule.
 #[inline(always)]
-fn pad_for(block: Block, align: usize) -> usize {
+pub(super) fn pad_for(block: Block, align: usize) -> usize {
     if align <= GRANULE {
         return 0;
     }
-    let payload = block.ptr().as_ptr().addr() + WORD;
-    payload.wrapping_neg() & (align - 1)
+    // `-payload & (align - 1)`, with the payload one word after the block:
+    // a block starts `WORD` bytes past a granule boundary, so `!block` is
+    // `-payload` plus `WORD - 1` below the granule, which the mask drops.
+    // The mask is `aligned_search`'s addend, already in a register, and
+    // no constant is needed (Armv6-M spilled one).
+    (align - GRANULE) & !block.ptr().as_ptr().addr()
 }
 
 /// `dangling`, out of line: so that the aligned path's test of a zero
