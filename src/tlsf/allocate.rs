@@ -304,10 +304,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     unsafe fn mark_used(&mut self, block: Block, size: usize, flags: usize) -> NonNull<[u8]> {
         // SAFETY: the caller hands us the block.
         unsafe { block.set_header(size | USED | flags) };
-        let c = &mut self.counters;
-        c.in_use += size;
-        c.peak = c.peak.max(c.in_use);
-        c.allocations += 1;
+        self.counters.count_allocation(size);
         // SAFETY: `block` is a block.
         NonNull::slice_from_raw_parts(unsafe { block.payload() }, size - WORD)
     }
