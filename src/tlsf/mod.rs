@@ -96,7 +96,8 @@ const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 
 /// Cortex-M0, for `SmallTlsf` and `Tlsf` on random and adversarial
 /// workloads: the [worst-case table](crate#worst-case-on-cortex-m), which
 /// CI checks; on the M4 an allocate takes at most 119 instructions but for
-/// the fallback and alignments above the granule, which take longer.
+/// an alignment above the granule whose search falls back (up to about
+/// 125), which takes longer.
 /// `python3 wcet/run.py` in the repository names the path behind each
 /// maximum.
 ///
