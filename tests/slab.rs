@@ -287,21 +287,20 @@ fn the_latest_object_freed_is_taken_next_whatever_came_between() {
 
 #[test]
 fn a_page_that_stops_being_active_forgets_its_last_slot() {
-    // A 512-byte page holds `per_page` one-byte objects: the next starts a
-    // second page, and a free on the first, full page makes it active
-    // again.
+    // A 512-byte page holds `per_page` one-byte objects: two pages fill,
+    // and a free on the first makes it active again, as the second is full.
     let per_page = (512 - rtarena::slab::page_header(512)) / 8;
     let mut buf = PoolBuf::with_align(8 * 512, 512);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), 512).unwrap()).unwrap();
     let byte = Layout::new::<u8>();
-    let objects: std::vec::Vec<_> = (0..=per_page)
+    let objects: std::vec::Vec<_> = (0..2 * per_page)
         .map(|_| slab.allocate(byte).unwrap().cast::<u8>())
         .collect();
-    let latest = objects[per_page];
-    let alone = objects[..per_page]
+    let latest = objects[2 * per_page - 1];
+    let apart = objects[..per_page]
         .iter()
         .all(|o| o.as_ptr().addr() / 512 != latest.as_ptr().addr() / 512);
-    assert!(alone, "the last object is on a page of its own");
+    assert!(apart, "the last object is on the second page");
     // SAFETY: live objects, allocated with `byte`.
     unsafe {
         slab.deallocate(objects[10], byte);
@@ -312,9 +311,9 @@ fn a_page_that_stops_being_active_forgets_its_last_slot() {
         slab.check().unwrap();
     }
     assert_eq!(slab.allocate(byte).unwrap().cast::<u8>(), objects[10]);
-    assert_eq!(slab.stats().live(), per_page as u64);
+    assert_eq!(slab.stats().live(), (2 * per_page - 1) as u64);
     slab.check().unwrap();
-    for object in objects[..per_page].iter().copied() {
+    for object in objects[..2 * per_page - 1].iter().copied() {
         // SAFETY: live (object 10 was taken again above).
         unsafe { slab.deallocate(object, byte) };
         slab.check().unwrap();

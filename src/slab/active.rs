@@ -5,8 +5,9 @@
 //! one pointer chase shorter: an allocation reads the class's free list head
 //! and that slot's link, and a free of an object of the active page writes
 //! the slot and the class, never the page's header. The header's copies of
-//! those fields are stale while the page is active; `switch_active` and
-//! `write_back_full` write them before another page becomes active.
+//! those fields are stale while the page is active; `write_back_full`
+//! writes them before another page becomes active (a page stops being
+//! active only full, or empty, when its class loses it).
 //!
 //! The class is one cache line on 64-bit targets, and on every target a
 //! class is found from a layout with one table load and a scaled address.
@@ -441,6 +442,7 @@ impl Class {
 
     /// Whether the active page has a slot left; `header_end` is the
     /// slab's (`Hot::header_end`).
+    #[inline(always)]
     pub(super) fn active_has_room(&self, header_end: u32) -> bool {
         self.given_back || self.free.is_some() || self.has_uncarved(header_end)
     }
@@ -528,48 +530,10 @@ impl Class {
         self.bump = 0;
     }
 
-    /// Makes `page` the active page in place of `old`, the active page
-    /// now: writes the state of `old` back to its header (its free list,
-    /// with the given-back slot on it, bump and live count) and reads the
-    /// state of `page` from its, as `activate` does; the class's fields
-    /// are written once.
-    ///
-    /// # Safety
-    /// `old` is the active page; `page` is another owned, initialised page
-    /// of this class, with its header current.
-    #[inline(always)]
-    pub(super) unsafe fn switch_active(&mut self, old: Page, page: Page) {
-        debug_assert!(self.active == Some(old) && old != page);
-        let live = self.active_live();
-        let mut free = self.free;
-        if let Some(slot) = self.unset_given_back() {
-            // SAFETY: a slot given back is a free slot of the active page.
-            unsafe { push_slot(&mut free, slot) };
-        }
-        self.last_taken = None;
-        // SAFETY: forwarded from the caller; one header at a time.
-        unsafe {
-            let header = old.header();
-            header.set_free(free);
-            header.set_bump(self.bump as usize);
-            header.set_live(live);
-        }
-        // SAFETY: forwarded from the caller.
-        let header = unsafe { page.header() };
-        self.active = Some(page);
-        self.free = header.free();
-        self.bump = header.bump() as u32;
-        // As in `activate`: the old page's objects join `inactive_live`
-        // and the new page's leave it.
-        let moved = live.wrapping_sub(header.live());
-        self.inactive_live = self.inactive_live.wrapping_add(moved);
-        self.off_active = self.off_active.wrapping_add(moved as u32);
-    }
-
     /// Writes the state of `page`, the active page and full, back to its
-    /// header, as `switch_active` does for any page, for less: a full page
-    /// has no free slot, none given back (`take` found none), no uncarved
-    /// slot and `capacity` live objects. Returns `capacity`.
+    /// header, before another page becomes active: a full page has no free
+    /// slot, none given back (`take` found none), no uncarved slot and
+    /// `capacity` live objects. Returns `capacity`.
     ///
     /// # Safety
     /// `page` is the active page, full.

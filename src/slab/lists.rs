@@ -151,18 +151,19 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         page: Page,
         live: usize,
     ) {
-        // A page of one slot (`with_max_class`) is both: its header tells.
+        if live != 1 {
+            // SAFETY: forwarded from the caller; the page was full (a page
+            // of one slot, `with_max_class`, always has `live == 1`).
+            unsafe { self.page_unfilled(class, page) };
+            return;
+        }
+        // A page of one slot was full and is empty: its header tells, and
+        // its own cold path keeps this one's registers few.
         // SAFETY: the page is owned and not active, so its header is
         // current (caller).
-        if live != 1 || unsafe { page.header() }.capacity() == 1 {
-            // SAFETY: forwarded from the caller; the page was full.
-            unsafe { self.page_unfilled(class, page) };
-            // With one slot per page (`with_max_class`) the page is also
-            // empty, and now the active page (`page_unfilled` made it so,
-            // or put it second behind an empty active page).
-            if live == 1 {
-                self.page_emptied_unfilled(class, page);
-            }
+        if unsafe { page.header() }.capacity() == 1 {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.page_of_one_slot_freed(class, page) };
             return;
         }
         // An emptied page goes back to the source: it is not the active
@@ -172,17 +173,25 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         unsafe { self.release_page(class, page) };
     }
 
-    /// A page of one slot, full, just emptied and went through
-    /// `page_unfilled`: the class keeps it as its spare if it is the
-    /// active page now, else it goes back to the source.
+    /// A page of one slot (`with_max_class`), not the active page of
+    /// `class`, was full and a free just emptied it: `page_unfilled` makes
+    /// it the active page (or puts it second behind an empty active page);
+    /// then the class keeps it as its spare if it is active, else it goes
+    /// back to the source.
+    ///
+    /// # Safety
+    /// As for `page_unfilled_or_emptied`, with `live == 1`.
     #[cold]
-    fn page_emptied_unfilled(&mut self, class: ClassId, page: Page) {
+    #[inline(never)]
+    unsafe fn page_of_one_slot_freed(&mut self, class: ClassId, page: Page) {
+        // SAFETY: forwarded from the caller; the page was full.
+        unsafe { self.page_unfilled(class, page) };
         // SAFETY: `class` is served (the caller's page is of it).
         if unsafe { self.class_mut(class) }.active == Some(page) {
             self.keep_spare(class);
         } else {
-            // SAFETY: an empty page of `class` other than the active one
-            // (the caller's), which came from the source.
+            // SAFETY: an empty page of `class` other than the active one,
+            // which came from the source.
             unsafe { self.release_page(class, page) };
         }
     }
@@ -205,12 +214,16 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         self.counters.pages -= 1;
     }
 
-    /// Makes a full `page` that just got a free slot the active page, so
-    /// that allocations fill the pages that are nearly full first and the
-    /// emptier ones get a chance to empty (and go back to the source). The
-    /// page it takes over from stays second, or goes last if it is full;
-    /// an empty active page (the spare) stays active and `page` goes
-    /// second.
+    /// Puts a full `page` that just got a free slot second in its ring,
+    /// right after the active page, so that it is the next page
+    /// allocations take from; it becomes the active page at once if the
+    /// active page is full (which then goes last).
+    ///
+    /// Why not active at once whatever the active page holds: the switch
+    /// writes the active page's state back to its header and, with a slot
+    /// given back, puts that slot on the page's free list, on the longest
+    /// branch of a free. Second, the page is the next one filled all the
+    /// same, before emptier pages.
     ///
     /// # Safety
     /// `page` is a page of `class` other than its active one, full before
@@ -222,23 +235,17 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let slots = unsafe { self.class_mut(class) };
         // SAFETY: the class has a page other than `page`, so an active one;
         // the ring's pages are owned and initialised, and `page`'s header is
-        // current.
+        // current; a full active page has no slot given back or free and
+        // `capacity` live objects.
         unsafe {
             let active = slots.active.unwrap_unchecked();
             unlink(page);
-            if slots.active_live() == 0 {
-                insert_after(active, page);
-                return;
+            insert_after(active, page);
+            if !slots.active_has_room(header_end) {
+                let capacity = slots.write_back_full(active);
+                slots.last_taken = None;
+                slots.activate(page, capacity);
             }
-            // Before the active page when that keeps a free slot, so that it
-            // comes second; else after it, which puts it last.
-            let before = if slots.active_has_room(header_end) {
-                active.header().prev()
-            } else {
-                active
-            };
-            insert_after(before, page);
-            slots.switch_active(active, page);
         }
     }
 }

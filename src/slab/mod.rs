@@ -4,8 +4,9 @@
 //! from its first page, the active one, the pages with a free slot, then
 //! the full ones. A page that fills while active falls behind at once (the
 //! next page becomes first, with no link written), and a full page that gets
-//! a free slot moves to the front, so a freed slot is reachable at once and
-//! no allocation ever scans. The source finds an object's page from its
+//! a free slot moves second (first if the active page is full), so a freed
+//! slot is reachable when the active page fills and no allocation ever
+//! scans. The source finds an object's page from its
 //! address (rounded down to the page size, for pages aligned to it), so an
 //! object needs no header.
 //!
