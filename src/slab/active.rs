@@ -159,14 +159,18 @@ pub(super) struct Class {
     /// The active page's free slots.
     pub(super) free: FreeSlots,
     /// The slot most recently taken from the active page; `None` before the
-    /// first and once the page stops being active.
+    /// first and once the page stops being active. While the class is
+    /// parked (see `park`), the start of its ring's first page instead:
+    /// never a slot's address (the page's header lies there), so no free
+    /// or `put` takes it for the slot taken last.
     pub(super) last_taken: Option<NonNull<u8>>,
     /// Live objects on the class's pages other than the active one.
     pub(super) inactive_live: usize,
-    /// The active page; `None` only when the class has no page. It is the
-    /// first of the class's ring of pages (`lists.rs`), and the only one
-    /// that may be empty (the class's spare) or full while first (until
-    /// the next allocation looks for a free slot).
+    /// The active page; `None` when the class has no page, or is parked
+    /// (its active page went back to the source while it held others, see
+    /// `park`). It is the first of the class's ring of pages (`lists.rs`),
+    /// and the only one that may be empty (the class's spare) or full
+    /// while first (until the next allocation looks for a free slot).
     pub(super) active: Option<Page>,
     /// Allocations (of those counted in `allocations`) that are off the
     /// active page's count: freed onto a free list, or live on another
@@ -528,6 +532,44 @@ impl Class {
         self.last_taken = None;
         self.free = None;
         self.bump = 0;
+    }
+
+    /// Parks the class, whose active page just left its ring (after
+    /// `forget_active`): it keeps its other pages, from `first`, with no
+    /// active page. Every page's header is then current, and the next
+    /// allocation makes `first` active again if it has a free slot (pages
+    /// with one come first), else puts a new page before it; a free that
+    /// unfills a page makes that one active.
+    ///
+    /// Why park rather than make `first` active at once: a page given back
+    /// from a class with other pages (a spare taken by another class, or
+    /// pushed out, or a page emptied while two other classes keep spares)
+    /// then costs no page switch, which is the longest branch of the free
+    /// and of the allocation that do it; the class's next allocation pays
+    /// for it, on the path that looks for a page anyway.
+    ///
+    /// # Safety
+    /// `first` is an owned, initialised page of this class's ring, whose
+    /// pages all hold an object and have current headers; the class has
+    /// no active page state (as `forget_active` leaves it).
+    #[inline(always)]
+    pub(super) unsafe fn park(&mut self, first: Page) {
+        debug_assert!(self.free.is_none() && !self.given_back && self.bump == 0);
+        self.active = None;
+        self.last_taken = Some(first.start());
+    }
+
+    /// The first page of the ring of a parked class (see `park`); `None`
+    /// when the class has an active page or no page.
+    #[inline(always)]
+    pub(super) fn parked_first(&self) -> Option<Page> {
+        if self.active.is_some() {
+            return None;
+        }
+        // SAFETY: with no active page, `last_taken` is `None` or the start
+        // of the ring's first page (`park`), an owned page.
+        self.last_taken
+            .map(|start| unsafe { Page::from_start(start) })
     }
 
     /// Writes the state of `page`, the active page and full, back to its

@@ -147,7 +147,26 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 }
                 capacity
             },
-            None => 0,
+            None => {
+                // A parked class makes its first page active again if it
+                // has a free slot (pages with one come first).
+                if let Some(first) = slots.parked_first() {
+                    // SAFETY: a parked class's pages are owned, initialised
+                    // and have current headers; it holds no page state
+                    // (`Class::park`), and the page has a free slot.
+                    unsafe {
+                        let header = first.header();
+                        if header.live() < header.capacity() {
+                            slots.activate(first, 0);
+                            let slot = slots.take_free_or_uncarved(header_end).unwrap_unchecked();
+                            let size = slots.size as usize;
+                            self.hot.latest = class;
+                            return Ok(NonNull::slice_from_raw_parts(slot, size));
+                        }
+                    }
+                }
+                0
+            }
         };
         // SAFETY: `class` is served, and its active page (if any) is full,
         // with `old_live` objects, and written back.
@@ -239,6 +258,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             page.init(class, capacity);
             if let Some(full) = slots.active {
                 insert_after(full, page);
+            } else if let Some(first) = slots.parked_first() {
+                // Before a parked class's pages, all full.
+                insert_after(first.header().prev(), page);
             }
             slots.activate_fresh(page, old_live, slot_end)
         };

@@ -108,19 +108,20 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     }
 
     /// Takes the active page of `class`, empty, out of its ring and out of
-    /// the class's page count; the next page of the ring, if any, becomes
-    /// active. The caller gives the page back (and takes it off the slab's
-    /// page count) or to another class.
+    /// the class's page count; the class parks on the rest of its ring, if
+    /// any (see `Class::park`). The caller gives the page back (and takes
+    /// it off the slab's page count) or to another class.
     ///
     /// # Safety
     /// `class` is served, and its active page exists and is empty.
+    #[inline(always)]
     unsafe fn detach_active(&mut self, class: ClassId) -> Page {
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
         slots.pages -= 1;
         // SAFETY: the class has an active page, empty (caller), whose ring
-        // holds owned, initialised pages; every other page's header is
-        // current.
+        // holds owned, initialised pages; every other page holds an object
+        // and has its header current.
         unsafe {
             let page = slots.active.unwrap_unchecked();
             slots.forget_active();
@@ -129,9 +130,52 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 slots.active = None;
             } else {
                 unlink(page);
-                slots.activate(next, 0);
+                slots.park(next);
             }
             page
+        }
+    }
+
+    /// The active page of `class`, which is not listed first among the
+    /// spares, has one live object left, `put_active` is freeing it: the
+    /// class keeps the page as its spare if the spares list has room (its
+    /// older entry is free, `class` itself, or stale), else the page goes
+    /// back to the source and the class parks on its other pages, if any.
+    ///
+    /// Why not push the older spare out, as a free of the latest
+    /// allocation's slot does (`list_spare`): that reads and detaches
+    /// another class's page, which after this free's own checks would take
+    /// it past its bound; this class's state is at hand. A loop of single
+    /// temporaries at a page boundary empties its page through
+    /// `deallocate_latest`, which lists it; one whose objects are freed in
+    /// another order than taken may find the list full and give its page
+    /// back each time, but only while two other classes keep empty pages.
+    ///
+    /// # Safety
+    /// `class` is served; its active page's last live object is being
+    /// freed (it is not free already) and `slot_end` is this slab's.
+    #[cold]
+    #[inline(never)]
+    pub(super) unsafe fn active_page_emptied(&mut self, class: ClassId, slot_end: usize) {
+        let classes = &self.classes;
+        // SAFETY: the spares list only served classes.
+        let is_spare = |c| unsafe { is_spare(classes, c) };
+        let listed = self.hot.spares.push_if_room(class, is_spare);
+        // SAFETY: `class` is served (caller).
+        let slots = unsafe { self.class_mut(class) };
+        if listed {
+            // SAFETY: the page's last object is being freed (caller).
+            unsafe { slots.put_last(slot_end) };
+            return;
+        }
+        // The free empties the page.
+        slots.off_active = slots.off_active.wrapping_add(1);
+        self.counters.pages -= 1;
+        // SAFETY: the class is served, its active page empty now and not
+        // listed; detached, the page came from the source.
+        unsafe {
+            let page = self.detach_active(class);
+            self.source.deallocate_page(page.start());
         }
     }
 
@@ -203,14 +247,29 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// `page` is an empty page of `class` other than its active one.
     #[inline(always)]
     unsafe fn release_page(&mut self, class: ClassId, page: Page) {
+        // SAFETY: `class` is served (the caller's page is of it).
+        let slots = unsafe { self.class_mut(class) };
+        slots.pages -= 1;
+        // A parked class's first page moves on (`last_taken` holds it, and
+        // is never another page's start).
+        if slots.last_taken == Some(page.start()) {
+            // SAFETY: the page is in the ring of `class` (caller), whose
+            // other pages hold an object each.
+            unsafe {
+                let next = page.header().next();
+                if next == page {
+                    slots.last_taken = None;
+                } else {
+                    slots.park(next);
+                }
+            }
+        }
         // SAFETY: the page is in the ring of `class` (caller); nothing uses
         // it once out of it, and it came from the source.
         unsafe {
             unlink(page);
             self.source.deallocate_page(page.start());
         }
-        // SAFETY: `class` is served (the caller's page is of it).
-        unsafe { self.class_mut(class) }.pages -= 1;
         self.counters.pages -= 1;
     }
 
@@ -238,7 +297,18 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // current; a full active page has no slot given back or free and
         // `capacity` live objects.
         unsafe {
-            let active = slots.active.unwrap_unchecked();
+            let Some(active) = slots.active else {
+                // A parked class: the page becomes active, first in its
+                // ring (before the first, unless it is the first).
+                let first = slots.parked_first().unwrap_unchecked();
+                if first != page {
+                    unlink(page);
+                    insert_after(first.header().prev(), page);
+                }
+                slots.last_taken = None;
+                slots.activate(page, 0);
+                return;
+            };
             unlink(page);
             insert_after(active, page);
             if !slots.active_has_room(header_end) {

@@ -73,6 +73,26 @@ impl Spares {
             .filter(|&out| is_spare(out))
     }
 
+    /// Makes `class`, not the most recent entry, the most recent if the
+    /// list has room: its older entry is free, `class` itself, or stale
+    /// (`is_spare` says no), and leaves the list. Returns whether `class`
+    /// is listed; a full list is left as it is.
+    pub(super) fn push_if_room(
+        &mut self,
+        class: ClassId,
+        is_spare: impl Fn(ClassId) -> bool,
+    ) -> bool {
+        let (first, second) = (self.first, self.second);
+        debug_assert!(first as usize != class.words());
+        if second != NONE && second as usize != class.words() && is_spare(ClassId::of_words(second))
+        {
+            return false;
+        }
+        self.first = class.words() as u8;
+        self.second = first;
+        true
+    }
+
     /// Takes the most recent entry for which `is_spare` says yes out of the
     /// list, and the stale one before it if any. (A stale entry after it
     /// may stay: it is dropped when the list next needs room.)
