@@ -534,6 +534,34 @@ impl Class {
         self.bump = 0;
     }
 
+    /// As `forget_active`, for a page whose last live object is being
+    /// freed as it leaves, but for `last_taken`, which the caller sets
+    /// (`detach_forgotten`): the free and the given-back slot (if any) both
+    /// leave the counts in one step, with no branch (this is on the
+    /// longest free): `off_active` takes the low word of `allocations`,
+    /// which leaves the active page no live object.
+    ///
+    /// # Safety
+    /// The class has an active page, with one live object on it, whose
+    /// slot is not free already.
+    #[inline(always)]
+    pub(super) unsafe fn forget_emptying_active(&mut self) {
+        debug_assert!(self.active.is_some() && self.active_live() == 1);
+        if self.given_back {
+            // SAFETY: a slot is given back only while it is `last_taken`, a
+            // carved slot of the active page.
+            unsafe { slot_bits::mark_free(self.active, self.last_taken) };
+        }
+        // The allocation that took the given-back slot leaves the count, as
+        // in `unset_given_back`.
+        self.allocations -= u64::from(self.given_back);
+        self.given_back = false;
+        self.off_active = self.allocations as u32;
+        self.free = None;
+        self.bump = 0;
+        // `last_taken` is for the caller to set: no page, or parked.
+    }
+
     /// Parks the class, whose active page just left its ring (after
     /// `forget_active`): it keeps its other pages, from `first`, with no
     /// active page. Every page's header is then current, and the next
@@ -570,6 +598,39 @@ impl Class {
         // of the ring's first page (`park`), an owned page.
         self.last_taken
             .map(|start| unsafe { Page::from_start(start) })
+    }
+
+    /// Makes `page`, which a free just left with one free slot after it
+    /// was full, the active page in place of `full`, the active page and
+    /// full: as `write_back_full` and `activate` do, with the counts known
+    /// without reading them, both pages holding `capacity` slots: `full`'s
+    /// `capacity` objects join `inactive_live` and `page`'s `capacity - 1`
+    /// leave it.
+    ///
+    /// # Safety
+    /// `full` is the active page, full; `page` another owned, initialised
+    /// page of this class, with its header current and `capacity - 1`
+    /// live objects.
+    #[inline(always)]
+    pub(super) unsafe fn switch_to_unfilled(&mut self, full: Page, page: Page, capacity: usize) {
+        debug_assert!(self.active == Some(full) && self.active_live() == capacity);
+        debug_assert!(!self.given_back && self.free.is_none());
+        // SAFETY: forwarded from the caller; one header at a time.
+        unsafe {
+            let header = full.header();
+            header.set_free(None);
+            header.set_bump(self.bump as usize);
+            header.set_live(capacity);
+        }
+        // SAFETY: forwarded from the caller.
+        let header = unsafe { page.header() };
+        debug_assert_eq!(header.live(), capacity - 1);
+        self.active = Some(page);
+        self.last_taken = None;
+        self.free = header.free();
+        self.bump = header.bump() as u32;
+        self.inactive_live = self.inactive_live.wrapping_add(1);
+        self.off_active = self.off_active.wrapping_add(1);
     }
 
     /// Writes the state of `page`, the active page and full, back to its

@@ -31,6 +31,24 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         Some(unsafe { ClassId::of_last(last) })
     }
 
+    /// The class `id`, to read.
+    ///
+    /// # Safety
+    /// As for `class_mut`.
+    #[inline(always)]
+    pub(super) unsafe fn class_ref(&self, id: ClassId) -> &Class {
+        debug_assert!(id.index() < N);
+        // SAFETY: as for `class_mut`.
+        unsafe {
+            &*self
+                .classes
+                .as_ptr()
+                .cast::<u64>()
+                .add(id.words_in_array())
+                .cast::<Class>()
+        }
+    }
+
     /// The class `id`.
     ///
     /// # Safety

@@ -270,15 +270,10 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             // with no detour through the given-back slot or the free list.
             // SAFETY: the slot is carved (at or above `bump`).
             if !unsafe { slots.freed_already(active, offset, slot) } {
-                if self.hot.spares.is_latest(class) {
-                    // SAFETY: `class` is served; the slot is the active
-                    // page's last live object (tested just above), and
-                    // `slot_end` is this slab's.
-                    unsafe { self.class_mut(class).put_last(slot_end) };
-                } else {
-                    // SAFETY: as above.
-                    unsafe { self.active_page_emptied(class, slot_end) };
-                }
+                // SAFETY: `class` is served; the slot is the active page's
+                // last live object (tested just above), and `slot_end` is
+                // this slab's.
+                unsafe { self.active_page_emptied(class, slot_end) };
                 return Ok(());
             }
             true

@@ -17,7 +17,7 @@
 use core::ptr::NonNull;
 
 use super::Slab;
-use super::active::{Class, ClassId};
+use super::active::ClassId;
 use super::page::Page;
 use crate::pages::PageSource;
 
@@ -70,12 +70,29 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// `take_spare`, inlined into the allocation that finds the source dry.
     #[inline(always)]
     pub(super) fn take_spare_inline(&mut self) -> Option<NonNull<u8>> {
-        let classes = &self.classes;
+        let mut spares = self.hot.spares;
         // SAFETY: the spares list only served classes.
-        let class = self.hot.spares.take(|c| unsafe { is_spare(classes, c) })?;
+        let class = spares.take(|c| unsafe { self.is_spare(c) });
+        self.hot.spares = spares;
+        let class = class?;
         // SAFETY: the class is listed, so it has an active page, which
         // `is_spare` says is empty; the spares list only served classes.
         Some(unsafe { self.detach_active(class) }.start())
+    }
+
+    /// Whether `class`, a listed class, has no live object on its active
+    /// page. (A listed class has an active page: a class loses its active
+    /// page only when `detach_active` takes it, which takes the class out
+    /// of the list first; `check` verifies it.)
+    ///
+    /// # Safety
+    /// `class.index() < N`.
+    #[inline(always)]
+    unsafe fn is_spare(&self, class: ClassId) -> bool {
+        // SAFETY: forwarded from the caller.
+        let slots = unsafe { self.class_ref(class) };
+        debug_assert!(slots.active.is_some());
+        slots.active_live() == 0
     }
 
     /// The active page of `class` just emptied: the class keeps it as its
@@ -92,10 +109,11 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// is still empty, gives it back to the source.
     #[cold]
     pub(super) fn list_spare(&mut self, class: ClassId) {
-        let classes = &self.classes;
+        let mut spares = self.hot.spares;
         // SAFETY: the spares list only served classes, and `class` is one.
-        let is_spare = |c| unsafe { is_spare(classes, c) };
-        if let Some(out) = self.hot.spares.push(class, is_spare) {
+        let out = spares.push(class, |c| unsafe { self.is_spare(c) });
+        self.hot.spares = spares;
+        if let Some(out) = out {
             self.counters.pages -= 1;
             // SAFETY: `push` returns a listed class, served, whose active
             // page (a listed class has one) is empty; detached, the page
@@ -116,6 +134,22 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// `class` is served, and its active page exists and is empty.
     #[inline(always)]
     unsafe fn detach_active(&mut self, class: ClassId) -> Page {
+        // SAFETY: `class` is served (caller), its active page empty.
+        unsafe {
+            self.class_mut(class).forget_active();
+            self.detach_forgotten(class)
+        }
+    }
+
+    /// `detach_active` once the class forgot its active page's state
+    /// (`Class::forget_active`, or `forget_emptying_active`, whose
+    /// `last_taken` this sets), which `active` still names.
+    ///
+    /// # Safety
+    /// `class` is served, and its active page exists, is empty, and its
+    /// state is forgotten.
+    #[inline(always)]
+    unsafe fn detach_forgotten(&mut self, class: ClassId) -> Page {
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
         slots.pages -= 1;
@@ -124,10 +158,10 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // and has its header current.
         unsafe {
             let page = slots.active.unwrap_unchecked();
-            slots.forget_active();
             let next = page.header().next();
             if next == page {
                 slots.active = None;
+                slots.last_taken = None;
             } else {
                 unlink(page);
                 slots.park(next);
@@ -136,11 +170,13 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         }
     }
 
-    /// The active page of `class`, which is not listed first among the
-    /// spares, has one live object left, `put_active` is freeing it: the
-    /// class keeps the page as its spare if the spares list has room (its
-    /// older entry is free, `class` itself, or stale), else the page goes
-    /// back to the source and the class parks on its other pages, if any.
+    /// The active page of `class` has one live object left, which
+    /// `put_active` is freeing: the class keeps the page as its spare if it
+    /// is listed first among the spares already, or if the list has room
+    /// (its older entry is free, `class` itself, or stale); else the page
+    /// goes back to the source and the class parks on its other pages, if
+    /// any. Out of line, it leaves the inline free fewer registers to
+    /// save.
     ///
     /// Why not push the older spare out, as a free of the latest
     /// allocation's slot does (`list_spare`): that reads and detaches
@@ -157,10 +193,11 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     #[cold]
     #[inline(never)]
     pub(super) unsafe fn active_page_emptied(&mut self, class: ClassId, slot_end: usize) {
-        let classes = &self.classes;
+        let mut spares = self.hot.spares;
         // SAFETY: the spares list only served classes.
-        let is_spare = |c| unsafe { is_spare(classes, c) };
-        let listed = self.hot.spares.push_if_room(class, is_spare);
+        let listed =
+            spares.is_latest(class) || spares.push_if_room(class, |c| unsafe { self.is_spare(c) });
+        self.hot.spares = spares;
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
         if listed {
@@ -168,13 +205,14 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             unsafe { slots.put_last(slot_end) };
             return;
         }
-        // The free empties the page.
-        slots.off_active = slots.off_active.wrapping_add(1);
+        // SAFETY: the page's last object is being freed (caller).
+        unsafe { slots.forget_emptying_active() };
         self.counters.pages -= 1;
-        // SAFETY: the class is served, its active page empty now and not
-        // listed; detached, the page came from the source.
+        // SAFETY: the class is served, its active page empty now, its
+        // state forgotten, and not listed; detached, the page came from
+        // the source.
         unsafe {
-            let page = self.detach_active(class);
+            let page = self.detach_forgotten(class);
             self.source.deallocate_page(page.start());
         }
     }
@@ -198,7 +236,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         if live != 1 {
             // SAFETY: forwarded from the caller; the page was full (a page
             // of one slot, `with_max_class`, always has `live == 1`).
-            unsafe { self.page_unfilled(class, page) };
+            unsafe { self.page_unfilled(class, page, live) };
             return;
         }
         // A page of one slot was full and is empty: its header tells, and
@@ -228,8 +266,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     #[cold]
     #[inline(never)]
     unsafe fn page_of_one_slot_freed(&mut self, class: ClassId, page: Page) {
-        // SAFETY: forwarded from the caller; the page was full.
-        unsafe { self.page_unfilled(class, page) };
+        // SAFETY: forwarded from the caller; the page was full, with its
+        // one slot.
+        unsafe { self.page_unfilled(class, page, 1) };
         // SAFETY: `class` is served (the caller's page is of it).
         if unsafe { self.class_mut(class) }.active == Some(page) {
             self.keep_spare(class);
@@ -286,9 +325,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     ///
     /// # Safety
     /// `page` is a page of `class` other than its active one, full before
-    /// the free it just got.
+    /// the free it just got, with `capacity` slots.
     #[inline(always)]
-    unsafe fn page_unfilled(&mut self, class: ClassId, page: Page) {
+    unsafe fn page_unfilled(&mut self, class: ClassId, page: Page, capacity: usize) {
         let header_end = self.hot.header_end.get();
         // SAFETY: `class` is served (the caller's page is of it).
         let slots = unsafe { self.class_mut(class) };
@@ -312,35 +351,10 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             unlink(page);
             insert_after(active, page);
             if !slots.active_has_room(header_end) {
-                let capacity = slots.write_back_full(active);
-                slots.last_taken = None;
-                slots.activate(page, capacity);
+                slots.switch_to_unfilled(active, page, capacity);
             }
         }
     }
-}
-
-/// Whether `class`, a listed class, has no live object on its active page.
-/// (A listed class has an active page: a class loses its active page only
-/// when `detach_active` takes it, which takes the class out of the list
-/// first; `check` verifies it.)
-///
-/// # Safety
-/// `class.index() < N`.
-#[inline(always)]
-unsafe fn is_spare<const N: usize>(classes: &[Class; N], class: ClassId) -> bool {
-    debug_assert!(class.index() < N);
-    // SAFETY: `class.words_in_array()` is where `classes[class.index()]` starts (see
-    // `Slab::class_mut`), in bounds (caller).
-    let slots = unsafe {
-        &*classes
-            .as_ptr()
-            .cast::<u64>()
-            .add(class.words_in_array())
-            .cast::<Class>()
-    };
-    debug_assert!(slots.active.is_some());
-    slots.active_live() == 0
 }
 
 /// Puts `page` in a ring right after `before`.
