@@ -53,6 +53,21 @@ const _: () = assert!(size_of::<Class>() == 64);
 /// >> INDEX_SHIFT`, exact for every class (asserted below).
 const INDEX_SHIFT: u32 = 16;
 const INDEX_MULTIPLIER: usize = (1 << INDEX_SHIFT) / CLASS_WORDS + 1;
+/// Whether `words * INDEX_MULTIPLIER >> INDEX_SHIFT` is the index already,
+/// `CLASSES_AT` falling in the fraction the shift drops (it does on the
+/// 32-bit targets of this crate's measurements): the index then takes no
+/// subtraction, and its constant no register (the page set-up after a
+/// spare is taken looks up a capacity with it).
+const INDEX_IGNORES_OFFSET: bool = {
+    let mut index = 0;
+    let mut exact = true;
+    while index < CLASSES {
+        let words = CLASSES_AT + index * CLASS_WORDS;
+        exact &= (words * INDEX_MULTIPLIER) >> INDEX_SHIFT == index;
+        index += 1;
+    }
+    exact
+};
 const _: () = {
     let mut index = 0;
     while index < CLASSES {
@@ -117,7 +132,11 @@ impl ClassId {
     /// library call of some 40 instructions.
     #[inline(always)]
     pub(crate) const fn index(self) -> usize {
-        ((self.0 - CLASSES_AT) * INDEX_MULTIPLIER) >> INDEX_SHIFT
+        if INDEX_IGNORES_OFFSET {
+            (self.0 * INDEX_MULTIPLIER) >> INDEX_SHIFT
+        } else {
+            ((self.0 - CLASSES_AT) * INDEX_MULTIPLIER) >> INDEX_SHIFT
+        }
     }
 
     /// Where the class starts in the slab, in 8-byte words.
@@ -521,15 +540,15 @@ impl Class {
 
     /// Leaves the class with no active page, forgetting the state of the
     /// one it had, which is empty and leaves the class (its header is
-    /// written again before anyone reads it); `active` is for the caller
-    /// to set.
+    /// written again before anyone reads it); `active` and `last_taken`
+    /// are for the caller to set (`Slab::detach_forgotten`: no page, or
+    /// parked).
     ///
     /// # Safety
     /// The class has an active page, with no live object on it.
     pub(super) unsafe fn forget_active(&mut self) {
         debug_assert!(self.active.is_some() && self.active_live() == 0);
         self.unset_given_back();
-        self.last_taken = None;
         self.free = None;
         self.bump = 0;
     }

@@ -142,8 +142,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     }
 
     /// `detach_active` once the class forgot its active page's state
-    /// (`Class::forget_active`, or `forget_emptying_active`, whose
-    /// `last_taken` this sets), which `active` still names.
+    /// (`Class::forget_active` or `forget_emptying_active`, but for
+    /// `active`, which still names the page, and `last_taken`, which this
+    /// sets).
     ///
     /// # Safety
     /// `class` is served, and its active page exists, is empty, and its
