@@ -2,9 +2,10 @@
 //! back to the source; and the ring operations.
 //!
 //! A class's pages form a ring, a circular doubly linked list through their
-//! headers, whose first page is the class's active page (`Class::active`).
-//! From it come the pages with a free slot, then the full pages: the active
-//! page may be anything (empty when it is the class's spare, full until the
+//! headers, whose first page is the class's active page (`Class::active`),
+//! or, for a parked class, the page `Class::parked_first` names. From it
+//! come the pages with a free slot, then the full pages: the active page
+//! may be anything (empty when it is the class's spare, full until the
 //! next allocation looks past it); every other page holds a live object,
 //! and a page with a free slot never follows a full one.
 //!

@@ -20,6 +20,9 @@
 //! boundary would take and give back a page every time; but at most two
 //! classes keep one at a time (`spares.rs`), so that the slab
 //! holds at most that many empty pages and finds them without a scan.
+//! A class whose active page goes back while it holds other pages parks:
+//! it keeps them with no active page, and its next allocation (or a free
+//! that unfills one) makes one active (`Class::park`).
 
 // The module map: one job per file (ARCHITECTURE.md has the same table).
 // This one holds the `Slab` type, its fields, and why it is `Send` and a
