@@ -148,6 +148,147 @@ fn an_emptied_page_pushes_out_the_older_spare() {
     slab.check().unwrap();
 }
 
+/// A free that empties a page but is not of the latest allocation's slot
+/// does not push another class's spare out: with two live spares listed,
+/// the page goes back itself, and the spares stay.
+#[test]
+fn a_page_emptied_out_of_order_goes_back_when_two_spares_are_kept() {
+    let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
+    let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+    let (a, b, c) = (layout(16, 8), layout(32, 8), layout(64, 8));
+    for l in [a, b] {
+        let object = slab.allocate(l).unwrap();
+        // SAFETY: allocated just above.
+        unsafe { slab.deallocate(object.cast(), l) };
+    }
+    assert_eq!(slab.source().pages_in_use(), 2, "both keep their page");
+    let first = slab.allocate(c).unwrap().cast::<u8>();
+    let second = slab.allocate(c).unwrap().cast::<u8>();
+    assert_eq!(slab.source().pages_in_use(), 3);
+    // SAFETY: allocated just above with `c`; `first` is freed last, and it
+    // is not the latest allocation's slot.
+    unsafe {
+        slab.deallocate(second, c);
+        slab.deallocate(first, c);
+    }
+    assert_eq!(slab.source().pages_in_use(), 2, "`c`'s page went back");
+    let pages_of = |slab: &Slab<PoolPages<'_>>, size| {
+        (0..)
+            .map_while(|class| slab.class_stats(class))
+            .find(|stats| stats.size == size)
+            .unwrap()
+            .pages
+    };
+    assert_eq!(
+        (
+            pages_of(&slab, 16),
+            pages_of(&slab, 32),
+            pages_of(&slab, 64)
+        ),
+        (1, 1, 0)
+    );
+    slab.check().unwrap();
+    // With the older entry stale (`a`, listed before `b`), the same free
+    // keeps the page in its place.
+    let kept = slab.allocate(a).unwrap();
+    let object = slab.allocate(c).unwrap().cast::<u8>();
+    let latest = slab.allocate(c).unwrap().cast::<u8>();
+    // SAFETY: allocated just above.
+    unsafe {
+        slab.deallocate(latest, c);
+        slab.deallocate(object, c);
+    }
+    assert_eq!(pages_of(&slab, 64), 1, "`c` keeps its page in `a`'s place");
+    slab.check().unwrap();
+    // SAFETY: allocated above with `a`.
+    unsafe { slab.deallocate(kept.cast(), a) };
+    slab.check().unwrap();
+}
+
+/// A class whose empty active page another class takes while it holds
+/// other pages parks: its other pages stay, a free into a full one makes
+/// that page active, and its next allocation takes a free slot of its
+/// pages, else a new page.
+#[test]
+fn a_class_whose_spare_is_taken_keeps_its_other_pages() {
+    parked_class_takes_its_pages_again(true);
+    parked_class_takes_its_pages_again(false);
+}
+
+fn parked_class_takes_its_pages_again(free_first: bool) {
+    let mut buf = PoolBuf::with_align(5 * PAGE, PAGE);
+    let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+    let small = layout(64, 8);
+    let per_page = (PAGE - rtarena::slab::page_header(PAGE)) / 64;
+    let class_stats = |slab: &Slab<PoolPages<'_>>| {
+        (0..)
+            .map_while(|class| slab.class_stats(class))
+            .find(|stats| stats.size == 64)
+            .unwrap()
+    };
+    // Two full pages of `small` and a third, active, with one object.
+    let mut objects: std::vec::Vec<_> = (0..2 * per_page)
+        .map(|_| slab.allocate(small).unwrap().cast::<u8>())
+        .collect();
+    let last = slab.allocate(small).unwrap().cast::<u8>();
+    // A free on the first page puts it second, with a free slot; the free
+    // of the latest object empties the third, which the class keeps.
+    let on_first = objects.swap_remove(0);
+    // SAFETY: live objects, allocated with `small`.
+    unsafe {
+        slab.deallocate(on_first, small);
+        slab.deallocate(last, small);
+    }
+    assert_eq!(slab.source().pages_in_use(), 3);
+    // Another class takes the two free pages, then the spare: `small`
+    // parks on its other two.
+    let big = layout(1024, 8);
+    let bigs = fill_up(&mut slab, big);
+    assert_eq!(slab.source().pages_in_use(), 5);
+    slab.check().unwrap();
+    let stats = class_stats(&slab);
+    assert_eq!((stats.pages, stats.live), (2, 2 * per_page - 1));
+    let on_second = objects.swap_remove(per_page + 1);
+    if free_first {
+        // A free into the full page makes it active: the next allocation
+        // takes that slot again, and the one after the first page's.
+        // SAFETY: live, allocated with `small`.
+        unsafe { slab.deallocate(on_second, small) };
+        slab.check().unwrap();
+        assert_eq!(slab.allocate(small).unwrap().cast::<u8>(), on_second);
+        assert_eq!(slab.allocate(small).unwrap().cast::<u8>(), on_first);
+    } else {
+        // The next allocation makes the first page active again, for its
+        // free slot; then a free into the full page makes that one active.
+        assert_eq!(slab.allocate(small).unwrap().cast::<u8>(), on_first);
+        slab.check().unwrap();
+        // SAFETY: live, allocated with `small`.
+        unsafe { slab.deallocate(on_second, small) };
+        slab.check().unwrap();
+        assert_eq!(slab.allocate(small).unwrap().cast::<u8>(), on_second);
+    }
+    objects.extend([on_second, on_first]);
+    slab.check().unwrap();
+    // The class is full and the source dry: the next allocation fails and
+    // changes nothing.
+    assert!(slab.allocate(small).is_err());
+    slab.check().unwrap();
+    for object in bigs {
+        // SAFETY: live, allocated with `big`.
+        unsafe { slab.deallocate(object, big) };
+    }
+    // Pages are free again: the class takes a new one.
+    objects.push(slab.allocate(small).unwrap().cast::<u8>());
+    assert_eq!(class_stats(&slab).pages, 3);
+    slab.check().unwrap();
+    for object in objects {
+        // SAFETY: live, allocated with `small`.
+        unsafe { slab.deallocate(object, small) };
+        slab.check().unwrap();
+    }
+    assert_eq!(slab.stats().live(), 0);
+}
+
 #[test]
 fn at_most_two_classes_keep_an_empty_page() {
     let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
@@ -287,21 +428,20 @@ fn the_latest_object_freed_is_taken_next_whatever_came_between() {
 
 #[test]
 fn a_page_that_stops_being_active_forgets_its_last_slot() {
-    // A 512-byte page holds `per_page` one-byte objects: the next starts a
-    // second page, and a free on the first, full page makes it active
-    // again.
+    // A 512-byte page holds `per_page` one-byte objects: two pages fill,
+    // and a free on the first makes it active again, as the second is full.
     let per_page = (512 - rtarena::slab::page_header(512)) / 8;
     let mut buf = PoolBuf::with_align(8 * 512, 512);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), 512).unwrap()).unwrap();
     let byte = Layout::new::<u8>();
-    let objects: std::vec::Vec<_> = (0..=per_page)
+    let objects: std::vec::Vec<_> = (0..2 * per_page)
         .map(|_| slab.allocate(byte).unwrap().cast::<u8>())
         .collect();
-    let latest = objects[per_page];
-    let alone = objects[..per_page]
+    let latest = objects[2 * per_page - 1];
+    let apart = objects[..per_page]
         .iter()
         .all(|o| o.as_ptr().addr() / 512 != latest.as_ptr().addr() / 512);
-    assert!(alone, "the last object is on a page of its own");
+    assert!(apart, "the last object is on the second page");
     // SAFETY: live objects, allocated with `byte`.
     unsafe {
         slab.deallocate(objects[10], byte);
@@ -312,9 +452,9 @@ fn a_page_that_stops_being_active_forgets_its_last_slot() {
         slab.check().unwrap();
     }
     assert_eq!(slab.allocate(byte).unwrap().cast::<u8>(), objects[10]);
-    assert_eq!(slab.stats().live(), per_page as u64);
+    assert_eq!(slab.stats().live(), (2 * per_page - 1) as u64);
     slab.check().unwrap();
-    for object in objects[..per_page].iter().copied() {
+    for object in objects[..2 * per_page - 1].iter().copied() {
         // SAFETY: live (object 10 was taken again above).
         unsafe { slab.deallocate(object, byte) };
         slab.check().unwrap();

@@ -5,8 +5,9 @@
 //! one pointer chase shorter: an allocation reads the class's free list head
 //! and that slot's link, and a free of an object of the active page writes
 //! the slot and the class, never the page's header. The header's copies of
-//! those fields are stale while the page is active; `switch_active` and
-//! `write_back_full` write them before another page becomes active.
+//! those fields are stale while the page is active; `write_back_full`
+//! writes them before another page becomes active (a page stops being
+//! active only full, or empty, when its class loses it).
 //!
 //! The class is one cache line on 64-bit targets, and on every target a
 //! class is found from a layout with one table load and a scaled address.
@@ -52,6 +53,21 @@ const _: () = assert!(size_of::<Class>() == 64);
 /// >> INDEX_SHIFT`, exact for every class (asserted below).
 const INDEX_SHIFT: u32 = 16;
 const INDEX_MULTIPLIER: usize = (1 << INDEX_SHIFT) / CLASS_WORDS + 1;
+/// Whether `words * INDEX_MULTIPLIER >> INDEX_SHIFT` is the index already,
+/// `CLASSES_AT` falling in the fraction the shift drops (it does on the
+/// 32-bit targets of this crate's measurements): the index then takes no
+/// subtraction, and its constant no register (the page set-up after a
+/// spare is taken looks up a capacity with it).
+const INDEX_IGNORES_OFFSET: bool = {
+    let mut index = 0;
+    let mut exact = true;
+    while index < CLASSES {
+        let words = CLASSES_AT + index * CLASS_WORDS;
+        exact &= (words * INDEX_MULTIPLIER) >> INDEX_SHIFT == index;
+        index += 1;
+    }
+    exact
+};
 const _: () = {
     let mut index = 0;
     while index < CLASSES {
@@ -116,7 +132,11 @@ impl ClassId {
     /// library call of some 40 instructions.
     #[inline(always)]
     pub(crate) const fn index(self) -> usize {
-        ((self.0 - CLASSES_AT) * INDEX_MULTIPLIER) >> INDEX_SHIFT
+        if INDEX_IGNORES_OFFSET {
+            (self.0 * INDEX_MULTIPLIER) >> INDEX_SHIFT
+        } else {
+            ((self.0 - CLASSES_AT) * INDEX_MULTIPLIER) >> INDEX_SHIFT
+        }
     }
 
     /// Where the class starts in the slab, in 8-byte words.
@@ -158,14 +178,18 @@ pub(super) struct Class {
     /// The active page's free slots.
     pub(super) free: FreeSlots,
     /// The slot most recently taken from the active page; `None` before the
-    /// first and once the page stops being active.
+    /// first and once the page stops being active. While the class is
+    /// parked (see `park`), the start of its ring's first page instead:
+    /// never a slot's address (the page's header lies there), so no free
+    /// or `put` takes it for the slot taken last.
     pub(super) last_taken: Option<NonNull<u8>>,
     /// Live objects on the class's pages other than the active one.
     pub(super) inactive_live: usize,
-    /// The active page; `None` only when the class has no page. It is the
-    /// first of the class's ring of pages (`lists.rs`), and the only one
-    /// that may be empty (the class's spare) or full while first (until
-    /// the next allocation looks for a free slot).
+    /// The active page; `None` when the class has no page, or is parked
+    /// (its active page went back to the source while it held others, see
+    /// `park`). It is the first of the class's ring of pages (`lists.rs`),
+    /// and the only one that may be empty (the class's spare) or full
+    /// while first (until the next allocation looks for a free slot).
     pub(super) active: Option<Page>,
     /// Allocations (of those counted in `allocations`) that are off the
     /// active page's count: freed onto a free list, or live on another
@@ -441,6 +465,7 @@ impl Class {
 
     /// Whether the active page has a slot left; `header_end` is the
     /// slab's (`Hot::header_end`).
+    #[inline(always)]
     pub(super) fn active_has_room(&self, header_end: u32) -> bool {
         self.given_back || self.free.is_some() || self.has_uncarved(header_end)
     }
@@ -515,61 +540,122 @@ impl Class {
 
     /// Leaves the class with no active page, forgetting the state of the
     /// one it had, which is empty and leaves the class (its header is
-    /// written again before anyone reads it); `active` is for the caller
-    /// to set.
+    /// written again before anyone reads it); `active` and `last_taken`
+    /// are for the caller to set (`Slab::detach_forgotten`: no page, or
+    /// parked).
     ///
     /// # Safety
     /// The class has an active page, with no live object on it.
     pub(super) unsafe fn forget_active(&mut self) {
         debug_assert!(self.active.is_some() && self.active_live() == 0);
         self.unset_given_back();
-        self.last_taken = None;
         self.free = None;
         self.bump = 0;
     }
 
-    /// Makes `page` the active page in place of `old`, the active page
-    /// now: writes the state of `old` back to its header (its free list,
-    /// with the given-back slot on it, bump and live count) and reads the
-    /// state of `page` from its, as `activate` does; the class's fields
-    /// are written once.
+    /// As `forget_active`, for a page whose last live object is being
+    /// freed as it leaves, but for `last_taken`, which the caller sets
+    /// (`detach_forgotten`): the free and the given-back slot (if any) both
+    /// leave the counts in one step, with no branch (this is on the
+    /// longest free): `off_active` takes the low word of `allocations`,
+    /// which leaves the active page no live object.
     ///
     /// # Safety
-    /// `old` is the active page; `page` is another owned, initialised page
-    /// of this class, with its header current.
+    /// The class has an active page, with one live object on it, whose
+    /// slot is not free already.
     #[inline(always)]
-    pub(super) unsafe fn switch_active(&mut self, old: Page, page: Page) {
-        debug_assert!(self.active == Some(old) && old != page);
-        let live = self.active_live();
-        let mut free = self.free;
-        if let Some(slot) = self.unset_given_back() {
-            // SAFETY: a slot given back is a free slot of the active page.
-            unsafe { push_slot(&mut free, slot) };
+    pub(super) unsafe fn forget_emptying_active(&mut self) {
+        debug_assert!(self.active.is_some() && self.active_live() == 1);
+        if self.given_back {
+            // SAFETY: a slot is given back only while it is `last_taken`, a
+            // carved slot of the active page.
+            unsafe { slot_bits::mark_free(self.active, self.last_taken) };
         }
-        self.last_taken = None;
+        // The allocation that took the given-back slot leaves the count, as
+        // in `unset_given_back`.
+        self.allocations -= u64::from(self.given_back);
+        self.given_back = false;
+        self.off_active = self.allocations as u32;
+        self.free = None;
+        self.bump = 0;
+        // `last_taken` is for the caller to set: no page, or parked.
+    }
+
+    /// Parks the class, whose active page just left its ring (after
+    /// `forget_active`): it keeps its other pages, from `first`, with no
+    /// active page. Every page's header is then current, and the next
+    /// allocation makes `first` active again if it has a free slot (pages
+    /// with one come first), else puts a new page before it; a free that
+    /// unfills a page makes that one active.
+    ///
+    /// Why park rather than make `first` active at once: a page given back
+    /// from a class with other pages (a spare taken by another class, or
+    /// pushed out, or a page emptied while two other classes keep spares)
+    /// then costs no page switch, which is the longest branch of the free
+    /// and of the allocation that do it; the class's next allocation pays
+    /// for it, on the path that looks for a page anyway.
+    ///
+    /// # Safety
+    /// `first` is an owned, initialised page of this class's ring, whose
+    /// pages all hold an object and have current headers; the class has
+    /// no active page state (as `forget_active` leaves it).
+    #[inline(always)]
+    pub(super) unsafe fn park(&mut self, first: Page) {
+        debug_assert!(self.free.is_none() && !self.given_back && self.bump == 0);
+        self.active = None;
+        self.last_taken = Some(first.start());
+    }
+
+    /// The first page of the ring of a parked class (see `park`); `None`
+    /// when the class has an active page or no page.
+    #[inline(always)]
+    pub(super) fn parked_first(&self) -> Option<Page> {
+        if self.active.is_some() {
+            return None;
+        }
+        // SAFETY: with no active page, `last_taken` is `None` or the start
+        // of the ring's first page (`park`), an owned page.
+        self.last_taken
+            .map(|start| unsafe { Page::from_start(start) })
+    }
+
+    /// Makes `page`, which a free just left with one free slot after it
+    /// was full, the active page in place of `full`, the active page and
+    /// full: as `write_back_full` and `activate` do, with the counts known
+    /// without reading them, both pages holding `capacity` slots: `full`'s
+    /// `capacity` objects join `inactive_live` and `page`'s `capacity - 1`
+    /// leave it.
+    ///
+    /// # Safety
+    /// `full` is the active page, full; `page` another owned, initialised
+    /// page of this class, with its header current and `capacity - 1`
+    /// live objects.
+    #[inline(always)]
+    pub(super) unsafe fn switch_to_unfilled(&mut self, full: Page, page: Page, capacity: usize) {
+        debug_assert!(self.active == Some(full) && self.active_live() == capacity);
+        debug_assert!(!self.given_back && self.free.is_none());
         // SAFETY: forwarded from the caller; one header at a time.
         unsafe {
-            let header = old.header();
-            header.set_free(free);
+            let header = full.header();
+            header.set_free(None);
             header.set_bump(self.bump as usize);
-            header.set_live(live);
+            header.set_live(capacity);
         }
         // SAFETY: forwarded from the caller.
         let header = unsafe { page.header() };
+        debug_assert_eq!(header.live(), capacity - 1);
         self.active = Some(page);
+        self.last_taken = None;
         self.free = header.free();
         self.bump = header.bump() as u32;
-        // As in `activate`: the old page's objects join `inactive_live`
-        // and the new page's leave it.
-        let moved = live.wrapping_sub(header.live());
-        self.inactive_live = self.inactive_live.wrapping_add(moved);
-        self.off_active = self.off_active.wrapping_add(moved as u32);
+        self.inactive_live = self.inactive_live.wrapping_add(1);
+        self.off_active = self.off_active.wrapping_add(1);
     }
 
     /// Writes the state of `page`, the active page and full, back to its
-    /// header, as `switch_active` does for any page, for less: a full page
-    /// has no free slot, none given back (`take` found none), no uncarved
-    /// slot and `capacity` live objects. Returns `capacity`.
+    /// header, before another page becomes active: a full page has no free
+    /// slot, none given back (`take` found none), no uncarved slot and
+    /// `capacity` live objects. Returns `capacity`.
     ///
     /// # Safety
     /// `page` is the active page, full.

@@ -8,7 +8,6 @@ use core::ptr::NonNull;
 use super::Slab;
 use super::active::{Class, ClassId};
 use super::classes::last_byte;
-use super::lists::insert_after;
 use super::page::Page;
 use crate::AllocError;
 use crate::pages::PageSource;
@@ -29,6 +28,24 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         }
         // SAFETY: `limit <= MAX_CLASS`.
         Some(unsafe { ClassId::of_last(last) })
+    }
+
+    /// The class `id`, to read.
+    ///
+    /// # Safety
+    /// As for `class_mut`.
+    #[inline(always)]
+    pub(super) unsafe fn class_ref(&self, id: ClassId) -> &Class {
+        debug_assert!(id.index() < N);
+        // SAFETY: as for `class_mut`.
+        unsafe {
+            &*self
+                .classes
+                .as_ptr()
+                .cast::<u64>()
+                .add(id.words_in_array())
+                .cast::<Class>()
+        }
     }
 
     /// The class `id`.
@@ -128,7 +145,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let header_end = self.hot.header_end.get();
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
-        let old_live = match slots.active {
+        // The objects on the full active page (0 with none), and the
+        // capacity of a page of the class.
+        let (old_live, capacity) = match slots.active {
             // SAFETY: the active page is full (caller); the pages of the
             // ring are owned and initialised, and the next one's header is
             // current (the full page's too, written just before: when it is
@@ -145,13 +164,40 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                     self.hot.latest = class;
                     return Ok(NonNull::slice_from_raw_parts(slot, size));
                 }
-                capacity
+                // A full page holds its capacity.
+                (capacity, capacity)
             },
-            None => 0,
+            None => {
+                // A parked class makes its first page active again if it
+                // has a free slot (pages with one come first).
+                if let Some(first) = slots.parked_first() {
+                    // SAFETY: a parked class's pages are owned, initialised
+                    // and have current headers; it holds no page state
+                    // (`Class::park`), and the page has a free slot.
+                    let capacity = unsafe {
+                        let header = first.header();
+                        if header.live() < header.capacity() {
+                            slots.activate(first, 0);
+                            let slot = slots.take_free_or_uncarved(header_end).unwrap_unchecked();
+                            let size = slots.size as usize;
+                            self.hot.latest = class;
+                            return Ok(NonNull::slice_from_raw_parts(slot, size));
+                        }
+                        header.capacity()
+                    };
+                    (0, capacity)
+                } else {
+                    // A class with no page looks its capacity up (with the
+                    // index's multiply).
+                    // SAFETY: `class` is served (caller), so below `N`.
+                    (0, unsafe { *self.capacities.get_unchecked(class.index()) }
+                        as usize)
+                }
+            }
         };
         // SAFETY: `class` is served, and its active page (if any) is full,
         // with `old_live` objects, and written back.
-        unsafe { self.allocate_from_new_page(class, old_live) }
+        unsafe { self.allocate_from_new_page(class, old_live, capacity) }
     }
 
     /// Takes a page from the source for `class`, whose pages are all full,
@@ -160,21 +206,24 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// goes on with the full pages from it.
     ///
     /// # Safety
-    /// `class` is served; its active page, if any, is full, with `old_live`
-    /// objects (else `old_live` is 0), and its state written back
-    /// (`write_back_full`); every other page of its ring is full.
+    /// `class` is served, with `capacity` slots per page; its active page,
+    /// if any, is full, with `old_live` objects (else `old_live` is 0), and
+    /// its state written back (`write_back_full`); every other page of its
+    /// ring is full.
+    #[inline(always)]
     unsafe fn allocate_from_new_page(
         &mut self,
         class: ClassId,
         old_live: usize,
+        capacity: usize,
     ) -> Result<NonNull<[u8]>, AllocError> {
         let Ok(start) = self.source.allocate_page() else {
             // SAFETY: forwarded from the caller.
-            return unsafe { self.allocate_from_spare(class, old_live) };
+            return unsafe { self.allocate_from_spare(class, old_live, capacity) };
         };
         // SAFETY: forwarded from the caller; the source handed us this
         // page, which nothing else uses.
-        let slot = unsafe { self.start_page(class, old_live, start) };
+        let slot = unsafe { self.start_page(class, old_live, capacity, start) };
         let c = &mut self.counters;
         c.pages += 1;
         c.peak_pages = c.peak_pages.max(c.pages);
@@ -183,16 +232,18 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
 
     /// As `allocate_from_new_page` once the source has no page left: takes
     /// another class's spare instead (which the slab's page count, and its
-    /// peak, already count), or fails.
+    /// peak, already count), or fails. Inlined into the page switch: a call
+    /// of its own, with its prologue, cost the longest allocation six
+    /// instructions.
     ///
     /// # Safety
     /// As for `allocate_from_new_page`.
-    #[cold]
-    #[inline(never)]
+    #[inline(always)]
     unsafe fn allocate_from_spare(
         &mut self,
         class: ClassId,
         old_live: usize,
+        capacity: usize,
     ) -> Result<NonNull<[u8]>, AllocError> {
         let Some(start) = self.take_spare_inline() else {
             self.counters.failures += 1;
@@ -200,7 +251,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         };
         // SAFETY: forwarded from the caller; `take_spare_inline` detached
         // the page, which nothing else uses.
-        unsafe { self.start_page(class, old_live, start) }
+        unsafe { self.start_page(class, old_live, capacity, start) }
     }
 
     /// Makes `start`, a page for `class` that nothing uses, the active page
@@ -216,16 +267,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         &mut self,
         class: ClassId,
         old_live: usize,
+        capacity: usize,
         start: NonNull<u8>,
     ) -> Result<NonNull<[u8]>, AllocError> {
-        // A full page holds its capacity: only a class with no page yet
-        // looks it up (with the index's multiply).
-        let capacity = if old_live != 0 {
-            old_live
-        } else {
-            // SAFETY: `class` is served (caller), so below `N`.
-            unsafe { *self.capacities.get_unchecked(class.index()) as usize }
-        };
         let slot_end = self.hot.slot_end;
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
@@ -236,10 +280,13 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // full and written back (caller).
         let slot = unsafe {
             let page = Page::from_start(start);
-            page.init(class, capacity);
-            if let Some(full) = slots.active {
-                insert_after(full, page);
-            }
+            // After the full active page, or before a parked class's pages,
+            // all full.
+            let before = match slots.active {
+                Some(full) => Some(full),
+                None => slots.parked_first().map(|first| first.header().prev()),
+            };
+            page.init(class, capacity, before);
             slots.activate_fresh(page, old_live, slot_end)
         };
         let size = slots.size as usize;

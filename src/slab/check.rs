@@ -92,12 +92,14 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
                 class,
             ));
         }
+        // With no active page, `last_taken` holds a parked class's first
+        // page (the walk below checks it), and only then has it pages.
         if slots.active.is_none()
             && (slots.free.is_some()
-                || slots.last_taken.is_some()
                 || slots.given_back
                 || slots.active_live() != 0
-                || slots.bump != 0)
+                || slots.bump != 0
+                || slots.last_taken.is_some() != (slots.pages != 0))
         {
             return Err(CheckError::new(
                 "a class without an active page has its state",
@@ -135,7 +137,17 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
             full_seen: false,
         };
         if let Some(active) = slots.active {
-            walk.ring(active)?;
+            walk.ring(active, true)?;
+        } else if let Some(first) = slots.last_taken {
+            if slab.source.page_containing(first.as_ptr().addr()) != Some(first) {
+                return Err(CheckError::new(
+                    "a parked class's first page is not a page",
+                    first.as_ptr().addr(),
+                ));
+            }
+            // SAFETY: the source says `first` is the start of a page it
+            // handed out (a consistency check, not the reason).
+            walk.ring(unsafe { Page::from_start(first) }, false)?;
         }
         if walk.pages != slots.pages as usize {
             return Err(CheckError::new("class page count is wrong", class));
@@ -169,8 +181,9 @@ struct ClassWalk<'a, S: PageSource, const N: usize> {
 }
 
 impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
-    /// Walks the ring from the active page `first` until it closes.
-    fn ring(&mut self, first: Page) -> Result<(), CheckError> {
+    /// Walks the ring from `first`, the active page if `active` (else the
+    /// first page of a parked class), until it closes.
+    fn ring(&mut self, first: Page, active: bool) -> Result<(), CheckError> {
         let mut page = first;
         loop {
             if self.budget == 0 {
@@ -180,7 +193,7 @@ impl<S: PageSource, const N: usize> ClassWalk<'_, S, N> {
                 ));
             }
             self.budget -= 1;
-            self.page(page, page == first)?;
+            self.page(page, active && page == first)?;
             // SAFETY: `page` passed `self.page`, so it is an owned,
             // initialised page.
             let next = unsafe { page.header() }.next();

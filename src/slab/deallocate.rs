@@ -270,10 +270,10 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
             // with no detour through the given-back slot or the free list.
             // SAFETY: the slot is carved (at or above `bump`).
             if !unsafe { slots.freed_already(active, offset, slot) } {
-                // SAFETY: the slot is the active page's last live object
-                // (tested just above); `slot_end` is this slab's.
-                unsafe { slots.put_last(slot_end) };
-                self.keep_spare(class);
+                // SAFETY: `class` is served; the slot is the active page's
+                // last live object (tested just above), and `slot_end` is
+                // this slab's.
+                unsafe { self.active_page_emptied(class, slot_end) };
                 return Ok(());
             }
             true

@@ -2,9 +2,10 @@
 //! back to the source; and the ring operations.
 //!
 //! A class's pages form a ring, a circular doubly linked list through their
-//! headers, whose first page is the class's active page (`Class::active`).
-//! From it come the pages with a free slot, then the full pages: the active
-//! page may be anything (empty when it is the class's spare, full until the
+//! headers, whose first page is the class's active page (`Class::active`),
+//! or, for a parked class, the page `Class::parked_first` names. From it
+//! come the pages with a free slot, then the full pages: the active page
+//! may be anything (empty when it is the class's spare, full until the
 //! next allocation looks past it); every other page holds a live object,
 //! and a page with a free slot never follows a full one.
 //!
@@ -17,7 +18,7 @@
 use core::ptr::NonNull;
 
 use super::Slab;
-use super::active::{Class, ClassId};
+use super::active::ClassId;
 use super::page::Page;
 use crate::pages::PageSource;
 
@@ -70,12 +71,29 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// `take_spare`, inlined into the allocation that finds the source dry.
     #[inline(always)]
     pub(super) fn take_spare_inline(&mut self) -> Option<NonNull<u8>> {
-        let classes = &self.classes;
+        let mut spares = self.hot.spares;
         // SAFETY: the spares list only served classes.
-        let class = self.hot.spares.take(|c| unsafe { is_spare(classes, c) })?;
+        let class = spares.take(|c| unsafe { self.is_spare(c) });
+        self.hot.spares = spares;
+        let class = class?;
         // SAFETY: the class is listed, so it has an active page, which
         // `is_spare` says is empty; the spares list only served classes.
         Some(unsafe { self.detach_active(class) }.start())
+    }
+
+    /// Whether `class`, a listed class, has no live object on its active
+    /// page. (A listed class has an active page: a class loses its active
+    /// page only when `detach_active` takes it, which takes the class out
+    /// of the list first; `check` verifies it.)
+    ///
+    /// # Safety
+    /// `class.index() < N`.
+    #[inline(always)]
+    unsafe fn is_spare(&self, class: ClassId) -> bool {
+        // SAFETY: forwarded from the caller.
+        let slots = unsafe { self.class_ref(class) };
+        debug_assert!(slots.active.is_some());
+        slots.active_live() == 0
     }
 
     /// The active page of `class` just emptied: the class keeps it as its
@@ -92,10 +110,11 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// is still empty, gives it back to the source.
     #[cold]
     pub(super) fn list_spare(&mut self, class: ClassId) {
-        let classes = &self.classes;
+        let mut spares = self.hot.spares;
         // SAFETY: the spares list only served classes, and `class` is one.
-        let is_spare = |c| unsafe { is_spare(classes, c) };
-        if let Some(out) = self.hot.spares.push(class, is_spare) {
+        let out = spares.push(class, |c| unsafe { self.is_spare(c) });
+        self.hot.spares = spares;
+        if let Some(out) = out {
             self.counters.pages -= 1;
             // SAFETY: `push` returns a listed class, served, whose active
             // page (a listed class has one) is empty; detached, the page
@@ -108,30 +127,95 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     }
 
     /// Takes the active page of `class`, empty, out of its ring and out of
-    /// the class's page count; the next page of the ring, if any, becomes
-    /// active. The caller gives the page back (and takes it off the slab's
-    /// page count) or to another class.
+    /// the class's page count; the class parks on the rest of its ring, if
+    /// any (see `Class::park`). The caller gives the page back (and takes
+    /// it off the slab's page count) or to another class.
     ///
     /// # Safety
     /// `class` is served, and its active page exists and is empty.
+    #[inline(always)]
     unsafe fn detach_active(&mut self, class: ClassId) -> Page {
+        // SAFETY: `class` is served (caller), its active page empty.
+        unsafe {
+            self.class_mut(class).forget_active();
+            self.detach_forgotten(class)
+        }
+    }
+
+    /// `detach_active` once the class forgot its active page's state
+    /// (`Class::forget_active` or `forget_emptying_active`, but for
+    /// `active`, which still names the page, and `last_taken`, which this
+    /// sets).
+    ///
+    /// # Safety
+    /// `class` is served, and its active page exists, is empty, and its
+    /// state is forgotten.
+    #[inline(always)]
+    unsafe fn detach_forgotten(&mut self, class: ClassId) -> Page {
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
         slots.pages -= 1;
         // SAFETY: the class has an active page, empty (caller), whose ring
-        // holds owned, initialised pages; every other page's header is
-        // current.
+        // holds owned, initialised pages; every other page holds an object
+        // and has its header current.
         unsafe {
             let page = slots.active.unwrap_unchecked();
-            slots.forget_active();
             let next = page.header().next();
             if next == page {
                 slots.active = None;
+                slots.last_taken = None;
             } else {
                 unlink(page);
-                slots.activate(next, 0);
+                slots.park(next);
             }
             page
+        }
+    }
+
+    /// The active page of `class` has one live object left, which
+    /// `put_active` is freeing: the class keeps the page as its spare if it
+    /// is listed first among the spares already, or if the list has room
+    /// (its older entry is free, `class` itself, or stale); else the page
+    /// goes back to the source and the class parks on its other pages, if
+    /// any. Out of line, it leaves the inline free fewer registers to
+    /// save.
+    ///
+    /// Why not push the older spare out, as a free of the latest
+    /// allocation's slot does (`list_spare`): that reads and detaches
+    /// another class's page, which after this free's own checks would take
+    /// it past its bound; this class's state is at hand. A loop of single
+    /// temporaries at a page boundary empties its page through
+    /// `deallocate_latest`, which lists it; one whose objects are freed in
+    /// another order than taken may find the list full and give its page
+    /// back each time, but only while two other classes keep empty pages.
+    ///
+    /// # Safety
+    /// `class` is served; its active page's last live object is being
+    /// freed (it is not free already) and `slot_end` is this slab's.
+    #[cold]
+    #[inline(never)]
+    pub(super) unsafe fn active_page_emptied(&mut self, class: ClassId, slot_end: usize) {
+        let mut spares = self.hot.spares;
+        // SAFETY: the spares list only served classes.
+        let listed =
+            spares.is_latest(class) || spares.push_if_room(class, |c| unsafe { self.is_spare(c) });
+        self.hot.spares = spares;
+        // SAFETY: `class` is served (caller).
+        let slots = unsafe { self.class_mut(class) };
+        if listed {
+            // SAFETY: the page's last object is being freed (caller).
+            unsafe { slots.put_last(slot_end) };
+            return;
+        }
+        // SAFETY: the page's last object is being freed (caller).
+        unsafe { slots.forget_emptying_active() };
+        self.counters.pages -= 1;
+        // SAFETY: the class is served, its active page empty now, its
+        // state forgotten, and not listed; detached, the page came from
+        // the source.
+        unsafe {
+            let page = self.detach_forgotten(class);
+            self.source.deallocate_page(page.start());
         }
     }
 
@@ -151,18 +235,19 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         page: Page,
         live: usize,
     ) {
-        // A page of one slot (`with_max_class`) is both: its header tells.
+        if live != 1 {
+            // SAFETY: forwarded from the caller; the page was full (a page
+            // of one slot, `with_max_class`, always has `live == 1`).
+            unsafe { self.page_unfilled(class, page, live) };
+            return;
+        }
+        // A page of one slot was full and is empty: its header tells, and
+        // its own cold path keeps this one's registers few.
         // SAFETY: the page is owned and not active, so its header is
         // current (caller).
-        if live != 1 || unsafe { page.header() }.capacity() == 1 {
-            // SAFETY: forwarded from the caller; the page was full.
-            unsafe { self.page_unfilled(class, page) };
-            // With one slot per page (`with_max_class`) the page is also
-            // empty, and now the active page (`page_unfilled` made it so,
-            // or put it second behind an empty active page).
-            if live == 1 {
-                self.page_emptied_unfilled(class, page);
-            }
+        if unsafe { page.header() }.capacity() == 1 {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.page_of_one_slot_freed(class, page) };
             return;
         }
         // An emptied page goes back to the source: it is not the active
@@ -172,17 +257,26 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         unsafe { self.release_page(class, page) };
     }
 
-    /// A page of one slot, full, just emptied and went through
-    /// `page_unfilled`: the class keeps it as its spare if it is the
-    /// active page now, else it goes back to the source.
+    /// A page of one slot (`with_max_class`), not the active page of
+    /// `class`, was full and a free just emptied it: `page_unfilled` makes
+    /// it the active page (or puts it second behind an empty active page);
+    /// then the class keeps it as its spare if it is active, else it goes
+    /// back to the source.
+    ///
+    /// # Safety
+    /// As for `page_unfilled_or_emptied`, with `live == 1`.
     #[cold]
-    fn page_emptied_unfilled(&mut self, class: ClassId, page: Page) {
+    #[inline(never)]
+    unsafe fn page_of_one_slot_freed(&mut self, class: ClassId, page: Page) {
+        // SAFETY: forwarded from the caller; the page was full, with its
+        // one slot.
+        unsafe { self.page_unfilled(class, page, 1) };
         // SAFETY: `class` is served (the caller's page is of it).
         if unsafe { self.class_mut(class) }.active == Some(page) {
             self.keep_spare(class);
         } else {
-            // SAFETY: an empty page of `class` other than the active one
-            // (the caller's), which came from the source.
+            // SAFETY: an empty page of `class` other than the active one,
+            // which came from the source.
             unsafe { self.release_page(class, page) };
         }
     }
@@ -194,76 +288,75 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// `page` is an empty page of `class` other than its active one.
     #[inline(always)]
     unsafe fn release_page(&mut self, class: ClassId, page: Page) {
+        // SAFETY: `class` is served (the caller's page is of it).
+        let slots = unsafe { self.class_mut(class) };
+        slots.pages -= 1;
+        // A parked class's first page moves on (`last_taken` holds it, and
+        // is never another page's start).
+        if slots.last_taken == Some(page.start()) {
+            // SAFETY: the page is in the ring of `class` (caller), whose
+            // other pages hold an object each.
+            unsafe {
+                let next = page.header().next();
+                if next == page {
+                    slots.last_taken = None;
+                } else {
+                    slots.park(next);
+                }
+            }
+        }
         // SAFETY: the page is in the ring of `class` (caller); nothing uses
         // it once out of it, and it came from the source.
         unsafe {
             unlink(page);
             self.source.deallocate_page(page.start());
         }
-        // SAFETY: `class` is served (the caller's page is of it).
-        unsafe { self.class_mut(class) }.pages -= 1;
         self.counters.pages -= 1;
     }
 
-    /// Makes a full `page` that just got a free slot the active page, so
-    /// that allocations fill the pages that are nearly full first and the
-    /// emptier ones get a chance to empty (and go back to the source). The
-    /// page it takes over from stays second, or goes last if it is full;
-    /// an empty active page (the spare) stays active and `page` goes
-    /// second.
+    /// Puts a full `page` that just got a free slot second in its ring,
+    /// right after the active page, so that it is the next page
+    /// allocations take from; it becomes the active page at once if the
+    /// active page is full (which then goes last).
+    ///
+    /// Why not active at once whatever the active page holds: the switch
+    /// writes the active page's state back to its header and, with a slot
+    /// given back, puts that slot on the page's free list, on the longest
+    /// branch of a free. Second, the page is the next one filled all the
+    /// same, before emptier pages.
     ///
     /// # Safety
     /// `page` is a page of `class` other than its active one, full before
-    /// the free it just got.
+    /// the free it just got, with `capacity` slots.
     #[inline(always)]
-    unsafe fn page_unfilled(&mut self, class: ClassId, page: Page) {
+    unsafe fn page_unfilled(&mut self, class: ClassId, page: Page, capacity: usize) {
         let header_end = self.hot.header_end.get();
         // SAFETY: `class` is served (the caller's page is of it).
         let slots = unsafe { self.class_mut(class) };
         // SAFETY: the class has a page other than `page`, so an active one;
         // the ring's pages are owned and initialised, and `page`'s header is
-        // current.
+        // current; a full active page has no slot given back or free and
+        // `capacity` live objects.
         unsafe {
-            let active = slots.active.unwrap_unchecked();
-            unlink(page);
-            if slots.active_live() == 0 {
-                insert_after(active, page);
+            let Some(active) = slots.active else {
+                // A parked class: the page becomes active, first in its
+                // ring (before the first, unless it is the first).
+                let first = slots.parked_first().unwrap_unchecked();
+                if first != page {
+                    unlink(page);
+                    insert_after(first.header().prev(), page);
+                }
+                slots.last_taken = None;
+                slots.activate(page, 0);
                 return;
-            }
-            // Before the active page when that keeps a free slot, so that it
-            // comes second; else after it, which puts it last.
-            let before = if slots.active_has_room(header_end) {
-                active.header().prev()
-            } else {
-                active
             };
-            insert_after(before, page);
-            slots.switch_active(active, page);
+            unlink(page);
+            insert_after(active, page);
+            if !slots.active_has_room(header_end) {
+                slots.switch_to_unfilled(active, page, capacity);
+            }
         }
     }
-}
-
-/// Whether `class`, a listed class, has no live object on its active page.
-/// (A listed class has an active page: a class loses its active page only
-/// when `detach_active` takes it, which takes the class out of the list
-/// first; `check` verifies it.)
-///
-/// # Safety
-/// `class.index() < N`.
-#[inline(always)]
-unsafe fn is_spare<const N: usize>(classes: &[Class; N], class: ClassId) -> bool {
-    debug_assert!(class.index() < N);
-    // SAFETY: `class.words_in_array()` is where `classes[class.index()]` starts (see
-    // `Slab::class_mut`), in bounds (caller).
-    let slots = unsafe {
-        &*classes
-            .as_ptr()
-            .cast::<u64>()
-            .add(class.words_in_array())
-            .cast::<Class>()
-    };
-    debug_assert!(slots.active.is_some());
-    slots.active_live() == 0
 }
 
 /// Puts `page` in a ring right after `before`.

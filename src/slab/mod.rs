@@ -4,8 +4,9 @@
 //! from its first page, the active one, the pages with a free slot, then
 //! the full ones. A page that fills while active falls behind at once (the
 //! next page becomes first, with no link written), and a full page that gets
-//! a free slot moves to the front, so a freed slot is reachable at once and
-//! no allocation ever scans. The source finds an object's page from its
+//! a free slot moves second (first if the active page is full), so a freed
+//! slot is reachable when the active page fills and no allocation ever
+//! scans. The source finds an object's page from its
 //! address (rounded down to the page size, for pages aligned to it), so an
 //! object needs no header.
 //!
@@ -19,6 +20,9 @@
 //! boundary would take and give back a page every time; but at most two
 //! classes keep one at a time (`spares.rs`), so that the slab
 //! holds at most that many empty pages and finds them without a scan.
+//! A class whose active page goes back while it holds other pages parks:
+//! it keeps them with no active page, and its next allocation (or a free
+//! that unfills one) makes one active (`Class::park`).
 
 // The module map: one job per file (ARCHITECTURE.md has the same table).
 // This one holds the `Slab` type, its fields, and why it is `Send` and a

@@ -111,16 +111,23 @@ impl Page {
     }
 
     /// Writes the header of a fresh page of `capacity` slots that becomes
-    /// its class's active page at once, alone in a ring: its class,
-    /// capacity and links. Its free list, live count and bump are the
-    /// class's while it is active (see `active.rs`), and written to the
-    /// header when it stops being active, before anything reads them.
+    /// its class's active page at once: its class, capacity and links, in
+    /// a ring right after `before`, or alone. Its free list, live count and
+    /// bump are the class's while it is active (see `active.rs`), and
+    /// written to the header when it stops being active, before anything
+    /// reads them.
     ///
     /// # Safety
-    /// The page is owned by the slab, and no slot of it is live.
+    /// The page is owned by the slab, and no slot of it is live; `before`
+    /// and its ring's pages are owned and initialised.
     #[inline(always)]
-    pub(crate) unsafe fn init(self, class: ClassId, capacity: usize) {
+    pub(crate) unsafe fn init(self, class: ClassId, capacity: usize, before: Option<Page>) {
         let header = self.0.as_ptr();
+        let (next, prev) = match before {
+            // SAFETY: `before` is an initialised page (caller).
+            Some(before) => (unsafe { before.header() }.next(), before),
+            None => (self, self),
+        };
         // SAFETY: the header is at the start of the page, which is aligned to
         // the source's `page_align`: at least the granule, which is at least
         // the header's alignment; fields are written through the raw
@@ -128,8 +135,16 @@ impl Page {
         unsafe {
             (&raw mut (*header).capacity).write(capacity as u32);
             (&raw mut (*header).class).write(class.words() as u32);
-            (&raw mut (*header).next).write(self);
-            (&raw mut (*header).prev).write(self);
+            (&raw mut (*header).next).write(next);
+            (&raw mut (*header).prev).write(prev);
+        }
+        if before.is_some() {
+            // SAFETY: `next` and `prev` are initialised pages of the ring
+            // (caller); one header reference at a time.
+            unsafe {
+                next.header().set_prev(self);
+                prev.header().set_next(self);
+            }
         }
     }
 

@@ -14,9 +14,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     pub fn reset(&mut self) {
         for class in 0..self.hot.served {
             let slots = &mut self.classes[class];
-            let active = slots.active;
+            let first = slots.active.or(slots.parked_first());
             *slots = Class::new(slots.size as usize);
-            let Some(first) = active else {
+            let Some(first) = first else {
                 continue;
             };
             let mut page = first;

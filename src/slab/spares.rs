@@ -5,15 +5,20 @@
 //! every time. Keeping one per class would hold up to one page per class
 //! that no other class can use, and finding them again when the source runs
 //! dry would scan every class. So the slab lists the classes that emptied
-//! their active page last, most recent first, and a class that empties its
-//! page while the list is full pushes the oldest out: that class's page, if
-//! still empty, goes back to the source. Every empty page the slab holds is
-//! then the active page of a listed class, and taking a spare or giving them
-//! all back looks at two entries, whatever the number of classes.
+//! their active page last, most recent first. A class whose page a free of
+//! its latest allocation's slot empties (a temporary) while the list is
+//! full pushes the oldest out: that class's page, if still empty, goes
+//! back to the source (`push`). A class whose page another free empties
+//! takes the older entry's place only if that one is free or stale, and
+//! else gives its own page back (`push_if_room`): its state is at hand,
+//! where pushing out would read and detach another class's page, past the
+//! longest free's bound. Every empty page the slab holds is then the
+//! active page of a listed class, and taking a spare or giving them all
+//! back looks at two entries, whatever the number of classes.
 //!
 //! An entry may be stale: its class has allocated from its page since, or
-//! lost it. A stale entry leaves the list as any other, when two newer
-//! ones push it out; it gives nothing back then.
+//! lost it. A stale entry leaves the list as any other, when newer ones
+//! push it out or take its place; it gives nothing back then.
 
 use super::active::ClassId;
 
@@ -71,6 +76,26 @@ impl Spares {
         (second as usize != class.words() && second != NONE)
             .then(|| ClassId::of_words(second))
             .filter(|&out| is_spare(out))
+    }
+
+    /// Makes `class`, not the most recent entry, the most recent if the
+    /// list has room: its older entry is free, `class` itself, or stale
+    /// (`is_spare` says no), and leaves the list. Returns whether `class`
+    /// is listed; a full list is left as it is.
+    pub(super) fn push_if_room(
+        &mut self,
+        class: ClassId,
+        is_spare: impl Fn(ClassId) -> bool,
+    ) -> bool {
+        let (first, second) = (self.first, self.second);
+        debug_assert!(first as usize != class.words());
+        if second != NONE && second as usize != class.words() && is_spare(ClassId::of_words(second))
+        {
+            return false;
+        }
+        self.first = class.words() as u8;
+        self.second = first;
+        true
     }
 
     /// Takes the most recent entry for which `is_spare` says yes out of the

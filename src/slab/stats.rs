@@ -3,20 +3,30 @@
 use super::Slab;
 use super::classes::CLASS_SIZES;
 use super::init::slots_per_page;
+use super::page::Page;
 use crate::pages::PageSource;
 use crate::{ClassStats, Stats};
 
 impl<S: PageSource, const N: usize> Slab<S, N> {
     /// Whether `class` has a free slot: in its active page, or in the next
-    /// page of its ring (pages with a free slot come first).
+    /// page of its ring, or a parked class's first (pages with a free slot
+    /// come first).
     fn has_free_slot(&self, class: usize) -> bool {
         let slots = &self.classes[class];
-        // SAFETY: the ring's pages are owned and initialised, and the
-        // headers of all but the active page are current.
+        let has_room = |page: Page| {
+            // SAFETY: the ring's pages are owned and initialised, and the
+            // headers of all but the active page are current.
+            let header = unsafe { page.header() };
+            header.live() < header.capacity()
+        };
+        if let Some(first) = slots.parked_first() {
+            return has_room(first);
+        }
         slots.active_has_room(self.hot.header_end.get())
-            || slots.active.is_some_and(|active| unsafe {
-                let next = active.header().next();
-                next != active && next.header().live() < next.header().capacity()
+            || slots.active.is_some_and(|active| {
+                // SAFETY: as above.
+                let next = unsafe { active.header() }.next();
+                next != active && has_room(next)
             })
     }
 

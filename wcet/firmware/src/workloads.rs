@@ -29,6 +29,7 @@ macro_rules! for_each_workload {
         $run!(FALLBACK, fallback);
         $run!(COALESCE, coalesce);
         $run!(ALIGNED, aligned);
+        $run!(SPARES_FULL, spares_full);
     };
 }
 pub(crate) use for_each_workload;
@@ -300,4 +301,46 @@ pub fn aligned<C: Core>(d: &mut Driver<C>) {
         }
     }
     d.free_all();
+}
+
+pub const SPARES_FULL: Workload = Workload {
+    name: "spares-full",
+    targets: "Slab,SmallHeap",
+    aim: "a free that empties the active page while two other classes keep a spare",
+};
+
+/// Two classes keep an empty page each; a third, with a full page behind
+/// its active one, frees its active page's last object after another class
+/// allocated (so not through the latest allocation's shortcut): its page
+/// goes back. Three times: the last object freed taken before the other,
+/// taken last, or with the other given back.
+pub fn spares_full<C: Core>(d: &mut Driver<C>) {
+    for size in [64, 96, 160, 200] {
+        let per_page = (SLAB_PAGE - page_header(SLAB_PAGE)) / size;
+        for spare in [16, 32] {
+            d.alloc(0, spare, 8);
+            d.free(0);
+        }
+        for slot in 1..=per_page {
+            d.alloc(slot, size, 8);
+        }
+        let (a, b) = (per_page + 1, per_page + 2);
+        for (variant, other) in [(0, SLOTS - 1), (1, SLOTS - 2), (2, SLOTS - 3)] {
+            d.alloc(a, size, 8);
+            d.alloc(b, size, 8);
+            if variant == 2 {
+                // Given back: freed right after it was taken.
+                d.free(b);
+            }
+            d.alloc(other, 8, 8);
+            if variant == 1 {
+                d.free(a);
+                d.free(b);
+            } else {
+                d.free(b);
+                d.free(a);
+            }
+        }
+        d.free_all();
+    }
 }
