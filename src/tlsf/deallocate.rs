@@ -107,8 +107,10 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             let next = block.offset(size);
             let next_header = next.header();
             if next_header & USED == 0 {
-                let next_size = next_header & !PREV_FREE;
-                let (next_fl, next_sl) = list_of(next_size, Self::SL_LOG2, FL);
+                // A free block's header is its size: its predecessor, this
+                // block, is allocated, so it has no `PREV_FREE`.
+                let next_size = next_header;
+                debug_assert!(next_size & PREV_FREE == 0);
                 size += next_size;
                 if header & PREV_FREE == 0 {
                     // The common merge, with one free neighbour after: if the
@@ -118,6 +120,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
                     // instructions less on x86-64 (callgrind).
                     block.set_header(size);
                     block.set_footer(size);
+                    let (next_fl, next_sl) = list_of(next_size, Self::SL_LOG2, FL);
                     let (fl, sl) = list_of(size, Self::SL_LOG2, FL);
                     if (fl, sl) == (next_fl, next_sl) {
                         self.replace(next, block, fl, sl);
@@ -128,7 +131,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
                     self.last_freed = Some(block);
                     return;
                 }
-                self.remove_at(next, next_fl, next_sl);
+                self.remove(next, next_size);
             } else {
                 // The block after stays allocated: it learns that this one
                 // is free, from the header already read. (After a merge with
@@ -136,11 +139,13 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
                 next.set_header(next_header | PREV_FREE);
             }
             if header & PREV_FREE != 0 {
+                // The block before is free: its footer is its size.
+                let prev_size = block.prev_size();
                 // The freed header ends up inside the merged block; mark it
-                // free so that a second free of it is caught.
-                block.set_header(PREV_FREE);
-                block = block.prev_phys();
-                let prev_size = block.size();
+                // free (any size has `USED` and `PAD` clear) so that a
+                // second free of it is caught.
+                block.set_header(prev_size);
+                block = block.offset_back(prev_size);
                 self.remove(block, prev_size);
                 size += prev_size;
             }

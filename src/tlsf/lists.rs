@@ -193,7 +193,9 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             if !BRANCHES {
                 self.or_scratch(head).set_prev_free_link(Some(block));
             } else if let Some(head) = head {
+                // A non-empty list has its bits set already.
                 head.set_prev_free_link(Some(block));
+                return;
             }
             *self.sl_bitmaps.get_unchecked_mut(fl) |= 1 << sl;
         }
@@ -233,9 +235,9 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// `block` is a free block of `size` bytes filed in its list.
     #[inline(always)]
     pub(super) unsafe fn remove(&mut self, block: Block, size: usize) {
-        let (fl, sl) = list_of(size, Self::SL_LOG2, FL);
-        // SAFETY: forwarded.
-        unsafe { self.remove_at(block, fl, sl) }
+        // SAFETY: forwarded. The list is needed only when `block` heads it:
+        // mapping the size there spares the other unlinks its instructions.
+        unsafe { self.unlink(block, || list_of(size, Self::SL_LOG2, FL)) }
     }
 
     /// Unlinks a free block from list `(fl, sl)`.
@@ -244,6 +246,17 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// `block` is filed in list `(fl, sl)`.
     #[inline(always)]
     pub(super) unsafe fn remove_at(&mut self, block: Block, fl: usize, sl: usize) {
+        // SAFETY: forwarded.
+        unsafe { self.unlink(block, || (fl, sl)) }
+    }
+
+    /// Unlinks a free block from its list, which `list` names; called only
+    /// when the block heads it.
+    ///
+    /// # Safety
+    /// `block` is filed in list `list()`.
+    #[inline(always)]
+    unsafe fn unlink(&mut self, block: Block, list: impl FnOnce() -> (usize, usize)) {
         // SAFETY: `block` is in list `(fl, sl)`; its neighbours in the list
         // are free blocks, and the head slot is in bounds.
         unsafe {
@@ -255,6 +268,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             match prev {
                 Some(prev) => prev.set_next_free(next),
                 None => {
+                    let (fl, sl) = list();
                     *self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl) = next;
                     if !BRANCHES {
                         self.clear_bit_if(next.is_none(), fl, sl);
