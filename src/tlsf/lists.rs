@@ -262,18 +262,32 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         unsafe {
             let next = block.next_free();
             let prev = block.prev_free();
-            if let Some(next) = next {
-                next.set_prev_free_link(prev);
+            if !BRANCHES {
+                if let Some(next) = next {
+                    next.set_prev_free_link(prev);
+                }
             }
             match prev {
-                Some(prev) => prev.set_next_free(next),
+                Some(prev) => {
+                    prev.set_next_free(next);
+                    if BRANCHES {
+                        if let Some(next) = next {
+                            next.set_prev_free_link(Some(prev));
+                        }
+                    }
+                }
                 None => {
                     let (fl, sl) = list();
                     *self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl) = next;
                     if !BRANCHES {
                         self.clear_bit_if(next.is_none(), fl, sl);
-                    } else if next.is_none() {
-                        self.clear_bit(fl, sl);
+                    } else {
+                        // The head's test comes first, and the test of a
+                        // list running empty after it, on its own path.
+                        match next {
+                            Some(next) => next.set_prev_free_link(None),
+                            None => self.clear_bit(fl, sl),
+                        }
                     }
                 }
             }
