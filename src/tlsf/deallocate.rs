@@ -6,6 +6,7 @@ use core::ptr::NonNull;
 use super::GenericTlsf;
 use super::block::{Block, PAD, PREV_FREE, USED};
 use super::config::{GRANULE, GRANULE_LOG2, MIN_BLOCK, WORD, list_of};
+use super::lists::BRANCHES;
 use super::pools::Located;
 use crate::Misuse;
 
@@ -131,26 +132,57 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
                     self.last_freed = Some(block);
                     return;
                 }
-                self.remove(next, next_size);
-            } else {
-                // The block after stays allocated: it learns that this one
-                // is free, from the header already read. (After a merge with
-                // the next block, the block after that has `PREV_FREE`.)
-                next.set_header(next_header | PREV_FREE);
-            }
-            if header & PREV_FREE != 0 {
-                // The block before is free: its footer is its size.
-                let prev_size = block.prev_size();
-                // The freed header ends up inside the merged block; mark it
-                // free (any size has `USED` and `PAD` clear) so that a
-                // second free of it is caught.
-                block.set_header(prev_size);
-                block = block.offset_back(prev_size);
-                self.remove(block, prev_size);
+                // The merge with both neighbours, the longest free: where
+                // the list updates branch (see `lists::BRANCHES`; on the
+                // others the extra register costs more than it spares), the
+                // level bits of its two unlinks and its filing are updated
+                // in one copy of `fl_bitmap`, loaded and stored once.
+                let mut levels = self.fl_bitmap;
+                self.remove_in(next, next_size, levels_copy(&mut levels));
+                let prev = self.prev_to_merge(block);
+                let prev_size = prev.size_before;
+                self.remove_in(prev.block, prev_size, levels_copy(&mut levels));
                 size += prev_size;
+                prev.block.set_header(size);
+                prev.block.set_footer(size);
+                self.insert_in(prev.block, size, levels_copy(&mut levels));
+                if BRANCHES {
+                    self.fl_bitmap = levels;
+                }
+                self.last_freed = Some(prev.block);
+                return;
+            }
+            // The block after stays allocated: it learns that this one is
+            // free, from the header already read.
+            next.set_header(next_header | PREV_FREE);
+            if header & PREV_FREE != 0 {
+                let prev = self.prev_to_merge(block);
+                self.remove(prev.block, prev.size_before);
+                block = prev.block;
+                size += prev.size_before;
             }
             self.file_free(block, size);
             self.last_freed = Some(block);
+        }
+    }
+
+    /// The free block before `block`, whose header `block`'s
+    /// `PREV_FREE` marked, and its size (its footer). `block`'s header,
+    /// which ends up inside the merged block, is marked free (any size has
+    /// `USED` and `PAD` clear) so that a second free of it is caught.
+    ///
+    /// # Safety
+    /// `block` is a live block with `PREV_FREE` set.
+    #[inline(always)]
+    unsafe fn prev_to_merge(&mut self, block: Block) -> PrevFree {
+        // SAFETY: as the caller says.
+        unsafe {
+            let size_before = block.prev_size();
+            block.set_header(size_before);
+            PrevFree {
+                block: block.offset_back(size_before),
+                size_before,
+            }
         }
     }
 
@@ -230,6 +262,20 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             Ok((block, block.header(), pad))
         }
     }
+}
+
+/// `levels`, the copy of `fl_bitmap` that the merge with both neighbours
+/// updates, where the list updates branch; else none, and they update
+/// `fl_bitmap` itself.
+#[inline(always)]
+fn levels_copy(levels: &mut usize) -> Option<&mut usize> {
+    if BRANCHES { Some(levels) } else { None }
+}
+
+/// The free block before a freed one (see `prev_to_merge`).
+struct PrevFree {
+    block: Block,
+    size_before: usize,
 }
 
 /// Whether `header` is that of an allocated block that a call with
