@@ -52,10 +52,17 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// As for `deallocate`.
     #[inline(always)]
     pub(crate) unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
+        let addr = ptr.as_ptr().addr();
+        let Some(located) = self.block_of(ptr) else {
+            if layout.size() == 0 {
+                return Ok(());
+            }
+            return Err(self.refuse(Misuse::Foreign { addr }));
+        };
         if layout.size() == 0 {
             return Ok(());
         }
-        let (block, header, _) = match self.live_block(ptr, layout) {
+        let (block, header, _) = match self.live_header(located, addr, layout) {
             Ok(live) => live,
             Err(misuse) => return Err(self.refuse(misuse)),
         };
@@ -219,6 +226,17 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         let Some(located) = self.block_of(ptr) else {
             return Err(Misuse::Foreign { addr });
         };
+        self.live_header(located, addr, layout)
+    }
+
+    /// `live_block` for the payload at `addr`, which `block_of` located.
+    #[inline(always)]
+    fn live_header(
+        &self,
+        located: Located,
+        addr: usize,
+        layout: Layout,
+    ) -> Result<(Block, usize, usize), Misuse> {
         let (block, header, pad) = self.header_of(located, addr)?;
         if !fits(header, layout, pad) || (cfg!(debug_assertions) && addr % layout.align() != 0) {
             return Err(not_live(addr, header, layout));
