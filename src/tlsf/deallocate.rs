@@ -229,31 +229,19 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         self.live_header(located, addr, layout)
     }
 
-    /// `live_block` for the payload at `addr`, which `block_of` located.
+    /// `live_block` for the payload at `addr`, which `block_of` located:
+    /// the word before it is the block's header, or a pad word (`PAD` and
+    /// the pad's length) that leads to the header `pad` bytes before it,
+    /// which must lie in the pool. Inlined: a cold call would cost an
+    /// aligned free more than the pad does. Each of the two paths tests
+    /// its own header (see `fits`), so that the unpadded one computes no
+    /// pad.
     #[inline(always)]
     fn live_header(
         &self,
         located: Located,
         addr: usize,
         layout: Layout,
-    ) -> Result<(Block, usize, usize), Misuse> {
-        let (block, header, pad) = self.header_of(located, addr)?;
-        if !fits(header, layout, pad) || (cfg!(debug_assertions) && addr % layout.align() != 0) {
-            return Err(not_live(addr, header, layout));
-        }
-        Ok((block, header, pad))
-    }
-
-    /// The block of the payload at `addr`, whose preceding word `located`
-    /// found: that word is the block's header, or a pad word (`PAD` and
-    /// the pad's length) that leads to the header `pad` bytes before it,
-    /// which must lie in the pool. Inlined: a cold call would cost an
-    /// aligned free more than the pad does.
-    #[inline(always)]
-    pub(super) fn header_of(
-        &self,
-        located: Located,
-        addr: usize,
     ) -> Result<(Block, usize, usize), Misuse> {
         // SAFETY: `block_of` gives a pointer into a pool: not null.
         let block = Block::at(unsafe { NonNull::new_unchecked(located.header) });
@@ -263,7 +251,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // but it may be bytes no one wrote; the contract rules that out.)
         let word = unsafe { block.header() };
         if word & PAD == 0 {
-            return Ok((block, word, 0));
+            return live(block, word, 0, addr, layout);
         }
         // A pad is a multiple of the granule; masking the word's low bits
         // (not only `PAD`) keeps the header found from it word-aligned
@@ -277,9 +265,29 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // the pool, and word-aligned.
         unsafe {
             let block = Block::at(NonNull::new_unchecked(located.header.sub(pad)));
-            Ok((block, block.header(), pad))
+            live(block, block.header(), pad, addr, layout)
         }
     }
+}
+
+/// `(block, header, pad)` if `header`, `block`'s, is that of an allocated
+/// block that a call with `layout` may name, its payload (at `addr`) `pad`
+/// bytes past the usual place (see `fits`); else the misuse. Debug builds
+/// also refuse a pointer not aligned to `layout.align()`.
+#[inline(always)]
+fn live(
+    block: Block,
+    header: usize,
+    pad: usize,
+    addr: usize,
+    layout: Layout,
+) -> Result<(Block, usize, usize), Misuse> {
+    if !fits(header.wrapping_sub(pad), layout)
+        || (cfg!(debug_assertions) && addr % layout.align() != 0)
+    {
+        return Err(not_live(addr, header, layout));
+    }
+    Ok((block, header, pad))
 }
 
 /// `levels`, the copy of `fl_bitmap` that the merge with both neighbours
@@ -313,10 +321,10 @@ struct PrevFree {
 /// (that odd bit, or an overwritten header's) to the top, as it does a
 /// negative excess.
 #[inline(always)]
-fn fits(header: usize, layout: Layout, pad: usize) -> bool {
+fn fits(header_less_pad: usize, layout: Layout) -> bool {
     // `size <= isize::MAX` (a `Layout`'s), so the sum cannot overflow.
     let rounded = (layout.size() + WORD + GRANULE - 1) & !(GRANULE - 1);
-    let slack = (header & !PREV_FREE).wrapping_sub(rounded.wrapping_add(pad) | USED);
+    let slack = (header_less_pad & !PREV_FREE).wrapping_sub(rounded | USED);
     slack.rotate_right(GRANULE_LOG2) < (2 * MIN_BLOCK - GRANULE) / GRANULE
 }
 
