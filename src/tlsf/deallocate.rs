@@ -148,10 +148,12 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
                 self.remove_in(next, next_size, levels_copy(&mut levels));
                 let prev = self.prev_to_merge(block);
                 let prev_size = prev.size_before;
-                self.remove_in(prev.block, prev_size, levels_copy(&mut levels));
                 size += prev_size;
-                prev.block.set_header(size);
+                // The footer first: the merged block's end is then not
+                // kept in a register across the unlink.
                 prev.block.set_footer(size);
+                self.remove_in(prev.block, prev_size, levels_copy(&mut levels));
+                prev.block.set_header(size);
                 self.insert_in(prev.block, size, levels_copy(&mut levels));
                 if BRANCHES {
                     self.fl_bitmap = levels;
