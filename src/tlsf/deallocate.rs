@@ -253,7 +253,12 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // but it may be bytes no one wrote; the contract rules that out.)
         let word = unsafe { block.header() };
         if word & PAD == 0 {
-            return live(block, word, 0, addr, layout);
+            if !fits_unpadded(word, layout)
+                || (cfg!(debug_assertions) && addr % layout.align() != 0)
+            {
+                return Err(not_live(addr, word, layout));
+            }
+            return Ok((block, word, 0));
         }
         // A pad is a multiple of the granule; masking the word's low bits
         // (not only `PAD`) keeps the header found from it word-aligned
@@ -328,6 +333,27 @@ fn fits(header_less_pad: usize, layout: Layout) -> bool {
     let rounded = (layout.size() + WORD + GRANULE - 1) & !(GRANULE - 1);
     let slack = (header_less_pad & !PREV_FREE).wrapping_sub(rounded | USED);
     slack.rotate_right(GRANULE_LOG2) < (2 * MIN_BLOCK - GRANULE) / GRANULE
+}
+
+/// `fits` for a header with `PAD` clear, as `live_header` found the
+/// header of an unpadded payload. Where `PAD` is then the only bit between
+/// the flags and the granule (a granule of 8 bytes: 32-bit targets), one
+/// rotation by a bit spares clearing `PREV_FREE`, with exactly the same
+/// outcome: with `USED` set, `slack` is the excess plus `PREV_FREE`, even,
+/// and halved it stays below the bound exactly when the excess is below
+/// `2 * MIN_BLOCK - GRANULE` (the halved flag adds at most 1 to a multiple
+/// of 4); with `USED` clear, `slack` is odd and the rotation moves that bit
+/// to the top, as it does a negative excess's sign.
+#[inline(always)]
+fn fits_unpadded(header: usize, layout: Layout) -> bool {
+    debug_assert!(header & PAD == 0);
+    if GRANULE != 2 * PAD {
+        return fits(header, layout);
+    }
+    // `size <= isize::MAX` (a `Layout`'s), so the sum cannot overflow.
+    let rounded = (layout.size() + WORD + GRANULE - 1) & !(GRANULE - 1);
+    let slack = header.wrapping_sub(rounded | USED);
+    slack.rotate_right(1) < (2 * MIN_BLOCK - GRANULE) / 2
 }
 
 /// What a header that `fits` refused says of the call: cold, for the
