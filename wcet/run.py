@@ -62,6 +62,7 @@ class Call:
     index: int  # position in its run's sequence of calls
     count: int = 0
     path: int = 0
+    shares: tuple = ()  # instructions before the path's first symbol, then in each
 
 
 @dataclass
@@ -155,14 +156,17 @@ def parse(cpu, status, report, plugin_log):
         words = line.split()
         if words and words[0] == "path":
             paths[int(words[1])] = words[2:]
-        elif len(words) == 2 and words[0].isdigit():
-            counts.append((int(words[0]), int(words[1])))
+        elif len(words) >= 3 and words[0].isdigit():
+            counts.append((int(words[0]), int(words[1]), tuple(map(int, words[2:]))))
         elif words and len(errors) < 10:
             errors.append(f"{cpu}: plugin: {line}")
     if len(counts) != len(calls):
         errors.append(f"{cpu}: {len(calls)} calls reported but {len(counts)} counted")
-    for call, (count, path) in zip(calls, counts):
-        call.count, call.path = count, path
+    for call, (count, path, shares) in zip(calls, counts):
+        call.count, call.path, call.shares = count, path, shares
+        if sum(shares) != count or max(shares) > count:
+            errors.append(f"{cpu}: a call's shares {shares} do not add up to {count}")
+            break
         # Every call runs its measured entry function and not the other
         # one's: a check that the two streams stay paired.
         entries = {entry_of(s) for s in paths.get(path, [])} - {None}
@@ -238,6 +242,25 @@ def path_text(result, path):
     """The out-of-line functions a call ran, in the order entered."""
     names = [short(s) for s in result.paths.get(path, []) if not is_harness(s)]
     return " > ".join(names) if names else "inlined"
+
+
+def breakdown(result, call):
+    """Where a call's instructions ran: the harness's call around it, the
+    measured entry function (with the allocator code inlined into it), and
+    each out-of-line function, in the order entered."""
+    symbols = result.paths.get(call.path, [])
+    parts = {"call": call.shares[0] if call.shares else 0}
+    for symbol, n in zip(symbols + [None], call.shares[1:]):
+        if symbol is None:
+            name = "..."
+        elif entry_of(symbol):
+            name = "inlined"
+        elif is_harness(symbol):
+            name = "call"
+        else:
+            name = short(symbol)
+        parts[name] = parts.get(name, 0) + n
+    return ", ".join(f"{name} {n}" for name, n in parts.items() if n)
 
 
 # --------------------------------------------------------------- code size
@@ -337,12 +360,13 @@ def report(results):
                 continue
             stack = max(r.construction_stack for r in res.runs if r.core == core)
             print(f"| {core} | {a.mean:.0f} | {a.max} | {f.mean:.0f} | {f.max} | {stack} B |")
-        print("\nWhere each maximum was reached:\n")
+        print("\nWhere each maximum was reached, and where its instructions ran:\n")
         for core in CORES:
             for op in ("allocate", "free"):
                 s = stat(calls_of(res, core, op))
                 if s:
                     print(f"- {core} {op} {s.max}: {describe(res, s)}")
+                    print(f"  ({breakdown(res, s.worst)})")
         print(f"\n### {name}: allocate max / free max per workload\n")
         print("| workload | " + " | ".join(CORES) + " |")
         print("|---|" + "---:|" * len(CORES))

@@ -66,7 +66,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     fn allocate_aligned(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         let align = layout.align();
         if layout.size() == 0 {
-            return Ok(dangling(layout));
+            return Ok(zero_size(layout));
         }
         // No test against `MAX_BLOCK`, as in `allocate`.
         let size = least_block(layout.size());
@@ -81,7 +81,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         unsafe {
             let block = self.pop(fl, sl);
             let pad = pad_for(block, align);
-            Ok(self.take_padded(block, pad, size))
+            Ok(self.take_padded(block, block.size(), pad, size))
         }
     }
 
@@ -114,27 +114,34 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // a free block, and taken from the head it is popped, which needs
         // no test of a link before it. Either holds `pad + size` bytes.
         unsafe {
-            let (block, pad) =
-                if let Some((block, (fl, sl), pad)) = self.last_freed_fit(size, align) {
-                    self.remove_at(block, fl, sl);
-                    (block, pad)
-                } else {
-                    let Some((fl, sl)) = self.find_list_below(below) else {
-                        return self.fail();
-                    };
-                    let head = self
-                        .heads
-                        .get_unchecked(fl)
-                        .get_unchecked(sl)
-                        .unwrap_unchecked();
-                    let pad = pad_for(head, align);
-                    if pad + size > head.size() {
-                        return self.fail();
-                    }
-                    self.pop(fl, sl);
-                    (head, pad)
+            let fit = if let Some(fit) = self.last_freed_fit(size, align) {
+                let (fl, sl) = fit.list;
+                self.remove_at(fit.block, fl, sl);
+                fit
+            } else {
+                let Some((fl, sl)) = self.find_list_below(below) else {
+                    return self.fail();
                 };
-            Ok(self.take_padded(block, pad, size))
+                let block = self
+                    .heads
+                    .get_unchecked(fl)
+                    .get_unchecked(sl)
+                    .unwrap_unchecked();
+                let header = block.header();
+                let pad = pad_for(block, align);
+                if !holds(header, pad + size) {
+                    return self.fail();
+                }
+                let total = header & !PREV_FREE;
+                self.pop(fl, sl);
+                Fit {
+                    block,
+                    list: (fl, sl),
+                    total,
+                    pad,
+                }
+            };
+            Ok(self.take_padded(fit.block, fit.total, fit.pad, size))
         }
     }
 
@@ -145,23 +152,29 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         let block = self.last_freed?;
         // SAFETY: `last_freed` is the start of a block (see the field).
         let header = unsafe { block.header() };
-        let total = header & !PREV_FREE;
         let pad = pad_for(block, align);
-        (header & USED == 0 && pad + size <= total)
-            .then(|| (block, list_of(total, Self::SL_LOG2, FL), pad))
+        (header & USED == 0 && holds(header, pad + size)).then(|| {
+            let total = header & !PREV_FREE;
+            Fit {
+                block,
+                list: list_of(total, Self::SL_LOG2, FL),
+                total,
+                pad,
+            }
+        })
     }
 
     /// Allocates `size` bytes from a free block that a search found.
     ///
     /// # Safety
-    /// `fit` is a free block, filed in list `fit.1`, that holds `size`
-    /// bytes after the pad `fit.2`, a multiple of the granule (`pad_for`).
+    /// `fit` is right (see `Fit`) and holds `size` bytes after its pad.
     #[inline(always)]
-    unsafe fn take_fit(&mut self, (block, (fl, sl), pad): Fit, size: usize) -> NonNull<[u8]> {
+    unsafe fn take_fit(&mut self, fit: Fit, size: usize) -> NonNull<[u8]> {
         // SAFETY: as `take_padded` requires, from the caller's.
         unsafe {
-            self.remove_at(block, fl, sl);
-            self.take_padded(block, pad, size)
+            let (fl, sl) = fit.list;
+            self.remove_at(fit.block, fl, sl);
+            self.take_padded(fit.block, fit.total, fit.pad, size)
         }
     }
 
@@ -232,18 +245,24 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// would cost a third list update on the allocation's longest path.
     ///
     /// # Safety
-    /// As for `take_sized`, with `pad + size <= block.size()` and `pad` a
-    /// multiple of the granule.
+    /// As for `take_sized`, with `total` the block's size, `pad + size <=
+    /// total` and `pad` a multiple of the granule.
     #[inline(always)]
-    unsafe fn take_padded(&mut self, block: Block, pad: usize, size: usize) -> NonNull<[u8]> {
+    unsafe fn take_padded(
+        &mut self,
+        block: Block,
+        total: usize,
+        pad: usize,
+        size: usize,
+    ) -> NonNull<[u8]> {
         // SAFETY: the block is free and unlinked, and its predecessor is
-        // allocated (no two free blocks touch); a nonzero pad leaves the
-        // word before the payload inside the block.
+        // allocated (no two free blocks touch); the word before the payload
+        // is inside the block, and before the tail that `take_sized` files.
+        // Written first, without a test: with no pad it is the header,
+        // which `take_sized` then writes over.
         unsafe {
-            let taken = self.take_sized(block, block.size(), pad + size, 0);
-            if pad != 0 {
-                block.offset(pad).set_header(pad | PAD);
-            }
+            block.offset(pad).set_header(pad | PAD);
+            let taken = self.take_sized(block, total, pad + size, 0);
             padded(taken, pad)
         }
     }
@@ -285,18 +304,22 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     unsafe fn mark_used(&mut self, block: Block, size: usize, flags: usize) -> NonNull<[u8]> {
         // SAFETY: the caller hands us the block.
         unsafe { block.set_header(size | USED | flags) };
-        let c = &mut self.counters;
-        c.in_use += size;
-        c.peak = c.peak.max(c.in_use);
-        c.allocations += 1;
+        self.counters.count_allocation(size);
         // SAFETY: `block` is a block.
         NonNull::slice_from_raw_parts(unsafe { block.payload() }, size - WORD)
     }
 }
 
 /// A free block that holds a request: the block, the list it is filed in,
-/// and the pad before the request's payload.
-type Fit = (Block, (usize, usize), usize);
+/// its size (read once, for both the test and the split), and the pad
+/// before the request's payload (a multiple of the granule, `pad_for`).
+#[derive(Clone, Copy)]
+struct Fit {
+    block: Block,
+    list: (usize, usize),
+    total: usize,
+    pad: usize,
+}
 
 /// The smallest block (header included) for a request of `size` bytes:
 /// rounded up to the granule, at least `MIN_BLOCK`. `size <= isize::MAX`
@@ -316,13 +339,38 @@ const fn aligned_search(size: usize, align: usize) -> usize {
     size + align - GRANULE
 }
 
+/// Whether the free block whose header is `header` holds `bytes`, a
+/// multiple of the granule. The header is the block's size (a multiple of
+/// the granule too) plus at most `PREV_FREE`, less than a granule: compared
+/// with `bytes` it tests as the size, and the size needs no mask until the
+/// block is taken (on Armv6-M the mask is a constant in a register).
+#[inline(always)]
+fn holds(header: usize, bytes: usize) -> bool {
+    bytes <= header
+}
+
 /// Bytes from `block`'s usual payload place to the next `align`ed one: a
 /// multiple of the granule below `align` (payloads are granule-aligned),
 /// and 0 for an alignment up to the granule.
 #[inline(always)]
-fn pad_for(block: Block, align: usize) -> usize {
-    let payload = block.ptr().as_ptr().addr() + WORD;
-    payload.wrapping_neg() & (align - 1)
+pub(super) fn pad_for(block: Block, align: usize) -> usize {
+    if align <= GRANULE {
+        return 0;
+    }
+    // `-payload & (align - 1)`, with the payload one word after the block:
+    // a block starts `WORD` bytes past a granule boundary, so `!block` is
+    // `-payload` plus `WORD - 1` below the granule, which the mask drops.
+    // The mask is `aligned_search`'s addend, already in a register, and
+    // no constant is needed (Armv6-M spilled one).
+    (align - GRANULE) & !block.ptr().as_ptr().addr()
+}
+
+/// `dangling`, out of line: so that the aligned path's test of a zero
+/// size is a branch, not a return ahead of its register saves.
+#[cold]
+#[inline(never)]
+fn zero_size(layout: Layout) -> NonNull<[u8]> {
+    dangling(layout)
 }
 
 /// The part of a block's payload `taken` that starts `pad` bytes in.

@@ -33,6 +33,8 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 bad_frees: 0,
                 #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
                 frees_high: 0,
+                #[cfg(all(target_pointer_width = "32", rtarena_soft_clz))]
+                allocations_high: 0,
             },
             pools: PoolTable::new(),
             last_freed: None,

@@ -18,13 +18,14 @@ use crate::bits::{highest_bit_below, lowest_bit, lowest_bit_u32};
 pub(super) const BRANCHES: bool = !cfg!(rtarena_soft_clz);
 
 /// Where `find_list` found no list at or after the one it was asked: in
-/// level `fl` (`FL` or more if past the last level). The last non-empty
-/// list before it is found from there (`find_list_below`). (Handing on
-/// the level's map that `find_list` loaded would save the fallback a load
-/// and a test, but costs the hot path a register copy on x86-64.)
+/// level `fl` (`FL` or more if past the last level), whose map it loaded
+/// (`sl_map`, 0 past the last level). The last non-empty list before it
+/// is found from there (`find_list_below`), without loading the map again
+/// or testing the level against `FL`.
 #[derive(Clone, Copy)]
 pub(super) struct Below {
     fl: usize,
+    sl_map: u32,
 }
 
 impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
@@ -50,17 +51,21 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     #[inline(always)]
     pub(super) fn find_list(&self, fl: usize, sl: usize) -> Result<(usize, usize), Below> {
         if fl >= FL {
-            return Err(Below { fl });
+            return Err(Below { fl, sl_map: 0 });
         }
         // SAFETY: `fl < FL`.
-        let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) } & (u32::MAX << sl);
+        let level_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
+        let sl_map = level_map & (u32::MAX << sl);
         if sl_map != 0 {
             return Ok((fl, lowest_bit_u32(sl_map) as usize));
         }
         // `fl + 1` may equal `usize::BITS`, hence the two shifts.
         let fl_map = self.fl_bitmap & ((usize::MAX << fl) << 1);
         if fl_map == 0 {
-            return Err(Below { fl });
+            return Err(Below {
+                fl,
+                sl_map: level_map,
+            });
         }
         let fl = lowest_bit(fl_map) as usize;
         // SAFETY: bits of `fl_bitmap` are only set below `FL`, each where
@@ -70,17 +75,14 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     }
 
     /// The last non-empty list before the list where `find_list` failed.
-    /// No list from there on has a block, so level `below.fl`'s map (if
-    /// the level exists) has bits only below that list and needs no mask;
-    /// if it is 0, `fl_bitmap` has no bit at or above the level and needs
-    /// none either.
+    /// No list from there on has a block, so level `below.fl`'s map (0 if
+    /// the level does not exist) has bits only below that list and needs
+    /// no mask; if it is 0, `fl_bitmap` has no bit at or above the level
+    /// and needs none either.
     #[inline(always)]
     pub(super) fn find_list_below(&self, below: Below) -> Option<(usize, usize)> {
-        // A level past the last has no map: 0, as an empty one. (No `let`
-        // chain: the crate builds with Rust 1.85.)
-        let sl_map = self.sl_bitmaps.get(below.fl).copied().unwrap_or(0);
-        if sl_map != 0 {
-            return Some((below.fl, Self::highest_list(sl_map)));
+        if below.sl_map != 0 {
+            return Some((below.fl, Self::highest_list(below.sl_map)));
         }
         // Bits of `fl_bitmap` are only set below `FL`.
         let fl = highest_bit_below(NonZeroUsize::new(self.fl_bitmap)?, FL as u32) as usize;

@@ -96,7 +96,8 @@ const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 
 /// Cortex-M0, for `SmallTlsf` and `Tlsf` on random and adversarial
 /// workloads: the [worst-case table](crate#worst-case-on-cortex-m), which
 /// CI checks; on the M4 an allocate takes at most 119 instructions but for
-/// the fallback and alignments above the granule, which take longer.
+/// an alignment above the granule whose search falls back (up to about
+/// 125), which takes longer.
 /// `python3 wcet/run.py` in the repository names the path behind each
 /// maximum.
 ///
@@ -120,20 +121,37 @@ const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 
 /// with [`add_pool`](Self::add_pool) through the arena's lock; or
 /// [`new_in_place`](Self::new_in_place) into any `MaybeUninit`, wrapped as
 /// an [`Arena`](crate::Arena) over the `&mut` it returns.
+// The layout on 32-bit targets, `repr(C)`: the words every call touches
+// within a load's reach of `self`, the list heads after them. Without it
+// the heads come first (`FL * SL` words) and the rest lies beyond: each of
+// those words needs its address built in a register, which Thumb code
+// then spills. On Armv7-M a load reaches 4 KiB but a pair of words (a
+// 64-bit counter) 1 KiB, and a load indexed by a register no offset at
+// all: the second-level maps go first, at `self` itself. On Armv6-M and
+// Armv8-M Baseline (`rtarena_soft_clz`) a load reaches 124 bytes: the
+// scalars go first, the maps after them (Cortex-M4 and M0 allocate and
+// free measured with `wcet/run.py`). On 64-bit targets the compiler's
+// order stands.
+#[cfg_attr(target_pointer_width = "32", repr(C))]
 pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
+    /// Bit `sl` of `sl_bitmaps[fl]` is set when `heads[fl][sl]` is `Some`
+    /// (here or, on Armv6-M, further down: see the layout above).
+    #[cfg(not(rtarena_soft_clz))]
+    sl_bitmaps: [u32; FL],
     /// Bit `fl` is set when `sl_bitmaps[fl] != 0`.
     fl_bitmap: usize,
-    /// Bit `sl` of `sl_bitmaps[fl]` is set when `heads[fl][sl]` is `Some`.
-    sl_bitmaps: [u32; FL],
-    heads: [[Option<Block>; SL]; FL],
-    counters: Counters,
-    /// Where the pools are, with pointers that carry their provenance.
-    pools: PoolTable,
     /// The free block that the last free made (after merging), for the
     /// allocation fallback: `None`, or the start of a block, free or
     /// allocated since (a grow that merges it into the block before resets
     /// it, see `forget_if_merged`; a shrink sets it to the freed tail).
     last_freed: Option<Block>,
+    counters: Counters,
+    /// Bit `sl` of `sl_bitmaps[fl]` is set when `heads[fl][sl]` is `Some`.
+    #[cfg(rtarena_soft_clz)]
+    sl_bitmaps: [u32; FL],
+    heads: [[Option<Block>; SL]; FL],
+    /// Where the pools are, with pointers that carry their provenance.
+    pools: PoolTable,
     /// Three words that stand in for a missing list neighbour (see
     /// `or_scratch`); never read.
     scratch: [usize; 3],
@@ -158,14 +176,28 @@ struct Counters {
     frees: FreeCount,
     #[cfg(not(all(target_pointer_width = "32", not(rtarena_soft_clz))))]
     peak: usize,
-    allocations: u64,
+    /// The allocations; on Armv6-M modulo 2^32, with `allocations_high`
+    /// counting the wraps (see `count_allocation`).
+    allocations: AllocationCount,
     #[cfg(not(all(target_pointer_width = "32", not(rtarena_soft_clz))))]
     frees: FreeCount,
     failures: u64,
     bad_frees: u64,
     #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
     frees_high: u32,
+    #[cfg(all(target_pointer_width = "32", rtarena_soft_clz))]
+    allocations_high: u32,
 }
+
+/// The allocation count's low word. On Armv6-M and Armv8-M Baseline
+/// (`rtarena_soft_clz`) the count is split as `frees` is elsewhere: an
+/// allocation updates one word, and the second only when the first wraps
+/// (Cortex-M0: 3 instructions less). Elsewhere the split measured no
+/// shorter.
+#[cfg(all(target_pointer_width = "32", rtarena_soft_clz))]
+type AllocationCount = u32;
+#[cfg(not(all(target_pointer_width = "32", rtarena_soft_clz)))]
+type AllocationCount = u64;
 
 /// The deallocation count's low word. On 32-bit targets (but Armv6-M, as
 /// the `cfg`s say) the count is split in two words: the low one, beside
@@ -201,6 +233,54 @@ impl Counters {
     #[cold]
     fn carry_frees(&mut self) {
         self.frees_high = self.frees_high.wrapping_add(1);
+    }
+
+    /// Counts an allocation of `size` bytes.
+    #[inline(always)]
+    fn count_allocation(&mut self, size: usize) {
+        self.in_use += size;
+        self.peak = self.peak.max(self.in_use);
+        #[cfg(all(target_pointer_width = "32", rtarena_soft_clz))]
+        {
+            self.allocations = self.allocations.wrapping_add(1);
+            if self.allocations == 0 {
+                self.carry_allocations();
+            }
+        }
+        #[cfg(not(all(target_pointer_width = "32", rtarena_soft_clz)))]
+        {
+            self.allocations += 1;
+        }
+    }
+
+    /// Takes back the count of an allocation (a grow that takes a new
+    /// block for an old one counts it as the same).
+    fn uncount_allocation(&mut self) {
+        #[cfg(all(target_pointer_width = "32", rtarena_soft_clz))]
+        {
+            if self.allocations == 0 {
+                self.allocations_high = self.allocations_high.wrapping_sub(1);
+            }
+            self.allocations = self.allocations.wrapping_sub(1);
+        }
+        #[cfg(not(all(target_pointer_width = "32", rtarena_soft_clz)))]
+        {
+            self.allocations -= 1;
+        }
+    }
+
+    #[cfg(all(target_pointer_width = "32", rtarena_soft_clz))]
+    #[cold]
+    fn carry_allocations(&mut self) {
+        self.allocations_high = self.allocations_high.wrapping_add(1);
+    }
+
+    /// Every allocation since the heap was built or reset.
+    fn allocations(&self) -> u64 {
+        #[cfg(all(target_pointer_width = "32", rtarena_soft_clz))]
+        return (u64::from(self.allocations_high) << 32) | u64::from(self.allocations);
+        #[cfg(not(all(target_pointer_width = "32", rtarena_soft_clz)))]
+        return self.allocations;
     }
 
     /// Every deallocation since the heap was built or reset.

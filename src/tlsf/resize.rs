@@ -80,7 +80,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             self.remove(next, next.size());
             self.forget_if_merged(next);
             self.counters.in_use -= current;
-            self.counters.allocations -= 1;
+            self.counters.uncount_allocation();
             Ok(padded(
                 self.take_sized(block, total, size, header & PREV_FREE),
                 pad,

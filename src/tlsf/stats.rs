@@ -18,7 +18,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             peak_in_use: c.peak,
             free: c.capacity.wrapping_sub(c.in_use),
             largest_free: self.largest_free(),
-            allocations: c.allocations,
+            allocations: c.allocations(),
             deallocations: c.deallocations(),
             failures: c.failures,
             bad_frees: c.bad_frees,

@@ -5,8 +5,11 @@ use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use std::vec;
 
-use super::block::PAD;
-use super::config::{GRANULE, MIN_BLOCK, fl_len, list_at_least, list_of};
+use core::ptr::{self, NonNull};
+
+use super::allocate::pad_for;
+use super::block::{Block, PAD};
+use super::config::{GRANULE, MIN_BLOCK, WORD, fl_len, list_at_least, list_of};
 use super::{GenericTlsf, Tlsf};
 
 /// Every block size from `MIN_BLOCK` up to `limit`, and a spread of larger
@@ -157,4 +160,28 @@ fn padded_payloads_are_found_again() {
     }
     assert_eq!(tlsf.stats().bad_frees, 0);
     assert_eq!(tlsf.stats().largest_free, tlsf.stats().capacity);
+}
+
+/// `pad_for`'s mask of the block's address against the pad's definition:
+/// the distance from the payload (a word after the block, which starts a
+/// word past a granule boundary) to the next multiple of the alignment.
+#[test]
+fn pads_reach_the_next_aligned_payload() {
+    for granules in 1..2048usize {
+        let addr = granules * GRANULE + WORD;
+        // SAFETY: not null; only the address is used.
+        let block = Block::at(unsafe { NonNull::new_unchecked(ptr::without_provenance_mut(addr)) });
+        for align in (0..13).map(|k| 1usize << k) {
+            let want = if align <= GRANULE {
+                0
+            } else {
+                (addr + WORD).wrapping_neg() & (align - 1)
+            };
+            assert_eq!(
+                pad_for(block, align),
+                want,
+                "block {addr:#x}, align {align}"
+            );
+        }
+    }
 }

@@ -12,15 +12,21 @@
  *
  * For each stretch it prints one line to QEMU's log:
  *
- *     <instructions> <path>
+ *     <instructions> <path> <share> <share> ...
  *
  * where <path> is the number of a path line printed before its first use,
  *
  *     path <n> <symbol> <symbol> ...
  *
  * listing, in the order first entered, the functions (ELF symbols) whose
- * code the stretch ran. The harness (wcet/run.py) pairs these lines, in
- * order, with the calls the firmware reports over semihosting.
+ * code the stretch ran, and the shares split the instructions among them:
+ * the first is those run before the first translation block entered (the
+ * rest of the marker's block, in the caller), then one per symbol of the
+ * path, in its order. A block's instructions go to the symbol of its first
+ * instruction (a function's code is contiguous, and blocks end at every
+ * branch), so the shares add up to the count exactly. The harness
+ * (wcet/run.py) pairs these lines, in order, with the calls the firmware
+ * reports over semihosting.
  *
  * Debian's qemu-system-arm (7.2) has plugin support but ships no
  * qemu-plugin.h, so the few API functions used here are declared below, as
@@ -78,6 +84,15 @@ static bool measuring;
 static const char *current[PATH_LEN + 1];
 static size_t current_len;
 
+/*
+ * Its instructions per symbol: `shares[0]` before the first block entered,
+ * `shares[i + 1]` in `current[i]`'s blocks. `share` is where the block
+ * running now counts, from `block_at` on.
+ */
+static uint64_t shares[PATH_LEN + 2];
+static size_t share;
+static uint64_t block_at;
+
 /* Paths seen, by their symbols (the strings QEMU's symbol table owns). */
 static const char *paths[PATHS][PATH_LEN + 1];
 static size_t path_lens[PATHS];
@@ -93,6 +108,9 @@ static void on_start(unsigned int vcpu, void *udata)
     measuring = true;
     started_at = executed;
     current_len = 0;
+    memset(shares, 0, sizeof shares);
+    share = 0;
+    block_at = executed;
 }
 
 static size_t path_id(void)
@@ -131,8 +149,14 @@ static void on_stop(unsigned int vcpu, void *udata)
     measuring = false;
     /* `executed` counts the start marker and not this one. */
     uint64_t count = executed - started_at - 1;
-    char line[64];
-    snprintf(line, sizeof line, "%llu %zu\n", (unsigned long long)count, path_id());
+    shares[share] += executed - 1 - block_at;
+    char line[64 + (PATH_LEN + 2) * 24];
+    size_t at = (size_t)snprintf(line, 64, "%llu %zu", (unsigned long long)count, path_id());
+    for (size_t i = 0; i <= current_len; i++) {
+        at += (size_t)snprintf(line + at, sizeof line - at, " %llu",
+                               (unsigned long long)shares[i]);
+    }
+    snprintf(line + at, sizeof line - at, "\n");
     qemu_plugin_outs(line);
 }
 
@@ -143,9 +167,16 @@ static void on_block(unsigned int vcpu, void *symbol)
     if (!measuring) {
         return;
     }
+    /*
+     * The block's first instruction has counted already: QEMU runs a
+     * block's callback after that instruction's inline op.
+     */
+    shares[share] += executed - 1 - block_at;
+    block_at = executed - 1;
     const char *name = symbol;
     for (size_t i = 0; i < current_len; i++) {
         if (current[i] == name) {
+            share = i + 1;
             return;
         }
     }
@@ -154,6 +185,7 @@ static void on_block(unsigned int vcpu, void *symbol)
     } else if (current_len == PATH_LEN) {
         current[current_len++] = NULL; /* "..." */
     }
+    share = current_len;
 }
 
 /*
