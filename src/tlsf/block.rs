@@ -181,6 +181,27 @@ impl Block {
         }
     }
 
+    /// The size of the free block right before this one: its footer.
+    ///
+    /// # Safety
+    /// `self` is a block or sentinel header with `PREV_FREE` set.
+    #[inline(always)]
+    pub(crate) unsafe fn prev_size(self) -> usize {
+        // SAFETY: with `PREV_FREE` set, the word before this header is the
+        // footer of a free block.
+        unsafe { self.0.sub(WORD).cast::<usize>().read() }
+    }
+
+    /// The block whose header is `offset` bytes before this one.
+    ///
+    /// # Safety
+    /// The result lies inside the same pool.
+    #[inline(always)]
+    pub(crate) unsafe fn offset_back(self, offset: usize) -> Block {
+        // SAFETY: guaranteed in-pool by the caller.
+        Block(unsafe { self.0.sub(offset) })
+    }
+
     /// Writes the footer (a copy of the size) of a free block.
     ///
     /// # Safety

@@ -6,6 +6,7 @@ use core::ptr::NonNull;
 use super::GenericTlsf;
 use super::block::{Block, PAD, PREV_FREE, USED};
 use super::config::{GRANULE, GRANULE_LOG2, MIN_BLOCK, WORD, list_of};
+use super::lists::BRANCHES;
 use super::pools::Located;
 use crate::Misuse;
 
@@ -51,10 +52,17 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// As for `deallocate`.
     #[inline(always)]
     pub(crate) unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Misuse> {
+        let addr = ptr.as_ptr().addr();
+        let Some(located) = self.block_of(ptr) else {
+            if layout.size() == 0 {
+                return Ok(());
+            }
+            return Err(self.refuse(Misuse::Foreign { addr }));
+        };
         if layout.size() == 0 {
             return Ok(());
         }
-        let (block, header, _) = match self.live_block(ptr, layout) {
+        let (block, header, _) = match self.live_header(located, addr, layout) {
             Ok(live) => live,
             Err(misuse) => return Err(self.refuse(misuse)),
         };
@@ -107,8 +115,10 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             let next = block.offset(size);
             let next_header = next.header();
             if next_header & USED == 0 {
-                let next_size = next_header & !PREV_FREE;
-                let (next_fl, next_sl) = list_of(next_size, Self::SL_LOG2, FL);
+                // A free block's header is its size: its predecessor, this
+                // block, is allocated, so it has no `PREV_FREE`.
+                let next_size = next_header;
+                debug_assert!(next_size & PREV_FREE == 0);
                 size += next_size;
                 if header & PREV_FREE == 0 {
                     // The common merge, with one free neighbour after: if the
@@ -118,6 +128,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
                     // instructions less on x86-64 (callgrind).
                     block.set_header(size);
                     block.set_footer(size);
+                    let (next_fl, next_sl) = list_of(next_size, Self::SL_LOG2, FL);
                     let (fl, sl) = list_of(size, Self::SL_LOG2, FL);
                     if (fl, sl) == (next_fl, next_sl) {
                         self.replace(next, block, fl, sl);
@@ -128,24 +139,59 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
                     self.last_freed = Some(block);
                     return;
                 }
-                self.remove_at(next, next_fl, next_sl);
-            } else {
-                // The block after stays allocated: it learns that this one
-                // is free, from the header already read. (After a merge with
-                // the next block, the block after that has `PREV_FREE`.)
-                next.set_header(next_header | PREV_FREE);
-            }
-            if header & PREV_FREE != 0 {
-                // The freed header ends up inside the merged block; mark it
-                // free so that a second free of it is caught.
-                block.set_header(PREV_FREE);
-                block = block.prev_phys();
-                let prev_size = block.size();
-                self.remove(block, prev_size);
+                // The merge with both neighbours, the longest free: where
+                // the list updates branch (see `lists::BRANCHES`; on the
+                // others the extra register costs more than it spares), the
+                // level bits of its two unlinks and its filing are updated
+                // in one copy of `fl_bitmap`, loaded and stored once.
+                let mut levels = self.fl_bitmap;
+                self.remove_in(next, next_size, levels_copy(&mut levels));
+                let prev = self.prev_to_merge(block);
+                let prev_size = prev.size_before;
                 size += prev_size;
+                // The footer first: the merged block's end is then not
+                // kept in a register across the unlink.
+                prev.block.set_footer(size);
+                self.remove_in(prev.block, prev_size, levels_copy(&mut levels));
+                prev.block.set_header(size);
+                self.insert_in(prev.block, size, levels_copy(&mut levels));
+                if BRANCHES {
+                    self.fl_bitmap = levels;
+                }
+                self.last_freed = Some(prev.block);
+                return;
+            }
+            // The block after stays allocated: it learns that this one is
+            // free, from the header already read.
+            next.set_header(next_header | PREV_FREE);
+            if header & PREV_FREE != 0 {
+                let prev = self.prev_to_merge(block);
+                self.remove(prev.block, prev.size_before);
+                block = prev.block;
+                size += prev.size_before;
             }
             self.file_free(block, size);
             self.last_freed = Some(block);
+        }
+    }
+
+    /// The free block before `block`, whose header `block`'s
+    /// `PREV_FREE` marked, and its size (its footer). `block`'s header,
+    /// which ends up inside the merged block, is marked free (any size has
+    /// `USED` and `PAD` clear) so that a second free of it is caught.
+    ///
+    /// # Safety
+    /// `block` is a live block with `PREV_FREE` set.
+    #[inline(always)]
+    unsafe fn prev_to_merge(&mut self, block: Block) -> PrevFree {
+        // SAFETY: as the caller says.
+        unsafe {
+            let size_before = block.prev_size();
+            block.set_header(size_before);
+            PrevFree {
+                block: block.offset_back(size_before),
+                size_before,
+            }
         }
     }
 
@@ -182,23 +228,22 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         let Some(located) = self.block_of(ptr) else {
             return Err(Misuse::Foreign { addr });
         };
-        let (block, header, pad) = self.header_of(located, addr)?;
-        if !fits(header, layout, pad) || (cfg!(debug_assertions) && addr % layout.align() != 0) {
-            return Err(not_live(addr, header, layout));
-        }
-        Ok((block, header, pad))
+        self.live_header(located, addr, layout)
     }
 
-    /// The block of the payload at `addr`, whose preceding word `located`
-    /// found: that word is the block's header, or a pad word (`PAD` and
+    /// `live_block` for the payload at `addr`, which `block_of` located:
+    /// the word before it is the block's header, or a pad word (`PAD` and
     /// the pad's length) that leads to the header `pad` bytes before it,
     /// which must lie in the pool. Inlined: a cold call would cost an
-    /// aligned free more than the pad does.
+    /// aligned free more than the pad does. Each of the two paths tests
+    /// its own header (see `fits`), so that the unpadded one computes no
+    /// pad.
     #[inline(always)]
-    pub(super) fn header_of(
+    fn live_header(
         &self,
         located: Located,
         addr: usize,
+        layout: Layout,
     ) -> Result<(Block, usize, usize), Misuse> {
         // SAFETY: `block_of` gives a pointer into a pool: not null.
         let block = Block::at(unsafe { NonNull::new_unchecked(located.header) });
@@ -208,6 +253,11 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // but it may be bytes no one wrote; the contract rules that out.)
         let word = unsafe { block.header() };
         if word & PAD == 0 {
+            if !fits_unpadded(word, layout)
+                || (cfg!(debug_assertions) && addr % layout.align() != 0)
+            {
+                return Err(not_live(addr, word, layout));
+            }
             return Ok((block, word, 0));
         }
         // A pad is a multiple of the granule; masking the word's low bits
@@ -222,9 +272,43 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // the pool, and word-aligned.
         unsafe {
             let block = Block::at(NonNull::new_unchecked(located.header.sub(pad)));
-            Ok((block, block.header(), pad))
+            live(block, block.header(), pad, addr, layout)
         }
     }
+}
+
+/// `(block, header, pad)` if `header`, `block`'s, is that of an allocated
+/// block that a call with `layout` may name, its payload (at `addr`) `pad`
+/// bytes past the usual place (see `fits`); else the misuse. Debug builds
+/// also refuse a pointer not aligned to `layout.align()`.
+#[inline(always)]
+fn live(
+    block: Block,
+    header: usize,
+    pad: usize,
+    addr: usize,
+    layout: Layout,
+) -> Result<(Block, usize, usize), Misuse> {
+    if !fits(header.wrapping_sub(pad), layout)
+        || (cfg!(debug_assertions) && addr % layout.align() != 0)
+    {
+        return Err(not_live(addr, header, layout));
+    }
+    Ok((block, header, pad))
+}
+
+/// `levels`, the copy of `fl_bitmap` that the merge with both neighbours
+/// updates, where the list updates branch; else none, and they update
+/// `fl_bitmap` itself.
+#[inline(always)]
+fn levels_copy(levels: &mut usize) -> Option<&mut usize> {
+    if BRANCHES { Some(levels) } else { None }
+}
+
+/// The free block before a freed one (see `prev_to_merge`).
+struct PrevFree {
+    block: Block,
+    size_before: usize,
 }
 
 /// Whether `header` is that of an allocated block that a call with
@@ -244,11 +328,32 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
 /// (that odd bit, or an overwritten header's) to the top, as it does a
 /// negative excess.
 #[inline(always)]
-fn fits(header: usize, layout: Layout, pad: usize) -> bool {
+fn fits(header_less_pad: usize, layout: Layout) -> bool {
     // `size <= isize::MAX` (a `Layout`'s), so the sum cannot overflow.
     let rounded = (layout.size() + WORD + GRANULE - 1) & !(GRANULE - 1);
-    let slack = (header & !PREV_FREE).wrapping_sub(rounded.wrapping_add(pad) | USED);
+    let slack = (header_less_pad & !PREV_FREE).wrapping_sub(rounded | USED);
     slack.rotate_right(GRANULE_LOG2) < (2 * MIN_BLOCK - GRANULE) / GRANULE
+}
+
+/// `fits` for a header with `PAD` clear, as `live_header` found the
+/// header of an unpadded payload. Where `PAD` is then the only bit between
+/// the flags and the granule (a granule of 8 bytes: 32-bit targets), one
+/// rotation by a bit spares clearing `PREV_FREE`, with exactly the same
+/// outcome: with `USED` set, `slack` is the excess plus `PREV_FREE`, even,
+/// and halved it stays below the bound exactly when the excess is below
+/// `2 * MIN_BLOCK - GRANULE` (the halved flag adds at most 1 to a multiple
+/// of 4); with `USED` clear, `slack` is odd and the rotation moves that bit
+/// to the top, as it does a negative excess's sign.
+#[inline(always)]
+fn fits_unpadded(header: usize, layout: Layout) -> bool {
+    debug_assert!(header & PAD == 0);
+    if GRANULE != 2 * PAD {
+        return fits(header, layout);
+    }
+    // `size <= isize::MAX` (a `Layout`'s), so the sum cannot overflow.
+    let rounded = (layout.size() + WORD + GRANULE - 1) & !(GRANULE - 1);
+    let slack = header.wrapping_sub(rounded | USED);
+    slack.rotate_right(1) < (2 * MIN_BLOCK - GRANULE) / 2
 }
 
 /// What a header that `fits` refused says of the call: cold, for the

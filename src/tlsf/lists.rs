@@ -15,7 +15,7 @@ use crate::bits::{highest_bit_below, lowest_bit, lowest_bit_u32};
 /// Armv8-M Baseline (`rtarena_soft_clz`, the targets with no bit-scan
 /// instruction and eight low registers) the branches cost spills instead:
 /// measured with `wcet/run.py`, the branch-free forms are shorter there.
-const BRANCHES: bool = !cfg!(rtarena_soft_clz);
+pub(super) const BRANCHES: bool = !cfg!(rtarena_soft_clz);
 
 /// Where `find_list` found no list at or after the one it was asked: in
 /// level `fl` (`FL` or more if past the last level), whose map it loaded
@@ -125,6 +125,13 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// level's bit if that was the level's last list.
     #[inline(always)]
     fn clear_bit(&mut self, fl: usize, sl: usize) {
+        self.clear_bit_in(fl, sl, None);
+    }
+
+    /// `clear_bit`, clearing the level's bit in `levels` if given (a copy
+    /// of `fl_bitmap` that the caller stores back), else in `fl_bitmap`.
+    #[inline(always)]
+    fn clear_bit_in(&mut self, fl: usize, sl: usize, levels: Option<&mut usize>) {
         if BRANCHES {
             // SAFETY: as for `clear_bit_if`.
             unsafe { assert_unchecked(fl < FL && sl < SL) };
@@ -132,17 +139,17 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             let map = unsafe { self.sl_bitmaps.get_unchecked_mut(fl) };
             *map &= !(1 << sl);
             if *map == 0 {
-                self.fl_bitmap &= !(1 << fl);
+                *levels.unwrap_or(&mut self.fl_bitmap) &= !(1 << fl);
             }
         } else {
-            self.clear_bit_if(true, fl, sl);
+            self.clear_bit_if(true, fl, sl, levels);
         }
     }
 
     /// Clears the bit of list `(fl, sl)` when `emptied`, without a branch:
     /// whether a list runs empty is data-dependent and mispredicts often.
     #[inline(always)]
-    fn clear_bit_if(&mut self, emptied: bool, fl: usize, sl: usize) {
+    fn clear_bit_if(&mut self, emptied: bool, fl: usize, sl: usize, levels: Option<&mut usize>) {
         // SAFETY: callers pass a list index, `fl < FL <= usize::BITS` and
         // `sl < SL <= 32` (`config::validate`). Telling the compiler spares
         // the masks that Rust's shifts by a variable otherwise get.
@@ -150,7 +157,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // SAFETY: as just said, `fl < FL`.
         let map = unsafe { self.sl_bitmaps.get_unchecked_mut(fl) };
         *map &= !((emptied as u32) << sl);
-        self.fl_bitmap &= !(((*map == 0) as usize) << fl);
+        *levels.unwrap_or(&mut self.fl_bitmap) &= !(((*map == 0) as usize) << fl);
     }
 
     /// `block`, or the scratch block when there is none: `insert_at` writes
@@ -171,9 +178,25 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// `block` is a free block of `size <= MAX_BLOCK` bytes, in no list.
     #[inline(always)]
     unsafe fn insert(&mut self, block: Block, size: usize) {
+        // SAFETY: forwarded.
+        unsafe { self.insert_in(block, size, None) }
+    }
+
+    /// `insert`, setting the level's bit in `levels` if given (see
+    /// `clear_bit_in`).
+    ///
+    /// # Safety
+    /// As for `insert`.
+    #[inline(always)]
+    pub(super) unsafe fn insert_in(
+        &mut self,
+        block: Block,
+        size: usize,
+        levels: Option<&mut usize>,
+    ) {
         let (fl, sl) = list_of(size, Self::SL_LOG2, FL);
         // SAFETY: forwarded; `size <= MAX_BLOCK` maps to a list in bounds.
-        unsafe { self.insert_at(block, fl, sl) }
+        unsafe { self.link(block, fl, sl, levels) }
     }
 
     /// Files a free block at the head of list `(fl, sl)`.
@@ -182,6 +205,17 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// `block` is a free block in no list, and `(fl, sl)` is its size's list.
     #[inline(always)]
     pub(super) unsafe fn insert_at(&mut self, block: Block, fl: usize, sl: usize) {
+        // SAFETY: forwarded.
+        unsafe { self.link(block, fl, sl, None) }
+    }
+
+    /// `insert_at`, setting the level's bit in `levels` if given (see
+    /// `clear_bit_in`).
+    ///
+    /// # Safety
+    /// As for `insert_at`.
+    #[inline(always)]
+    unsafe fn link(&mut self, block: Block, fl: usize, sl: usize, levels: Option<&mut usize>) {
         // SAFETY: the list index is in bounds (see `clear_bit_if`).
         unsafe { assert_unchecked(fl < FL && sl < SL) };
         // SAFETY: the list index is in bounds; `block` is free, so it has
@@ -195,11 +229,13 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             if !BRANCHES {
                 self.or_scratch(head).set_prev_free_link(Some(block));
             } else if let Some(head) = head {
+                // A non-empty list has its bits set already.
                 head.set_prev_free_link(Some(block));
+                return;
             }
             *self.sl_bitmaps.get_unchecked_mut(fl) |= 1 << sl;
         }
-        self.fl_bitmap |= 1 << fl;
+        *levels.unwrap_or(&mut self.fl_bitmap) |= 1 << fl;
     }
 
     /// Puts free block `new` where free block `old` is in list `(fl, sl)`,
@@ -235,9 +271,25 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// `block` is a free block of `size` bytes filed in its list.
     #[inline(always)]
     pub(super) unsafe fn remove(&mut self, block: Block, size: usize) {
-        let (fl, sl) = list_of(size, Self::SL_LOG2, FL);
+        // SAFETY: forwarded. The list is needed only when `block` heads it:
+        // mapping the size there spares the other unlinks its instructions.
+        unsafe { self.remove_in(block, size, None) }
+    }
+
+    /// `remove`, clearing the level's bit in `levels` if given (see
+    /// `clear_bit_in`).
+    ///
+    /// # Safety
+    /// As for `remove`.
+    #[inline(always)]
+    pub(super) unsafe fn remove_in(
+        &mut self,
+        block: Block,
+        size: usize,
+        levels: Option<&mut usize>,
+    ) {
         // SAFETY: forwarded.
-        unsafe { self.remove_at(block, fl, sl) }
+        unsafe { self.unlink(block, || list_of(size, Self::SL_LOG2, FL), levels) }
     }
 
     /// Unlinks a free block from list `(fl, sl)`.
@@ -246,22 +298,53 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// `block` is filed in list `(fl, sl)`.
     #[inline(always)]
     pub(super) unsafe fn remove_at(&mut self, block: Block, fl: usize, sl: usize) {
+        // SAFETY: forwarded.
+        unsafe { self.unlink(block, || (fl, sl), None) }
+    }
+
+    /// Unlinks a free block from its list, which `list` names; called only
+    /// when the block heads it.
+    ///
+    /// # Safety
+    /// `block` is filed in list `list()`.
+    #[inline(always)]
+    unsafe fn unlink(
+        &mut self,
+        block: Block,
+        list: impl FnOnce() -> (usize, usize),
+        levels: Option<&mut usize>,
+    ) {
         // SAFETY: `block` is in list `(fl, sl)`; its neighbours in the list
         // are free blocks, and the head slot is in bounds.
         unsafe {
             let next = block.next_free();
             let prev = block.prev_free();
-            if let Some(next) = next {
-                next.set_prev_free_link(prev);
+            if !BRANCHES {
+                if let Some(next) = next {
+                    next.set_prev_free_link(prev);
+                }
             }
             match prev {
-                Some(prev) => prev.set_next_free(next),
+                Some(prev) => {
+                    prev.set_next_free(next);
+                    if BRANCHES {
+                        if let Some(next) = next {
+                            next.set_prev_free_link(Some(prev));
+                        }
+                    }
+                }
                 None => {
+                    let (fl, sl) = list();
                     *self.heads.get_unchecked_mut(fl).get_unchecked_mut(sl) = next;
                     if !BRANCHES {
-                        self.clear_bit_if(next.is_none(), fl, sl);
-                    } else if next.is_none() {
-                        self.clear_bit(fl, sl);
+                        self.clear_bit_if(next.is_none(), fl, sl, levels);
+                    } else {
+                        // The head's test comes first, and the test of a
+                        // list running empty after it, on its own path.
+                        match next {
+                            Some(next) => next.set_prev_free_link(None),
+                            None => self.clear_bit_in(fl, sl, levels),
+                        }
                     }
                 }
             }

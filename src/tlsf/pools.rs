@@ -19,42 +19,42 @@ use crate::PoolError;
 /// earlier one (see `GenericTlsf::add_pool_raw`) do not take a new slot.
 pub const MAX_POOLS: usize = 8;
 
-/// Set in a slot's `len_and_flag` when the pool came through
-/// `add_pool_raw`, whose contract lets a later adjacent raw pool merge into
-/// it. Lengths are multiples of `GRANULE`, so bit 0 is free.
-const MERGEABLE: usize = 1;
-
 #[derive(Clone, Copy)]
 struct Slot {
-    /// The pool's start, with its provenance; null in an empty slot. A raw
+    /// The pool's first payload place, `GRANULE` past its start, with the
+    /// pool's provenance; null in an empty slot. (Kept rather than the
+    /// start: the lookup of a freed pointer's block, `block_at`, needs
+    /// one subtraction and a comparison of a rotated operand.) A raw
     /// pointer, so that an empty table is all zeros: a `static` heap built
     /// with `GenericTlsf::empty` stays in `.bss`.
-    base: *mut u8,
-    len_and_flag: usize,
+    payload: *mut u8,
+    /// The pool's length in granules; 0 in an empty slot.
+    granules: usize,
 }
 
 impl Slot {
     /// A slot with no pool: its length is 0, so no address lies in it, and
     /// the lookups test the first slot without testing for its presence.
     const EMPTY: Slot = Slot {
-        base: core::ptr::null_mut(),
-        len_and_flag: 0,
+        payload: core::ptr::null_mut(),
+        granules: 0,
     };
 
     /// The start of a pool this slot holds.
     fn base(self) -> NonNull<u8> {
-        debug_assert!(!self.base.is_null(), "an empty slot has no base");
-        // SAFETY: only `push` fills a slot, with a `NonNull`; the callers
-        // ask only slots that hold a pool (an address lies in them).
-        unsafe { NonNull::new_unchecked(self.base) }
+        debug_assert!(!self.payload.is_null(), "an empty slot has no base");
+        // SAFETY: only `push` fills a slot, `GRANULE` past a `NonNull`
+        // pool start; the callers ask only slots that hold a pool (an
+        // address lies in them).
+        unsafe { NonNull::new_unchecked(self.payload.wrapping_sub(GRANULE)) }
     }
 
     const fn len(self) -> usize {
-        self.len_and_flag & !MERGEABLE
+        self.granules << GRANULE_LOG2
     }
 
     fn start(self) -> usize {
-        self.base.addr()
+        self.payload.addr().wrapping_sub(GRANULE)
     }
 
     /// The header of the block whose payload would be at `addr`, if this
@@ -68,15 +68,13 @@ impl Slot {
     /// the top), as it is when the address lies before the pool.
     #[inline(always)]
     fn block_at(self, addr: usize) -> Option<Located> {
-        let index = addr
-            .wrapping_sub(self.start() + GRANULE)
-            .rotate_right(GRANULE_LOG2);
-        (index < self.len() >> GRANULE_LOG2).then(|| {
-            let reach = index << GRANULE_LOG2;
-            // SAFETY: `index < len / GRANULE`, so the header, `WORD` bytes
-            // into granule `index`, is at most at `len - WORD` (the
-            // sentinel): inside the pool.
-            let header = unsafe { self.base.add(reach + WORD) };
+        let reach = addr.wrapping_sub(self.payload.addr());
+        (reach.rotate_right(GRANULE_LOG2) < self.granules).then(|| {
+            // SAFETY: `reach` is a multiple of `GRANULE` below the pool's
+            // length minus `GRANULE`, so the header, `WORD` before the
+            // payload at `addr`, is at most at `len - WORD` (the sentinel):
+            // inside the pool.
+            let header = unsafe { self.payload.add(reach).sub(WORD) };
             Located { header, reach }
         })
     }
@@ -101,12 +99,16 @@ pub(crate) struct Located {
 pub(crate) struct PoolTable {
     /// The pools, then `Slot::EMPTY`s.
     slots: [Slot; MAX_POOLS],
-    count: usize,
+    /// How many slots hold a pool (at most `MAX_POOLS`).
+    count: u8,
+    /// Bit `i` is set when pool `i` came through `add_pool_raw`, whose
+    /// contract lets a later adjacent raw pool merge into it.
+    mergeable: u8,
 }
 
 const _: () = assert!(
-    GRANULE > MERGEABLE,
-    "the mergeable flag must fit below the granule"
+    MAX_POOLS <= u8::BITS as usize,
+    "the mergeable flags must fit a byte"
 );
 
 impl PoolTable {
@@ -114,21 +116,25 @@ impl PoolTable {
         PoolTable {
             slots: [Slot::EMPTY; MAX_POOLS],
             count: 0,
+            mergeable: 0,
         }
     }
 
     /// Records a new pool of `len` bytes at `base`; `has_room` said yes.
     pub(crate) fn push(&mut self, base: NonNull<u8>, len: usize, mergeable: bool) {
-        self.slots[self.count] = Slot {
-            base: base.as_ptr(),
-            len_and_flag: len | if mergeable { MERGEABLE } else { 0 },
+        let index = usize::from(self.count);
+        self.slots[index] = Slot {
+            // A pool is at least `MIN_POOL` bytes: past `GRANULE`.
+            payload: base.as_ptr().wrapping_add(GRANULE),
+            granules: len >> GRANULE_LOG2,
         };
+        self.mergeable |= u8::from(mergeable) << index;
         self.count += 1;
     }
 
     /// Checks that a pool can be recorded, before any byte of it is written.
     pub(crate) fn has_room(&self) -> Result<(), PoolError> {
-        if self.count < MAX_POOLS {
+        if usize::from(self.count) < MAX_POOLS {
             Ok(())
         } else {
             Err(PoolError::TooManyPools { max: MAX_POOLS })
@@ -139,13 +145,13 @@ impl PoolTable {
     pub(crate) fn ending_at(&self, addr: usize) -> Option<(usize, NonNull<u8>, usize)> {
         self.iter_slots()
             .enumerate()
-            .find(|(_, s)| s.len_and_flag & MERGEABLE != 0 && s.start() + s.len() == addr)
+            .find(|&(i, s)| self.mergeable & (1 << i) != 0 && s.start() + s.len() == addr)
             .map(|(i, s)| (i, s.base(), s.len()))
     }
 
     /// Grows pool `index` by `extra` bytes (a merged raw pool).
     pub(crate) fn extend(&mut self, index: usize, extra: usize) {
-        self.slots[index].len_and_flag += extra;
+        self.slots[index].granules += extra >> GRANULE_LOG2;
     }
 
     /// The pool that holds `addr`, as (its index, its base, `addr`'s offset
@@ -173,7 +179,7 @@ impl PoolTable {
 
     /// The number of pools.
     pub(crate) fn len(&self) -> usize {
-        self.count
+        usize::from(self.count)
     }
 
     /// A pointer to `addr` with the provenance of the pool that holds it, or
@@ -198,14 +204,13 @@ impl PoolTable {
         if let Some(block) = self.slots[0].block_at(addr) {
             return Some(block);
         }
-        self.locate_block_in_others(addr)
-    }
-
-    #[cold]
-    fn locate_block_in_others(&self, addr: usize) -> Option<Located> {
-        self.iter_slots()
-            .skip(1)
-            .find_map(|slot| slot.block_at(addr))
+        // The other pools inline, not in a cold call: a call site, even
+        // one never taken, costs the longest free 3 instructions on
+        // Cortex-M4 (registers kept across it), more than the loop's code.
+        // Unchecked, the loop stays a loop rather than unrolled.
+        // SAFETY: `count <= MAX_POOLS` (`has_room`).
+        let pools = unsafe { self.slots.get_unchecked(..usize::from(self.count)) };
+        pools.iter().skip(1).find_map(|slot| slot.block_at(addr))
     }
 
     #[cold]
@@ -223,6 +228,6 @@ impl PoolTable {
     }
 
     fn iter_slots(&self) -> impl Iterator<Item = Slot> + '_ {
-        self.slots[..self.count].iter().copied()
+        self.slots[..usize::from(self.count)].iter().copied()
     }
 }
