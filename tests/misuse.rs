@@ -52,6 +52,33 @@ fn free_after_an_odd_pad_word(tlsf: &mut Tlsf) {
 // Release builds: refused, counted, nothing handed out twice.
 // ---------------------------------------------------------------------------
 
+/// Parks the 64-byte class of `slab` (its active page went back while it
+/// holds another, full page), still the class of the latest allocation,
+/// and returns the start of its full page: a pointer no free may name.
+fn park_the_latest_class(slab: &mut Slab<PoolPages<'_>>) -> std::ptr::NonNull<u8> {
+    // Two classes keep a spare page each.
+    for size in [16, 32] {
+        let object = slab.allocate(layout(size, 8)).unwrap().cast::<u8>();
+        // SAFETY: allocated just above.
+        unsafe { slab.deallocate(object, layout(size, 8)) };
+    }
+    let l = layout(64, 8);
+    let class = (0..).find(|&c| slab.class_stats(c).unwrap().size == 64);
+    let per_page = slab.class_stats(class.unwrap()).unwrap().slots_per_page;
+    let objects: Vec<_> = (0..per_page + 2)
+        .map(|_| slab.allocate(l).unwrap().cast::<u8>())
+        .collect();
+    // SAFETY: the last two objects, on the second page, are live. Freed
+    // out of order, they empty the page while two other classes keep a
+    // spare: it goes back, and the class parks on its first page.
+    unsafe {
+        slab.deallocate(objects[per_page + 1], l);
+        slab.deallocate(objects[per_page], l);
+    }
+    slab.check().unwrap();
+    std::ptr::NonNull::new(objects[0].as_ptr().map_addr(|a| a & !(PAGE - 1))).unwrap()
+}
+
 #[cfg(not(debug_assertions))]
 mod release {
     use std::collections::HashSet;
@@ -73,6 +100,27 @@ mod release {
         free_after_an_odd_pad_word(&mut tlsf);
         assert_eq!(tlsf.stats().bad_frees, 1);
         tlsf.check().unwrap();
+    }
+
+    /// A parked class's first page (its marker's, while the class is the
+    /// latest allocation's): with the bitmap, a free of its start is
+    /// refused, not taken for the slot taken last, and no slot lands on
+    /// the page's header. (Without it, a release build does not promise to
+    /// catch a pointer off the slot grid.)
+    #[cfg(feature = "hardened")]
+    #[test]
+    fn a_free_of_a_parked_class_s_page_start_is_refused() {
+        let mut buf = PoolBuf::with_align(6 * PAGE, PAGE);
+        let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+        let start = park_the_latest_class(&mut slab);
+        let l = layout(64, 8);
+        // SAFETY: none: a page's start, the misuse under test.
+        unsafe { slab.deallocate(start, l) };
+        assert_eq!(slab.stats().bad_frees, 1);
+        slab.check().unwrap();
+        let object = slab.allocate(l).unwrap().cast::<u8>();
+        assert_ne!(object, start);
+        slab.check().unwrap();
     }
 
     #[test]
@@ -380,6 +428,16 @@ mod debug {
             p.write_bytes(0, 256);
             tlsf.deallocate(p.add(64), layout(256, 8));
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "not an allocated block")]
+    fn a_free_of_a_parked_class_s_page_start_panics() {
+        let mut buf = PoolBuf::with_align(6 * PAGE, PAGE);
+        let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
+        let start = park_the_latest_class(&mut slab);
+        // SAFETY: none: a page's start, the misuse under test.
+        unsafe { slab.deallocate(start, layout(64, 8)) };
     }
 
     /// The word before the pointer reads as a pad of odd length: the

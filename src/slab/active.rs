@@ -180,14 +180,16 @@ pub(super) struct Class {
     /// The slot most recently taken from the active page; `None` before the
     /// first and once the page stops being active. While the class is
     /// parked (see `park`), the start of its ring's first page instead:
-    /// never a slot's address (the page's header lies there), so no free
-    /// or `put` takes it for the slot taken last.
+    /// never a live object's address (the page's header lies there), so
+    /// only a broken contract's free names it, which debug builds and
+    /// feature `hardened` refuse (`deallocate_latest` tests for a parked
+    /// class once the address matched).
     pub(super) last_taken: Option<NonNull<u8>>,
     /// Live objects on the class's pages other than the active one.
     pub(super) inactive_live: usize,
     /// The active page; `None` when the class has no page, or is parked
-    /// (its active page went back to the source while it held others, see
-    /// `park`). It is the first of the class's ring of pages (`lists.rs`),
+    /// (its active page went back to the source, or to another class as a
+    /// spare, while it held others, see `park`). It is the first of the class's ring of pages (`lists.rs`),
     /// and the only one that may be empty (the class's spare) or full
     /// while first (until the next allocation looks for a free slot).
     pub(super) active: Option<Page>,

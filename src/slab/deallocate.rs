@@ -118,18 +118,25 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // SAFETY: `latest` is `of_index(0)` (and `N > 0`) or a class
         // `allocate_in` served.
         let slots = unsafe { self.class_mut(latest) };
-        // `last_taken` is a slot of the class's active page or no slot, and
-        // no other live object of the owner shares a slot's address (a
-        // `Heap`'s slab pages are live TLSF blocks), so a live object there
-        // is that slot's, of this class. A zero-size allocation's dangling
-        // pointer (its alignment, a power of two) may equal a slot's address
-        // where pages are not aligned to their size: the size tells it
-        // apart, tested only once the address matched.
+        // `last_taken` is a slot of the class's active page, no slot, or a
+        // parked class's first page's start, where no live object lies
+        // (its header does), and no other live object of the owner
+        // shares a slot's address (a `Heap`'s slab pages are live TLSF
+        // blocks), so a live object there is that slot's, of this class. A
+        // zero-size allocation's dangling pointer (its alignment, a power of
+        // two) may equal a slot's address where pages are not aligned to
+        // their size: the size tells it apart, tested only once the address
+        // matched.
         if slots.last_taken != Some(ptr) || layout.size() == 0 {
             return None;
         }
         let addr = ptr.as_ptr().addr();
-        if slots.given_back {
+        // Only a pointer off the slot grid (a page's start) matches a
+        // parked class's `last_taken`: refused where the build promises to
+        // catch those, at no cost to the default build's fast path.
+        if slots.given_back
+            || ((cfg!(debug_assertions) || cfg!(feature = "hardened")) && slots.active.is_none())
+        {
             return Some(Err(self.refuse(Misuse::NotAllocated { addr })));
         }
         #[cfg(debug_assertions)]

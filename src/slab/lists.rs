@@ -333,8 +333,9 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         let header_end = self.hot.header_end.get();
         // SAFETY: `class` is served (the caller's page is of it).
         let slots = unsafe { self.class_mut(class) };
-        // SAFETY: the class has a page other than `page`, so an active one;
-        // the ring's pages are owned and initialised, and `page`'s header is
+        // SAFETY: the class holds `page`, so it has an active page or is
+        // parked (a class with pages and no active page is parked); the
+        // ring's pages are owned and initialised, and `page`'s header is
         // current; a full active page has no slot given back or free and
         // `capacity` live objects.
         unsafe {

@@ -112,7 +112,8 @@ pub const fn page_header(slot_end: usize) -> usize {
 /// [`page_header`] bytes to its header (and its bitmap with feature
 /// `hardened`), plus the remainder of dividing the
 /// rest by the class size. The slab holds at most two empty pages: the
-/// spares of the two classes that emptied their active page last.
+/// spares of the (at most two) classes listed as keeping one (see
+/// `spares.rs`).
 #[repr(C)]
 pub struct Slab<S: PageSource, const N: usize = CLASSES> {
     // On 32-bit targets what the fast paths read of the slab itself comes
