@@ -6,7 +6,7 @@ use core::ptr::NonNull;
 use super::GenericTlsf;
 use super::block::{Block, PAD, PREV_FREE, USED};
 use super::config::{GRANULE, GRANULE_LOG2, MIN_BLOCK, WORD, list_of};
-use super::lists::BRANCHES;
+use super::lists::{BRANCHES, levels_copy};
 use super::pools::Located;
 use crate::Misuse;
 
@@ -295,14 +295,6 @@ fn live(
         return Err(not_live(addr, header, layout));
     }
     Ok((block, header, pad))
-}
-
-/// `levels`, the copy of `fl_bitmap` that the merge with both neighbours
-/// updates, where the list updates branch; else none, and they update
-/// `fl_bitmap` itself.
-#[inline(always)]
-fn levels_copy(levels: &mut usize) -> Option<&mut usize> {
-    if BRANCHES { Some(levels) } else { None }
 }
 
 /// The free block before a freed one (see `prev_to_merge`).
