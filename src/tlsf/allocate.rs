@@ -137,11 +137,12 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
                 if !holds(header, pad + size) {
                     return self.fail();
                 }
+                let total = header & !PREV_FREE;
                 self.pop_in(fl, sl, levels_copy(&mut levels));
                 Fit {
                     block,
                     list: (fl, sl),
-                    total: header & !PREV_FREE,
+                    total,
                     pad,
                 }
             };
