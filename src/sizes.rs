@@ -60,19 +60,19 @@ assert_sizes! {
     Heap => 3832,
     GrowingHeap<PoolPages> => 3848,
     SmallHeap => 1528,
-    SmallTlsf => 564,
-    Tlsf => 2036,
-    LargeTlsf => 1968,
+    SmallTlsf => 560,
+    Tlsf => 2032,
+    LargeTlsf => 1964,
 }
 
 // 32-bit ARM (and i686-pc-windows-msvc, x86_64-unknown-linux-gnux32).
 assert_sizes! {
     (4, 8);
     Slab<PoolPages> => 1744,
-    Heap => 3840,
-    GrowingHeap<PoolPages> => 3864,
-    SmallHeap => 1536,
-    SmallTlsf => 568,
-    Tlsf => 2040,
-    LargeTlsf => 1976,
+    Heap => 3832,
+    GrowingHeap<PoolPages> => 3856,
+    SmallHeap => 1528,
+    SmallTlsf => 560,
+    Tlsf => 2032,
+    LargeTlsf => 1968,
 }

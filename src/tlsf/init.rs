@@ -31,8 +31,6 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 allocations: 0,
                 failures: 0,
                 bad_frees: 0,
-                #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
-                frees_high: 0,
                 #[cfg(all(target_pointer_width = "32", rtarena_soft_clz))]
                 allocations_high: 0,
             },
