@@ -208,7 +208,11 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// not granule-aligned, as every payload is.
     #[inline(always)]
     pub(super) fn block_of(&self, ptr: NonNull<u8>) -> Option<Located> {
-        self.pools.locate_block(ptr.as_ptr().addr())
+        let addr = ptr.as_ptr().addr();
+        if let Some(located) = self.first_pool.block_at(addr) {
+            return Some(located);
+        }
+        self.pools.locate_block_in_others(addr)
     }
 
     /// The header of the allocated block at `ptr`, its header word and the

@@ -36,7 +36,7 @@ use self::config::{GRANULE, MIN_BLOCK, POOL_OVERHEAD, WORD, max_block};
 pub use self::grow::GrowingTlsf;
 pub(crate) use self::grow::{add_pages_for, give_back_pools, release_free_pages};
 pub use self::pools::MAX_POOLS;
-use self::pools::PoolTable;
+use self::pools::{PoolTable, Slot};
 use crate::{AllocError, CheckError, Misuse, RawHeap, Stats};
 
 /// The default TLSF: pools up to 4 GiB each (the whole address space on
@@ -146,6 +146,10 @@ pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
     /// it, see `forget_if_merged`; a shrink sets it to the freed tail).
     last_freed: Option<Block>,
     counters: Counters,
+    /// A copy of the first pool's slot in `pools`, within a pair load's
+    /// reach of `self` however many the heads are: a free loads its
+    /// bounds as a pair (Cortex-M4, `Tlsf`: one instruction less).
+    first_pool: Slot,
     /// Bit `sl` of `sl_bitmaps[fl]` is set when `heads[fl][sl]` is `Some`.
     #[cfg(rtarena_soft_clz)]
     sl_bitmaps: [u32; FL],
