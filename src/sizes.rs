@@ -46,23 +46,23 @@ assert_sizes! {
     (8, 8);
     Slab<PoolPages> => 2368,
     Heap => 6208,
-    GrowingHeap<PoolPages> => 10432,
+    GrowingHeap<PoolPages> => 10496,
     SmallHeap => 2304,
-    SmallTlsf => 984,
-    Tlsf => 3800,
-    LargeTlsf => 7888,
+    SmallTlsf => 1000,
+    Tlsf => 3816,
+    LargeTlsf => 7904,
 }
 
 // i686.
 assert_sizes! {
     (4, 4);
     Slab<PoolPages> => 1744,
-    Heap => 3832,
-    GrowingHeap<PoolPages> => 3848,
-    SmallHeap => 1528,
-    SmallTlsf => 564,
-    Tlsf => 2036,
-    LargeTlsf => 1968,
+    Heap => 3840,
+    GrowingHeap<PoolPages> => 3856,
+    SmallHeap => 1536,
+    SmallTlsf => 568,
+    Tlsf => 2040,
+    LargeTlsf => 1972,
 }
 
 // 32-bit ARM (and i686-pc-windows-msvc, x86_64-unknown-linux-gnux32).

@@ -6,7 +6,7 @@ use core::ptr::NonNull;
 use super::GenericTlsf;
 use super::block::{Block, PAD, PREV_FREE, USED};
 use super::config::{GRANULE, MIN_BLOCK, WORD, list_at_least, list_of};
-use super::lists::Below;
+use super::lists::{BRANCHES, Below, levels_copy};
 use crate::AllocError;
 use crate::raw_heap::dangling;
 
@@ -114,9 +114,14 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         // a free block, and taken from the head it is popped, which needs
         // no test of a link before it. Either holds `pad + size` bytes.
         unsafe {
+            // The longest allocations unlink the only block of a level,
+            // and file the tail in an empty level. Where the list updates
+            // branch, both update one copy of `fl_bitmap`, loaded and
+            // stored once.
+            let mut levels = self.fl_bitmap;
             let fit = if let Some(fit) = self.last_freed_fit(size, align) {
                 let (fl, sl) = fit.list;
-                self.remove_at(fit.block, fl, sl);
+                self.remove_at_in(fit.block, fl, sl, levels_copy(&mut levels));
                 fit
             } else {
                 let Some((fl, sl)) = self.find_list_below(below) else {
@@ -133,7 +138,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
                     return self.fail();
                 }
                 let total = header & !PREV_FREE;
-                self.pop(fl, sl);
+                self.pop_in(fl, sl, levels_copy(&mut levels));
                 Fit {
                     block,
                     list: (fl, sl),
@@ -141,7 +146,17 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
                     pad,
                 }
             };
-            Ok(self.take_padded(fit.block, fit.total, fit.pad, size))
+            let taken = self.take_padded_in(
+                fit.block,
+                fit.total,
+                fit.pad,
+                size,
+                levels_copy(&mut levels),
+            );
+            if BRANCHES {
+                self.fl_bitmap = levels;
+            }
+            Ok(taken)
         }
     }
 
@@ -255,15 +270,41 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         pad: usize,
         size: usize,
     ) -> NonNull<[u8]> {
+        // SAFETY: the caller's contract.
+        unsafe { self.take_padded_in(block, total, pad, size, None) }
+    }
+
+    /// `take_padded`, filing the tail's level bit in `levels` (see
+    /// `levels_copy`) rather than in `fl_bitmap` when it is given.
+    ///
+    /// # Safety
+    /// As for `take_padded`.
+    #[inline(always)]
+    unsafe fn take_padded_in(
+        &mut self,
+        block: Block,
+        total: usize,
+        pad: usize,
+        size: usize,
+        levels: Option<&mut usize>,
+    ) -> NonNull<[u8]> {
         // SAFETY: the block is free and unlinked, and its predecessor is
         // allocated (no two free blocks touch); the word before the payload
         // is inside the block, and before the tail that `take_sized` files.
         // Written first, without a test: with no pad it is the header,
-        // which `take_sized` then writes over.
+        // which `take_sized` then writes over. The payload, `pad + WORD`
+        // bytes in, and its length are inside the block taken.
         unsafe {
-            block.offset(pad).set_header(pad | PAD);
-            let taken = self.take_sized(block, total, pad + size, 0);
-            padded(taken, pad)
+            let pad_word = pad | PAD;
+            block.offset(pad).set_header(pad_word);
+            let taken = self.take_sized_in(block, total, pad + size, 0, levels);
+            // The payload is `pad + WORD` bytes into the block: where the
+            // flag is the word's size (32-bit targets), that is the pad
+            // word just written, already in a register, and the payload and
+            // its length take one instruction each rather than two.
+            let offset = if PAD == WORD { pad_word } else { pad + WORD };
+            let len = taken.len() + WORD - offset;
+            NonNull::slice_from_raw_parts(block.ptr().add(offset), len)
         }
     }
 
@@ -278,13 +319,31 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         size: usize,
         flags: usize,
     ) -> NonNull<[u8]> {
+        // SAFETY: the caller's contract.
+        unsafe { self.take_sized_in(block, total, size, flags, None) }
+    }
+
+    /// `take_sized`, filing the tail's level bit in `levels` (see
+    /// `levels_copy`) rather than in `fl_bitmap` when it is given.
+    ///
+    /// # Safety
+    /// As for `take_sized`.
+    #[inline(always)]
+    unsafe fn take_sized_in(
+        &mut self,
+        block: Block,
+        total: usize,
+        size: usize,
+        flags: usize,
+        levels: Option<&mut usize>,
+    ) -> NonNull<[u8]> {
         let rest = total - size;
         // SAFETY: the block spans `total` bytes; a tail of `rest >=
         // MIN_BLOCK` bytes is a valid block, and the block after `total` has
         // `PREV_FREE` set already (it followed a free block).
         let size = unsafe {
             if rest >= MIN_BLOCK {
-                self.file_free(block.offset(size), rest);
+                self.file_free_in(block.offset(size), rest, levels);
                 size
             } else {
                 block.offset(total).set_prev_free(false);

@@ -51,6 +51,12 @@ fn check<const FL: usize, const SL: usize>(
     if c.peak < c.in_use {
         return Err(anywhere("the peak counter is below the in-use counter", 0));
     }
+    if tlsf.first_pool != tlsf.pools.first() {
+        return Err(anywhere(
+            "the copy of the first pool's slot disagrees with the pool table",
+            0,
+        ));
+    }
     Ok(())
 }
 

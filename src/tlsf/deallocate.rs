@@ -6,7 +6,7 @@ use core::ptr::NonNull;
 use super::GenericTlsf;
 use super::block::{Block, PAD, PREV_FREE, USED};
 use super::config::{GRANULE, GRANULE_LOG2, MIN_BLOCK, WORD, list_of};
-use super::lists::BRANCHES;
+use super::lists::{BRANCHES, levels_copy};
 use super::pools::Located;
 use crate::Misuse;
 
@@ -208,7 +208,11 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// not granule-aligned, as every payload is.
     #[inline(always)]
     pub(super) fn block_of(&self, ptr: NonNull<u8>) -> Option<Located> {
-        self.pools.locate_block(ptr.as_ptr().addr())
+        let addr = ptr.as_ptr().addr();
+        if let Some(located) = self.first_pool.block_at(addr) {
+            return Some(located);
+        }
+        self.pools.locate_block_in_others(addr)
     }
 
     /// The header of the allocated block at `ptr`, its header word and the
@@ -295,14 +299,6 @@ fn live(
         return Err(not_live(addr, header, layout));
     }
     Ok((block, header, pad))
-}
-
-/// `levels`, the copy of `fl_bitmap` that the merge with both neighbours
-/// updates, where the list updates branch; else none, and they update
-/// `fl_bitmap` itself.
-#[inline(always)]
-fn levels_copy(levels: &mut usize) -> Option<&mut usize> {
-    if BRANCHES { Some(levels) } else { None }
 }
 
 /// The free block before a freed one (see `prev_to_merge`).

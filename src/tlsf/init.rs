@@ -6,7 +6,7 @@ use core::ptr::NonNull;
 
 use super::block::{Block, SENTINEL_SIZE};
 use super::config::{GRANULE, MIN_BLOCK, POOL_OVERHEAD, WORD};
-use super::pools::PoolTable;
+use super::pools::{PoolTable, Slot};
 use super::{Counters, GenericTlsf};
 use crate::PoolError;
 use crate::in_place::by_value;
@@ -31,12 +31,11 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
                 allocations: 0,
                 failures: 0,
                 bad_frees: 0,
-                #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
-                frees_high: 0,
                 #[cfg(all(target_pointer_width = "32", rtarena_soft_clz))]
                 allocations_high: 0,
             },
             pools: PoolTable::new(),
+            first_pool: Slot::EMPTY,
             last_freed: None,
             scratch: [0; 3],
             _pools: PhantomData,
@@ -203,6 +202,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
         // SAFETY: forwarded.
         let size = unsafe { self.lay_out_pool(start, len) };
         self.pools.push(start, len, mergeable);
+        self.first_pool = self.pools.first();
         self.counters.capacity += size;
     }
 
@@ -259,6 +259,7 @@ impl<'p, const FL: usize, const SL: usize> GenericTlsf<'p, FL, SL> {
             self.file_free(block, size);
         }
         self.pools.extend(index, len);
+        self.first_pool = self.pools.first();
         self.counters.capacity += len;
         true
     }

@@ -38,10 +38,26 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     #[inline(always)]
     pub(super) unsafe fn file_free(&mut self, block: Block, size: usize) {
         // SAFETY: forwarded.
+        unsafe { self.file_free_in(block, size, None) }
+    }
+
+    /// `file_free`, setting a level bit in `levels` (see `levels_copy`)
+    /// rather than in `fl_bitmap` when it is given.
+    ///
+    /// # Safety
+    /// As for `file_free`.
+    #[inline(always)]
+    pub(super) unsafe fn file_free_in(
+        &mut self,
+        block: Block,
+        size: usize,
+        levels: Option<&mut usize>,
+    ) {
+        // SAFETY: forwarded.
         unsafe {
             block.set_header(size);
             block.set_footer(size);
-            self.insert(block, size);
+            self.insert_in(block, size, levels);
         }
     }
 
@@ -106,6 +122,22 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     /// List `(fl, sl)` is non-empty (`fl < FL`, `sl < SL`).
     #[inline(always)]
     pub(super) unsafe fn pop(&mut self, fl: usize, sl: usize) -> Block {
+        // SAFETY: forwarded.
+        unsafe { self.pop_in(fl, sl, None) }
+    }
+
+    /// `pop`, clearing a level bit in `levels` (see `levels_copy`) rather
+    /// than in `fl_bitmap` when it is given.
+    ///
+    /// # Safety
+    /// As for `pop`.
+    #[inline(always)]
+    pub(super) unsafe fn pop_in(
+        &mut self,
+        fl: usize,
+        sl: usize,
+        levels: Option<&mut usize>,
+    ) -> Block {
         // SAFETY: in bounds and non-empty, per the caller; the new head, a
         // free block, takes the back link.
         unsafe {
@@ -115,21 +147,16 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             *slot = next;
             match next {
                 Some(next) => next.set_prev_free_link(None),
-                None => self.clear_bit(fl, sl),
+                None => self.clear_bit_in(fl, sl, levels),
             }
             block
         }
     }
 
     /// Clears the bit of list `(fl, sl)`, which just ran empty, and its
-    /// level's bit if that was the level's last list.
-    #[inline(always)]
-    fn clear_bit(&mut self, fl: usize, sl: usize) {
-        self.clear_bit_in(fl, sl, None);
-    }
-
-    /// `clear_bit`, clearing the level's bit in `levels` if given (a copy
-    /// of `fl_bitmap` that the caller stores back), else in `fl_bitmap`.
+    /// level's bit if that was the level's last list: in `levels` if given
+    /// (a copy of `fl_bitmap` that the caller stores back), else in
+    /// `fl_bitmap`.
     #[inline(always)]
     fn clear_bit_in(&mut self, fl: usize, sl: usize, levels: Option<&mut usize>) {
         if BRANCHES {
@@ -170,16 +197,6 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     fn or_scratch(&mut self, block: Option<Block>) -> Block {
         let scratch = Block::at(NonNull::from(&mut self.scratch).cast());
         block.unwrap_or(scratch)
-    }
-
-    /// Files a free block of `size` bytes at the head of its list.
-    ///
-    /// # Safety
-    /// `block` is a free block of `size <= MAX_BLOCK` bytes, in no list.
-    #[inline(always)]
-    unsafe fn insert(&mut self, block: Block, size: usize) {
-        // SAFETY: forwarded.
-        unsafe { self.insert_in(block, size, None) }
     }
 
     /// `insert`, setting the level's bit in `levels` if given (see
@@ -299,7 +316,24 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
     #[inline(always)]
     pub(super) unsafe fn remove_at(&mut self, block: Block, fl: usize, sl: usize) {
         // SAFETY: forwarded.
-        unsafe { self.unlink(block, || (fl, sl), None) }
+        unsafe { self.remove_at_in(block, fl, sl, None) }
+    }
+
+    /// `remove_at`, clearing a level bit in `levels` (see `levels_copy`)
+    /// rather than in `fl_bitmap` when it is given.
+    ///
+    /// # Safety
+    /// As for `remove_at`.
+    #[inline(always)]
+    pub(super) unsafe fn remove_at_in(
+        &mut self,
+        block: Block,
+        fl: usize,
+        sl: usize,
+        levels: Option<&mut usize>,
+    ) {
+        // SAFETY: forwarded.
+        unsafe { self.unlink(block, || (fl, sl), levels) }
     }
 
     /// Unlinks a free block from its list, which `list` names; called only
@@ -350,4 +384,13 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             }
         }
     }
+}
+
+/// `levels`, a copy of `fl_bitmap` that a path making two or three list
+/// updates passes to each (the free's merge with both neighbours, the
+/// allocation's fallback), loaded and stored once, where the list updates
+/// branch; else none, and they update `fl_bitmap` itself.
+#[inline(always)]
+pub(super) fn levels_copy(levels: &mut usize) -> Option<&mut usize> {
+    if BRANCHES { Some(levels) } else { None }
 }

@@ -36,7 +36,7 @@ use self::config::{GRANULE, MIN_BLOCK, POOL_OVERHEAD, WORD, max_block};
 pub use self::grow::GrowingTlsf;
 pub(crate) use self::grow::{add_pages_for, give_back_pools, release_free_pages};
 pub use self::pools::MAX_POOLS;
-use self::pools::PoolTable;
+use self::pools::{PoolTable, Slot};
 use crate::{AllocError, CheckError, Misuse, RawHeap, Stats};
 
 /// The default TLSF: pools up to 4 GiB each (the whole address space on
@@ -146,6 +146,10 @@ pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
     /// it, see `forget_if_merged`; a shrink sets it to the freed tail).
     last_freed: Option<Block>,
     counters: Counters,
+    /// A copy of the first pool's slot in `pools`, within a pair load's
+    /// reach of `self` however many the heads are: a free loads its
+    /// bounds as a pair (Cortex-M4, `Tlsf`: one instruction less).
+    first_pool: Slot,
     /// Bit `sl` of `sl_bitmaps[fl]` is set when `heads[fl][sl]` is `Some`.
     #[cfg(rtarena_soft_clz)]
     sl_bitmaps: [u32; FL],
@@ -158,8 +162,8 @@ pub struct GenericTlsf<'p, const FL: usize, const SL: usize> {
     _pools: PhantomData<&'p mut [MaybeUninit<u8>]>,
 }
 
-/// The usage counters. Where `frees` is split (see `FreeCount`), `repr(C)`
-/// and the order keep the words a call updates side by side: an
+/// The usage counters. On 32-bit targets but Armv6-M, `repr(C)` and the
+/// order keep the words a call updates side by side: an
 /// allocation loads and stores `peak` and `in_use` as a pair, a free
 /// `in_use` and `frees`. Elsewhere the declared order (which measured best
 /// on x86-64) stands.
@@ -170,8 +174,7 @@ struct Counters {
     #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
     peak: usize,
     in_use: usize,
-    /// The deallocations; where split, modulo 2^32, with `frees_high`
-    /// counting the wraps (see `count_free`).
+    /// The deallocations; where 32 bits, modulo 2^32 (see `FreeCount`).
     #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
     frees: FreeCount,
     #[cfg(not(all(target_pointer_width = "32", not(rtarena_soft_clz))))]
@@ -183,15 +186,13 @@ struct Counters {
     frees: FreeCount,
     failures: u64,
     bad_frees: u64,
-    #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
-    frees_high: u32,
     #[cfg(all(target_pointer_width = "32", rtarena_soft_clz))]
     allocations_high: u32,
 }
 
 /// The allocation count's low word. On Armv6-M and Armv8-M Baseline
-/// (`rtarena_soft_clz`) the count is split as `frees` is elsewhere: an
-/// allocation updates one word, and the second only when the first wraps
+/// (`rtarena_soft_clz`) the count is split in two words: an allocation
+/// updates one, and the second only when the first wraps
 /// (Cortex-M0: 3 instructions less). Elsewhere the split measured no
 /// shorter.
 #[cfg(all(target_pointer_width = "32", rtarena_soft_clz))]
@@ -199,16 +200,15 @@ type AllocationCount = u32;
 #[cfg(not(all(target_pointer_width = "32", rtarena_soft_clz)))]
 type AllocationCount = u64;
 
-/// The deallocation count's low word. On 32-bit targets (but Armv6-M, as
-/// the `cfg`s say) the count is split in two words: the low one, beside
-/// `in_use`, that every free updates, and `frees_high`, that a branch
-/// taken once in 2^32 frees updates. That spares a free the second word
-/// of a 64-bit count (Cortex-M4: 4 instructions). Not on Armv6-M
-/// (`rtarena_soft_clz`): with its eight low registers, the branch costs the
-/// hybrid heap's free spills that outweigh it.
-#[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
+/// The deallocation count; on 32-bit targets modulo 2^32 (see
+/// `deallocations`): the count itself is `allocations` less the live
+/// blocks, and the live blocks, fewer than 2^32 (a block takes at least
+/// `MIN_BLOCK` bytes of the address space), are `allocations - frees`
+/// modulo 2^32. That spares a free the second word of a 64-bit count, or
+/// the test for its low word's wrap (Cortex-M4: one instruction).
+#[cfg(target_pointer_width = "32")]
 type FreeCount = u32;
-#[cfg(not(all(target_pointer_width = "32", not(rtarena_soft_clz))))]
+#[cfg(not(target_pointer_width = "32"))]
 type FreeCount = u64;
 
 impl Counters {
@@ -216,23 +216,14 @@ impl Counters {
     #[inline(always)]
     fn count_free(&mut self, size: usize) {
         self.in_use -= size;
-        #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
+        #[cfg(target_pointer_width = "32")]
         {
             self.frees = self.frees.wrapping_add(1);
-            if self.frees == 0 {
-                self.carry_frees();
-            }
         }
-        #[cfg(not(all(target_pointer_width = "32", not(rtarena_soft_clz))))]
+        #[cfg(not(target_pointer_width = "32"))]
         {
             self.frees += 1;
         }
-    }
-
-    #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
-    #[cold]
-    fn carry_frees(&mut self) {
-        self.frees_high = self.frees_high.wrapping_add(1);
     }
 
     /// Counts an allocation of `size` bytes.
@@ -283,11 +274,20 @@ impl Counters {
         return self.allocations;
     }
 
-    /// Every deallocation since the heap was built or reset.
+    /// Every deallocation since the heap was built or reset. Where `frees`
+    /// is 32 bits: every allocation counted is a block handed out (a grow
+    /// in place takes back the count of the block it extends) and every
+    /// free counted one given back, so `allocations - deallocations` is
+    /// the live blocks, fewer than 2^32, which the counts' low words give
+    /// exactly.
     fn deallocations(&self) -> u64 {
-        #[cfg(all(target_pointer_width = "32", not(rtarena_soft_clz)))]
-        return (u64::from(self.frees_high) << 32) | u64::from(self.frees);
-        #[cfg(not(all(target_pointer_width = "32", not(rtarena_soft_clz))))]
+        #[cfg(target_pointer_width = "32")]
+        {
+            let allocations = self.allocations();
+            let live = (allocations as u32).wrapping_sub(self.frees);
+            allocations - u64::from(live)
+        }
+        #[cfg(not(target_pointer_width = "32"))]
         return self.frees;
     }
 }

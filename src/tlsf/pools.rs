@@ -19,8 +19,8 @@ use crate::PoolError;
 /// earlier one (see `GenericTlsf::add_pool_raw`) do not take a new slot.
 pub const MAX_POOLS: usize = 8;
 
-#[derive(Clone, Copy)]
-struct Slot {
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Slot {
     /// The pool's first payload place, `GRANULE` past its start, with the
     /// pool's provenance; null in an empty slot. (Kept rather than the
     /// start: the lookup of a freed pointer's block, `block_at`, needs
@@ -35,7 +35,7 @@ struct Slot {
 impl Slot {
     /// A slot with no pool: its length is 0, so no address lies in it, and
     /// the lookups test the first slot without testing for its presence.
-    const EMPTY: Slot = Slot {
+    pub(crate) const EMPTY: Slot = Slot {
         payload: core::ptr::null_mut(),
         granules: 0,
     };
@@ -67,7 +67,7 @@ impl Slot {
     /// above every pool's length in granules when not (its low bits move to
     /// the top), as it is when the address lies before the pool.
     #[inline(always)]
-    fn block_at(self, addr: usize) -> Option<Located> {
+    pub(crate) fn block_at(self, addr: usize) -> Option<Located> {
         let reach = addr.wrapping_sub(self.payload.addr());
         (reach.rotate_right(GRANULE_LOG2) < self.granules).then(|| {
             // SAFETY: `reach` is a multiple of `GRANULE` below the pool's
@@ -195,15 +195,15 @@ impl PoolTable {
         self.locate_in_others(addr)
     }
 
-    /// The header of the block whose payload would be at `addr`, with the
-    /// provenance of the pool that holds it, and the payload's reach (see
-    /// `Slot::block_at`); `None` if no pool does or the address cannot be a
-    /// payload's.
+    /// The first pool's slot (`Slot::EMPTY` if none), which the heap
+    /// keeps a copy of (see `GenericTlsf::first_pool`).
+    pub(crate) fn first(&self) -> Slot {
+        self.slots[0]
+    }
+
+    /// `Slot::block_at` in the pools after the first.
     #[inline(always)]
-    pub(crate) fn locate_block(&self, addr: usize) -> Option<Located> {
-        if let Some(block) = self.slots[0].block_at(addr) {
-            return Some(block);
-        }
+    pub(crate) fn locate_block_in_others(&self, addr: usize) -> Option<Located> {
         // The other pools inline, not in a cold call: a call site, even
         // one never taken, costs the longest free 3 instructions on
         // Cortex-M4 (registers kept across it), more than the loop's code.

@@ -127,7 +127,7 @@ fn padded_payloads_are_found_again() {
             // SAFETY: live.
             let usable = unsafe { tlsf.usable_size(ptr.cast(), layout) };
             assert_eq!(usable, ptr.len(), "{layout:?}");
-            let word = tlsf.pools.locate_block(addr).map(|located| {
+            let word = tlsf.block_of(ptr.cast()).map(|located| {
                 // SAFETY: a word inside the pool.
                 unsafe { located.header.cast::<usize>().read() }
             });
