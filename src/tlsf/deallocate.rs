@@ -67,7 +67,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             Err(misuse) => return Err(self.refuse(misuse)),
         };
         // SAFETY: `block` is the header of a live block of this heap (caller's
-        // contract, and `live_block` saw an allocated block's header there),
+        // contract, and `live_header` saw an allocated block's header there),
         // reached through its pool's own pointer.
         unsafe { self.free_block(block, header) };
         Ok(())
@@ -307,8 +307,9 @@ struct PrevFree {
     size_before: usize,
 }
 
-/// Whether `header` is that of an allocated block that a call with
-/// `layout` may name, its payload `pad` bytes past the usual place: `USED`
+/// Whether a block's header word, less the pad its payload sits past the
+/// usual place (`header_less_pad`; the header itself without a pad), is
+/// that of an allocated block that a call with `layout` may name: `USED`
 /// set, and a size at most `2 * MIN_BLOCK - 2 * GRANULE` above the request
 /// with its header, rounded up to the granule, plus the pad. Every block
 /// keeps to that: allocation and the in-place resizes give a request its

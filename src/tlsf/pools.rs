@@ -70,7 +70,7 @@ impl Slot {
     pub(crate) fn block_at(self, addr: usize) -> Option<Located> {
         let reach = addr.wrapping_sub(self.payload.addr());
         (reach.rotate_right(GRANULE_LOG2) < self.granules).then(|| {
-            // SAFETY: `reach` is a multiple of `GRANULE` below the pool's
+            // SAFETY: `reach` is a multiple of `GRANULE` at most the pool's
             // length minus `GRANULE`, so the header, `WORD` before the
             // payload at `addr`, is at most at `len - WORD` (the sentinel):
             // inside the pool.
