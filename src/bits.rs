@@ -157,7 +157,9 @@ mod soft {
     #[test]
     fn the_scans_agree_with_the_instructions() {
         let mut x = 0x9e37_79b9_u32;
-        for _ in 0..100_000 {
+        // Arithmetic and in-bounds table reads: Miri adds little here, and
+        // the full run took most of CI's Miri step.
+        for _ in 0..if cfg!(miri) { 2_000 } else { 100_000 } {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
