@@ -115,6 +115,17 @@ fn a_class_out_of_pages_takes_the_other_classes_spares() {
     slab.check().unwrap();
 }
 
+/// Each class of `layouts` takes a page and empties it again: both keep
+/// theirs, as the two spares.
+fn keep_a_spare_each(slab: &mut Slab<PoolPages<'_>>, layouts: [Layout; 2]) {
+    for l in layouts {
+        let object = slab.allocate(l).unwrap();
+        // SAFETY: allocated just above.
+        unsafe { slab.deallocate(object.cast(), l) };
+    }
+    assert_eq!(slab.source().pages_in_use(), 2, "both keep their page");
+}
+
 /// The spares list tests only the entry it pushes out: a class whose page
 /// empties pushes out the older entry, whose page goes back if still empty,
 /// even when the newer entry is stale (its class allocated since).
@@ -123,12 +134,7 @@ fn an_emptied_page_pushes_out_the_older_spare() {
     let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
     let (a, b, c) = (layout(16, 8), layout(32, 8), layout(64, 8));
-    for l in [a, b] {
-        let object = slab.allocate(l).unwrap();
-        // SAFETY: allocated just above.
-        unsafe { slab.deallocate(object.cast(), l) };
-    }
-    assert_eq!(slab.source().pages_in_use(), 2, "both keep their page");
+    keep_a_spare_each(&mut slab, [a, b]);
     // `b`'s entry goes stale: its page holds an object again.
     let kept = slab.allocate(b).unwrap();
     let object = slab.allocate(c).unwrap();
@@ -156,12 +162,7 @@ fn a_page_emptied_out_of_order_goes_back_when_two_spares_are_kept() {
     let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
     let (a, b, c) = (layout(16, 8), layout(32, 8), layout(64, 8));
-    for l in [a, b] {
-        let object = slab.allocate(l).unwrap();
-        // SAFETY: allocated just above.
-        unsafe { slab.deallocate(object.cast(), l) };
-    }
-    assert_eq!(slab.source().pages_in_use(), 2, "both keep their page");
+    keep_a_spare_each(&mut slab, [a, b]);
     let first = slab.allocate(c).unwrap().cast::<u8>();
     let second = slab.allocate(c).unwrap().cast::<u8>();
     assert_eq!(slab.source().pages_in_use(), 3);
