@@ -30,6 +30,7 @@ macro_rules! for_each_workload {
         $run!(COALESCE, coalesce);
         $run!(ALIGNED, aligned);
         $run!(SPARES_FULL, spares_full);
+        $run!(LARGE_TAKES_SPARES, large_takes_spares);
     };
 }
 pub(crate) use for_each_workload;
@@ -341,6 +342,36 @@ pub fn spares_full<C: Core>(d: &mut Driver<C>) {
                 d.free(a);
             }
         }
+        d.free_all();
+    }
+}
+
+pub const LARGE_TAKES_SPARES: Workload = Workload {
+    name: "large-takes-spares",
+    targets: "SmallHeap",
+    aim: "a large request that only both spare pages, merged with free blocks around them, can hold",
+};
+
+/// Two classes take a page each, between two free 200 B blocks, and the
+/// rest of the pool is filled; both pages empty and stay as spares. A
+/// large request then finds no block: the first spare given back merges
+/// with one free block and is too small, the second merges with the other
+/// and with the first. Then a request too large even for that: both
+/// spares go back and it fails.
+pub fn large_takes_spares<C: Core>(d: &mut Driver<C>) {
+    for request in [1300, 1100, 4000] {
+        d.alloc(0, 200, 8);
+        d.alloc(1, 16, 8);
+        d.alloc(2, 32, 8);
+        d.alloc(3, 200, 8);
+        for size in [600, 300, 160, 120] {
+            fill(d, 4, size, 8);
+        }
+        d.free(0);
+        d.free(3);
+        d.free(1);
+        d.free(2);
+        d.alloc(0, request, 8);
         d.free_all();
     }
 }
