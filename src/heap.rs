@@ -108,8 +108,8 @@ use crate::{AllocError, CheckError, ClassStats, Misuse, PoolError, RawHeap, Stat
 /// [`max_class`](Self::max_class), and whose alignment is at most
 /// [`GRANULE`](crate::tlsf::config::GRANULE), take a slot of a size class
 /// (no header, no search); the others take a TLSF block. Slab pages are TLSF blocks, taken when a class
-/// needs one and given back when they empty (but for the spares of the two
-/// classes that emptied a page last), so the two sides share the pool's memory as the load shifts. A
+/// needs one and given back when they empty (but for the spare, kept by the
+/// class that emptied a page last), so the two sides share the pool's memory as the load shifts. A
 /// small request whose class can get no page takes a TLSF block: a request
 /// fails only when the TLSF could not hold it either.
 ///
@@ -142,8 +142,8 @@ use crate::{AllocError, CheckError, ClassStats, Misuse, PoolError, RawHeap, Stat
 /// [worst-case table](crate#worst-case-on-cortex-m), which CI checks. A
 /// slot's allocate and free take a few dozen instructions; the longest
 /// calls are those that take a page (a TLSF allocation and the page's
-/// set-up), give one back (a TLSF free), or give the spare pages back for
-/// a large request.
+/// set-up), give one back (a TLSF free), or give the spare page back for a
+/// large request.
 pub struct GenericHeap<'p, const FL: usize, const SL: usize, const N: usize = CLASSES> {
     hybrid: Hybrid<'p, FL, SL, N, PoolTables>,
 }
@@ -188,7 +188,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// the pool, rounded down to a power of two, at least [`MIN_PAGE`] and
     /// at most [`MAX_DEFAULT_PAGE`](Self::MAX_DEFAULT_PAGE) (64 KiB). The
     /// pages the classes hold (a partly used one or two each, and the
-    /// spares) are memory that neither other classes nor the TLSF can use,
+    /// spare) are memory that neither other classes nor the TLSF can use,
     /// and larger pages serve larger classes, whose slots round requests
     /// up more: so pages stay a small share of the pool. (With a 256th, a
     /// 1 MiB pool's `Heap` filled 92.3% of it before its first failed
@@ -346,8 +346,8 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         self.hybrid.slab.max_class()
     }
 
-    /// Gives the slab's spare pages (at most two) back to the TLSF; returns
-    /// how many (see [`Slab::trim`]).
+    /// Gives the slab's spare page back to the TLSF; returns how many pages
+    /// went back, 0 or 1 (see [`Slab::trim`]).
     ///
     /// # Time complexity
     /// O(1).
@@ -386,8 +386,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// [`AllocError`] when neither side can serve the request; the heap is
     /// unchanged, except that a class out of free slots may first take
     /// another class's empty spare page, and a large request the TLSF
-    /// cannot place first gives the spare pages (at most two) back to it,
-    /// one at a time until the request fits.
+    /// cannot place first gives the slab's spare page back to it.
     ///
     /// # Time complexity
     /// O(1).
@@ -611,17 +610,17 @@ impl<'p, const FL: usize, const SL: usize, const N: usize, T: PageTables<'p, FL,
         result
     }
 
-    /// A large request found no free block: give the slab's spare pages
-    /// (at most two) back to the TLSF one at a time, until the free block
-    /// that one of them makes (merged with its free neighbours) holds the
-    /// request. That block is the only free memory the first search did
-    /// not see, so looking at it alone fails exactly when a second full
-    /// search would, at the cost of one header test. If none does, have
-    /// the page tables add memory to the TLSF (a growing heap's take pages
-    /// from their source; borrowed pools never grow) and try a last time.
+    /// A large request found no free block: give the slab's spare page, if
+    /// any, back to the TLSF, and look at the free block it makes (merged
+    /// with its free neighbours). That block is the only free memory the
+    /// first search did not see, so looking at it alone fails exactly when
+    /// a second full search would, at the cost of one header test. If it
+    /// does not hold the request, have the page tables add memory to the
+    /// TLSF (a growing heap's take pages from their source; borrowed pools
+    /// never grow) and try a last time.
     #[cold]
     fn allocate_large_again(&mut self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
-        while self.slab.release_spare() {
+        if self.slab.release_spare() {
             let pages = self.slab.source_mut();
             if let Some(block) = pages.tlsf.allocate_in_last_freed(layout) {
                 // One call, one failure at most: the first attempt's does

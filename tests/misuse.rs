@@ -56,12 +56,10 @@ fn free_after_an_odd_pad_word(tlsf: &mut Tlsf) {
 /// holds another, full page), still the class of the latest allocation,
 /// and returns the start of its full page: a pointer no free may name.
 fn park_the_latest_class(slab: &mut Slab<PoolPages<'_>>) -> std::ptr::NonNull<u8> {
-    // Two classes keep a spare page each.
-    for size in [16, 32] {
-        let object = slab.allocate(layout(size, 8)).unwrap().cast::<u8>();
-        // SAFETY: allocated just above.
-        unsafe { slab.deallocate(object, layout(size, 8)) };
-    }
+    // Another class keeps the spare page.
+    let object = slab.allocate(layout(16, 8)).unwrap().cast::<u8>();
+    // SAFETY: allocated just above.
+    unsafe { slab.deallocate(object, layout(16, 8)) };
     let l = layout(64, 8);
     let class = (0..).find(|&c| slab.class_stats(c).unwrap().size == 64);
     let per_page = slab.class_stats(class.unwrap()).unwrap().slots_per_page;
@@ -69,7 +67,7 @@ fn park_the_latest_class(slab: &mut Slab<PoolPages<'_>>) -> std::ptr::NonNull<u8
         .map(|_| slab.allocate(l).unwrap().cast::<u8>())
         .collect();
     // SAFETY: the last two objects, on the second page, are live. Freed
-    // out of order, they empty the page while two other classes keep a
+    // out of order, they empty the page while another class keeps the
     // spare: it goes back, and the class parks on its first page.
     unsafe {
         slab.deallocate(objects[per_page + 1], l);

@@ -87,21 +87,21 @@ fn page_source_exhaustion_is_an_error_that_changes_nothing() {
 }
 
 #[test]
-fn a_class_out_of_pages_takes_the_other_classes_spares() {
+fn a_class_out_of_pages_takes_the_other_classes_spare() {
     let mut buf = PoolBuf::with_align(4 * PAGE, PAGE);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
-    // Three classes each take a page, then give their objects back: two
-    // keep their page as a spare, the first one's went back when the third
-    // pushed it out of the spares; two pages are still free in the pool.
+    // Three classes each take a page, then give their objects back: the
+    // last keeps its page as the spare, each other's went back when the
+    // next one took the spare over; three pages are still free in the pool.
     let layouts = [layout(16, 8), layout(64, 8), layout(256, 8)];
     for l in layouts {
         let object = slab.allocate(l).unwrap();
         // SAFETY: allocated just above.
         unsafe { slab.deallocate(object.cast(), l) };
     }
-    assert_eq!(slab.source().pages_in_use(), 2);
+    assert_eq!(slab.source().pages_in_use(), 1);
     slab.check().unwrap();
-    // A fourth class fills the free pages and then needs the spares.
+    // A fourth class fills the free pages and then needs the spare.
     let big = layout(1024, 8);
     let objects = fill_up(&mut slab, big);
     let per_page = (PAGE - rtarena::slab::page_header(PAGE)) / 1024;
@@ -115,82 +115,74 @@ fn a_class_out_of_pages_takes_the_other_classes_spares() {
     slab.check().unwrap();
 }
 
-/// Each class of `layouts` takes a page and empties it again: both keep
-/// theirs, as the two spares.
-fn keep_a_spare_each(slab: &mut Slab<PoolPages<'_>>, layouts: [Layout; 2]) {
-    for l in layouts {
-        let object = slab.allocate(l).unwrap();
-        // SAFETY: allocated just above.
-        unsafe { slab.deallocate(object.cast(), l) };
-    }
-    assert_eq!(slab.source().pages_in_use(), 2, "both keep their page");
+/// Class `l` takes a page and empties it again: it keeps it, as the spare.
+fn keep_the_spare(slab: &mut Slab<PoolPages<'_>>, l: Layout) {
+    let object = slab.allocate(l).unwrap();
+    // SAFETY: allocated just above.
+    unsafe { slab.deallocate(object.cast(), l) };
+    assert_eq!(slab.source().pages_in_use(), 1, "the class keeps its page");
 }
 
-/// The spares list tests only the entry it pushes out: a class whose page
-/// empties pushes out the older entry, whose page goes back if still empty,
-/// even when the newer entry is stale (its class allocated since).
+/// The pages `slab`'s class of `size` holds.
+fn pages_of(slab: &Slab<PoolPages<'_>>, size: usize) -> usize {
+    (0..)
+        .map_while(|class| slab.class_stats(class))
+        .find(|stats| stats.size == size)
+        .unwrap()
+        .pages
+}
+
+/// A class whose page the free of its latest allocation empties takes the
+/// spare over: the page of the class that kept it goes back if still
+/// empty, and stays if that class allocated from it since.
 #[test]
-fn an_emptied_page_pushes_out_the_older_spare() {
+fn an_emptied_page_takes_the_spare_over() {
     let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
-    let (a, b, c) = (layout(16, 8), layout(32, 8), layout(64, 8));
-    keep_a_spare_each(&mut slab, [a, b]);
-    // `b`'s entry goes stale: its page holds an object again.
-    let kept = slab.allocate(b).unwrap();
+    let (a, c) = (layout(16, 8), layout(64, 8));
+    keep_the_spare(&mut slab, a);
     let object = slab.allocate(c).unwrap();
     // SAFETY: allocated just above.
     unsafe { slab.deallocate(object.cast(), c) };
-    // `c` listed first pushed `a` out, whose page went back; `b` and `c`
-    // hold theirs.
-    assert_eq!(slab.source().pages_in_use(), 2);
-    let class_a = (0..)
-        .map_while(|class| slab.class_stats(class))
-        .find(|stats| stats.size == 16)
-        .unwrap();
-    assert_eq!((class_a.pages, class_a.live), (0, 0), "its page went back");
+    assert_eq!((pages_of(&slab, 16), pages_of(&slab, 64)), (0, 1));
+    assert_eq!(slab.source().pages_in_use(), 1, "`a`'s page went back");
     slab.check().unwrap();
-    // SAFETY: allocated above with `b`.
-    unsafe { slab.deallocate(kept.cast(), b) };
+    // `c`'s entry goes stale: its page holds an object again. `a` takes
+    // the spare over and gives nothing back.
+    let kept = slab.allocate(c).unwrap();
+    let object = slab.allocate(a).unwrap();
+    // SAFETY: allocated just above.
+    unsafe { slab.deallocate(object.cast(), a) };
+    assert_eq!((pages_of(&slab, 16), pages_of(&slab, 64)), (1, 1));
+    slab.check().unwrap();
+    // SAFETY: allocated above with `c`.
+    unsafe { slab.deallocate(kept.cast(), c) };
     slab.check().unwrap();
 }
 
 /// A free that empties a page but is not of the latest allocation's slot
-/// does not push another class's spare out: with two live spares listed,
-/// the page goes back itself, and the spares stay.
+/// does not push another class's spare out: while another class keeps an
+/// empty page, the page goes back itself, and the spare stays.
 #[test]
-fn a_page_emptied_out_of_order_goes_back_when_two_spares_are_kept() {
+fn a_page_emptied_out_of_order_goes_back_while_another_class_keeps_the_spare() {
     let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
-    let (a, b, c) = (layout(16, 8), layout(32, 8), layout(64, 8));
-    keep_a_spare_each(&mut slab, [a, b]);
+    let (a, c) = (layout(16, 8), layout(64, 8));
+    keep_the_spare(&mut slab, a);
     let first = slab.allocate(c).unwrap().cast::<u8>();
     let second = slab.allocate(c).unwrap().cast::<u8>();
-    assert_eq!(slab.source().pages_in_use(), 3);
+    assert_eq!(slab.source().pages_in_use(), 2);
     // SAFETY: allocated just above with `c`; `first` is freed last, and it
     // is not the latest allocation's slot.
     unsafe {
         slab.deallocate(second, c);
         slab.deallocate(first, c);
     }
-    assert_eq!(slab.source().pages_in_use(), 2, "`c`'s page went back");
-    let pages_of = |slab: &Slab<PoolPages<'_>>, size| {
-        (0..)
-            .map_while(|class| slab.class_stats(class))
-            .find(|stats| stats.size == size)
-            .unwrap()
-            .pages
-    };
-    assert_eq!(
-        (
-            pages_of(&slab, 16),
-            pages_of(&slab, 32),
-            pages_of(&slab, 64)
-        ),
-        (1, 1, 0)
-    );
+    assert_eq!(slab.source().pages_in_use(), 1, "`c`'s page went back");
+    assert_eq!((pages_of(&slab, 16), pages_of(&slab, 64)), (1, 0));
     slab.check().unwrap();
-    // With the older entry stale (`a`, listed before `b`), the same free
-    // keeps the page in its place.
+    // With the entry stale (`a` allocated since), the same free keeps the
+    // page as the spare.
     let kept = slab.allocate(a).unwrap();
     let object = slab.allocate(c).unwrap().cast::<u8>();
     let latest = slab.allocate(c).unwrap().cast::<u8>();
@@ -199,10 +191,13 @@ fn a_page_emptied_out_of_order_goes_back_when_two_spares_are_kept() {
         slab.deallocate(latest, c);
         slab.deallocate(object, c);
     }
-    assert_eq!(pages_of(&slab, 64), 1, "`c` keeps its page in `a`'s place");
+    assert_eq!(pages_of(&slab, 64), 1, "`c` keeps its page");
     slab.check().unwrap();
+    // `a`'s page empties out of order now, with `c` keeping the spare: it
+    // goes back.
     // SAFETY: allocated above with `a`.
     unsafe { slab.deallocate(kept.cast(), a) };
+    assert_eq!((pages_of(&slab, 16), pages_of(&slab, 64)), (0, 1));
     slab.check().unwrap();
 }
 
@@ -291,45 +286,44 @@ fn parked_class_takes_its_pages_again(free_first: bool) {
 }
 
 #[test]
-fn at_most_two_classes_keep_an_empty_page() {
+fn one_class_at_most_keeps_an_empty_page() {
     let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
     let mut slab = Slab::new(PoolPages::new(buf.slice(), PAGE).unwrap()).unwrap();
-    let sizes = [16, 32, 64, 128, 256, 512];
-    for (i, size) in sizes.into_iter().enumerate() {
+    for size in [16, 32, 64, 128, 256, 512] {
         let l = layout(size, 8);
         let object = slab.allocate(l).unwrap();
         // SAFETY: allocated just above.
         unsafe { slab.deallocate(object.cast(), l) };
-        assert_eq!(slab.source().pages_in_use(), (i + 1).min(2));
+        assert_eq!(slab.source().pages_in_use(), 1);
+        assert_eq!(pages_of(&slab, size), 1, "the latest class keeps its page");
         slab.check().unwrap();
     }
-    // Temporaries of the two classes that keep their page cost no page.
+    // Temporaries of the class that keeps its page cost no page.
     for _ in 0..100 {
-        for l in [layout(256, 8), layout(512, 8)] {
-            let object = slab.allocate(l).unwrap();
-            // SAFETY: allocated just above.
-            unsafe { slab.deallocate(object.cast(), l) };
-        }
-        assert_eq!(slab.source().pages_in_use(), 2);
+        let l = layout(512, 8);
+        let object = slab.allocate(l).unwrap();
+        // SAFETY: allocated just above.
+        unsafe { slab.deallocate(object.cast(), l) };
+        assert_eq!(slab.source().pages_in_use(), 1);
     }
     // A class whose free empties a page other than its active one gives it
-    // back at once, whatever the spares.
+    // back at once, whatever the spare.
     let l = layout(1024, 8);
     let per_page = (PAGE - rtarena::slab::page_header(PAGE)) / 1024;
     let objects: std::vec::Vec<_> = (0..per_page + 1)
         .map(|_| slab.allocate(l).unwrap())
         .collect();
-    assert_eq!(slab.source().pages_in_use(), 4);
+    assert_eq!(slab.source().pages_in_use(), 3);
     for object in &objects[..per_page] {
         // SAFETY: live, allocated with `l`.
         unsafe { slab.deallocate(object.cast(), l) };
     }
-    assert_eq!(slab.source().pages_in_use(), 3);
+    assert_eq!(slab.source().pages_in_use(), 2);
     // SAFETY: live, allocated with `l`.
     unsafe { slab.deallocate(objects[per_page].cast(), l) };
-    assert_eq!(slab.source().pages_in_use(), 2, "at most two empty pages");
+    assert_eq!(slab.source().pages_in_use(), 1, "at most one empty page");
     slab.check().unwrap();
-    assert_eq!(slab.trim(), 2);
+    assert_eq!(slab.trim(), 1);
     assert_eq!(slab.source().pages_in_use(), 0);
 }
 
@@ -1262,12 +1256,12 @@ fn a_growing_tlsf_fails_cleanly_when_the_source_is_dry() {
 }
 
 #[test]
-fn a_large_heap_request_takes_the_slabs_spare_pages_back() {
+fn a_large_heap_request_takes_the_slabs_spare_page_back() {
     let mut buf = PoolBuf::new(64 << 10);
     let arena = Arena::new(Heap::with_page_size(buf.slice(), PAGE).unwrap());
-    // Five classes each take a page and empty it: the last two keep theirs
-    // as spares (each of the others went back when a later one pushed its
-    // class out of the spares).
+    // Five classes each take a page and empty it: the last keeps its page
+    // as the spare (each of the others went back when the next one took
+    // the spare over).
     for size in [16, 32, 64, 128, 256] {
         let l = layout(size, 8);
         let object = arena.allocate(l).unwrap();
@@ -1279,7 +1273,7 @@ fn a_large_heap_request_takes_the_slabs_spare_pages_back() {
     let big = layout(60 << 10, 8);
     let block = arena
         .allocate(big)
-        .expect("the spare pages went back to the TLSF");
+        .expect("the spare page went back to the TLSF");
     assert_eq!(
         arena.stats().failures,
         before.failures,
@@ -1291,7 +1285,7 @@ fn a_large_heap_request_takes_the_slabs_spare_pages_back() {
 }
 
 #[test]
-fn a_large_heap_request_gives_back_only_the_spare_pages_it_needs() {
+fn a_large_heap_request_fails_only_once_the_spare_page_went_back() {
     let mut buf = PoolBuf::new(64 << 10);
     let mut heap = Heap::with_page_size(buf.slice(), PAGE).unwrap();
     // Two classes each hold a page with one live object.
@@ -1308,23 +1302,38 @@ fn a_large_heap_request_gives_back_only_the_spare_pages_it_needs() {
             Err(AllocError) => size /= 2,
         }
     }
-    // Both pages empty: each class keeps its own as a spare.
+    // Both pages empty: the first class keeps its page as the spare until
+    // the second, freeing its latest allocation, takes the spare over; the
+    // first one's page goes back to the TLSF.
     for (object, l) in objects {
         // SAFETY: allocated above with `l`.
         unsafe { heap.deallocate(object.cast(), l) };
     }
     heap.check().unwrap();
     let failures = heap.stats().failures;
-    // A request that one page holds: the most recent spare goes back and
-    // serves it; the other stays.
+    // Requests that one page holds: the first takes the page the TLSF got
+    // back, the second the spare, given back for it; the third finds no
+    // room and fails, changing nothing.
     let one_page = layout(PAGE - rtarena::tlsf::config::HEADER, 8);
-    let block = heap.allocate(one_page).expect("a spare page went back");
+    let first = heap.allocate(one_page).expect("a free TLSF block");
+    let second = heap.allocate(one_page).expect("the spare page went back");
     assert_eq!(heap.stats().failures, failures, "served, so not a failure");
+    assert_eq!(heap.trim(), 0, "no spare page is left");
+    let before = heap.stats();
+    assert!(before.largest_free < one_page.size(), "{before:?}");
+    assert_eq!(heap.allocate(one_page), Err(AllocError));
+    assert_eq!(
+        heap.stats(),
+        rtarena::Stats {
+            failures: before.failures + 1,
+            ..before
+        }
+    );
     heap.check().unwrap();
-    assert_eq!(heap.trim(), 1, "the other spare page stayed");
-    // SAFETY: allocated just above.
-    unsafe { heap.deallocate(block.cast(), one_page) };
-    for (block, l) in large {
+    for (block, l) in [(first, one_page), (second, one_page)]
+        .into_iter()
+        .chain(large)
+    {
         // SAFETY: allocated above with `l`.
         unsafe { heap.deallocate(block.cast(), l) };
     }

@@ -27,7 +27,7 @@ const LARGE_FL: usize = crate::tlsf::config::fl_len(isize::MAX as usize);
 /// the classes that fit at least four slots in a page (up to 896 bytes with
 /// 4 KiB pages, every class from 32 KiB pages up), and as in `Heap` its
 /// pages are blocks of the TLSF, taken when a class needs one and given
-/// back when they empty (but for at most two spares). Memory comes and
+/// back when they empty (but for the one spare). Memory comes and
 /// grows as in [`GrowingTlsf`](crate::GrowingTlsf), with the same
 /// policy: when the TLSF has no block for a request (a large one, or a slab
 /// page), the heap takes as many pages of the source as the request needs
@@ -41,7 +41,7 @@ const LARGE_FL: usize = crate::tlsf::config::fl_len(isize::MAX as usize);
 /// It keeps the promises `Heap` makes: a small request whose class can get
 /// no page (not even after growing) takes a TLSF block, growing the TLSF
 /// for the request alone if need be, and a large request the TLSF cannot
-/// place first gives the slab's spare pages back to it, then grows: a
+/// place first gives the slab's spare page back to it, then grows: a
 /// request fails only when no free block could hold it and the source
 /// cannot give the pages it needs. (Over a source whose pages do not merge,
 /// a slab page must fit one source page with the TLSF's overhead, 64 bytes
@@ -136,8 +136,8 @@ impl<S: PageSource, const PAGE: usize> GrowingHeap<S, PAGE> {
         self.hybrid.max_class()
     }
 
-    /// Gives the slab's spare pages (at most two) back to the TLSF; returns
-    /// how many (see [`Slab::trim`](crate::Slab::trim)). The TLSF keeps
+    /// Gives the slab's spare page back to the TLSF; returns how many pages
+    /// went back, 0 or 1 (see [`Slab::trim`](crate::Slab::trim)). The TLSF keeps
     /// them: pages go back to the source only when the heap is dropped.
     ///
     /// # Time complexity
@@ -163,7 +163,7 @@ impl<S: PageSource, const PAGE: usize> GrowingHeap<S, PAGE> {
         pages.tables.grow(&mut pages.tlsf, layout)
     }
 
-    /// Gives the slab's spare pages back to the TLSF ([`trim`](Self::trim)),
+    /// Gives the slab's spare page back to the TLSF ([`trim`](Self::trim)),
     /// then the memory of every whole page of the source inside a free
     /// TLSF block back to the source; returns how many bytes went back.
     /// See [`GrowingTlsf::release_free_pages`](crate::GrowingTlsf::release_free_pages):
@@ -214,7 +214,7 @@ impl<S: PageSource, const PAGE: usize> GrowingHeap<S, PAGE> {
     /// pool and the TLSF already has [`MAX_POOLS`](crate::tlsf::MAX_POOLS)
     /// pools. The heap is then unchanged, except that a class out of free
     /// slots may first take another class's empty spare page, and a large
-    /// request first gives the spare pages back to the TLSF.
+    /// request first gives the spare page back to the TLSF.
     ///
     /// # Time complexity
     /// O(1), plus the page take when it grows (see the type's

@@ -592,7 +592,7 @@ impl Class {
     ///
     /// Why park rather than make `first` active at once: a page given back
     /// from a class with other pages (a spare taken by another class, or
-    /// pushed out, or a page emptied while two other classes keep spares)
+    /// pushed out, or a page emptied while another class keeps the spare)
     /// then costs no page switch, which is the longest branch of the free
     /// and of the allocation that do it; the class's next allocation pays
     /// for it, on the path that looks for a page anyway.

@@ -44,33 +44,20 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
             slab.hot.latest.index(),
         ));
     }
-    if let Some(class) = slab
-        .hot
-        .spares
-        .iter()
-        .find(|c| c.index() >= slab.hot.served)
-    {
-        return Err(CheckError::new(
-            "a spare is listed for an unserved class",
-            class.index(),
-        ));
-    }
-    // `is_spare` reads a listed class's active page with no `None` test.
-    if let Some(class) = slab
-        .hot
-        .spares
-        .iter()
-        .find(|c| slab.classes[c.index()].active.is_none())
-    {
-        return Err(CheckError::new(
-            "a spare is listed for a class with no page",
-            class.index(),
-        ));
-    }
-    let mut spares = slab.hot.spares.iter();
-    if let (Some(first), Some(second)) = (spares.next(), spares.next()) {
-        if first == second {
-            return Err(CheckError::new("a spare is listed twice", first.index()));
+    if let Some(class) = slab.hot.spare.class() {
+        if class.index() >= slab.hot.served {
+            return Err(CheckError::new(
+                "the spare is named for an unserved class",
+                class.index(),
+            ));
+        }
+        // `is_spare` reads the named class's active page with no `None`
+        // test.
+        if slab.classes[class.index()].active.is_none() {
+            return Err(CheckError::new(
+                "the spare is named for a class with no page",
+                class.index(),
+            ));
         }
     }
     let mut total_pages = 0;
@@ -112,14 +99,14 @@ fn check<S: PageSource, const N: usize>(slab: &Slab<S, N>) -> Result<(), CheckEr
             }
             continue;
         }
-        // Only listed classes may keep an empty page, so that finding the
-        // spares needs no scan.
+        // Only the named class may keep an empty page, so that finding
+        // the spare needs no scan.
         if slots.active.is_some()
             && slots.active_live() == 0
-            && !slab.hot.spares.contains(ClassId::of_index(class))
+            && !slab.hot.spare.is(ClassId::of_index(class))
         {
             return Err(CheckError::new(
-                "an empty page is not listed as a spare",
+                "an empty page is not named as the spare",
                 class,
             ));
         }

@@ -143,14 +143,14 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         if self.class_for(layout) != Some(latest) {
             return Some(Err(self.refuse(Misuse::WrongLayout { addr, layout })));
         }
-        // A class listed first among the spares stays listed: the page of
-        // a temporary that empties it again and again costs one test.
-        let listed = self.hot.spares.is_latest(latest);
+        // A class named for the spare already stays named: the page of a
+        // temporary that empties it again and again costs one test.
+        let named = self.hot.spare.is(latest);
         // SAFETY: `latest` is below `N` (as above).
         let slots = unsafe { self.class_mut(latest) };
         // SAFETY: `ptr` is `last_taken`, and not given back, so live.
         unsafe { slots.give_back(ptr) };
-        if !listed && slots.active_live() == 0 {
+        if !named && slots.active_live() == 0 {
             self.list_spare(latest);
         }
         Some(Ok(()))

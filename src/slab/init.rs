@@ -7,7 +7,7 @@ use core::mem::MaybeUninit;
 use super::active::{CLASSES_AT, Class, ClassId};
 use super::classes::{CLASS_SIZES, CLASSES};
 use super::slot_bits::{HeaderEnd, header_end};
-use super::spares::Spares;
+use super::spare::Spare;
 use super::{Counters, Hot, Slab};
 use crate::PoolError;
 use crate::in_place::{by_value, uninit_field};
@@ -276,7 +276,7 @@ impl Hot {
             max_align,
             slot_end,
             served,
-            spares: Spares::new(),
+            spare: Spare::new(),
             header_end: HeaderEnd::new(slot_end),
         }
     }

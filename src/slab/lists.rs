@@ -1,4 +1,4 @@
-//! A page's moves: in its class's ring, into and out of the spares, and
+//! A page's moves: in its class's ring, into and out of the spare, and
 //! back to the source; and the ring operations.
 //!
 //! A class's pages form a ring, a circular doubly linked list through their
@@ -23,26 +23,20 @@ use super::page::Page;
 use crate::pages::PageSource;
 
 impl<S: PageSource, const N: usize> Slab<S, N> {
-    /// Gives the spare pages (the empty pages that at most two classes
-    /// keep) back to the source; returns how many. Call it to hand
-    /// memory back early (say, at the end of a frame or request); an
-    /// allocation that finds the source dry takes one spare by itself (see
-    /// the type's documentation).
+    /// Gives the spare page (the empty page that one class at most
+    /// keeps) back to the source; returns how many pages went back (0 or
+    /// 1). Call it to hand memory back early (say, at the end of a frame or
+    /// request); an allocation that finds the source dry takes the spare by
+    /// itself (see the type's documentation).
     ///
     /// # Time complexity
-    /// O(1) (at most two pages).
+    /// O(1).
     #[cold]
     pub fn trim(&mut self) -> usize {
-        let mut released = 0;
-        while self.release_spare() {
-            released += 1;
-        }
-        released
+        usize::from(self.release_spare())
     }
 
-    /// Gives the most recent spare page back to the source; `false` if
-    /// there is none. (The hybrid heap gives back one page at a time, and
-    /// looks after each whether the request that found the TLSF full fits.)
+    /// Gives the spare page back to the source; `false` if there is none.
     ///
     /// # Time complexity
     /// O(1).
@@ -58,8 +52,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         true
     }
 
-    /// Takes the most recent spare page (a class's empty active page) out
-    /// of its class, for the caller to give to a class that needs a page
+    /// Takes the spare page (a class's empty active page) out of its
+    /// class, for the caller to give to a class that needs a page
     /// (the source has none left) or back to the source. The slab's page
     /// count still counts it: the caller gives it to a class, or takes it
     /// off that count.
@@ -71,20 +65,20 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// `take_spare`, inlined into the allocation that finds the source dry.
     #[inline(always)]
     pub(super) fn take_spare_inline(&mut self) -> Option<NonNull<u8>> {
-        let mut spares = self.hot.spares;
-        // SAFETY: the spares list only served classes.
-        let class = spares.take(|c| unsafe { self.is_spare(c) });
-        self.hot.spares = spares;
+        let mut spare = self.hot.spare;
+        // SAFETY: the spare names only served classes.
+        let class = spare.take(|c| unsafe { self.is_spare(c) });
+        self.hot.spare = spare;
         let class = class?;
-        // SAFETY: the class is listed, so it has an active page, which
-        // `is_spare` says is empty; the spares list only served classes.
+        // SAFETY: the class is named, so it has an active page, which
+        // `is_spare` says is empty; the spare names only served classes.
         Some(unsafe { self.detach_active(class) }.start())
     }
 
-    /// Whether `class`, a listed class, has no live object on its active
-    /// page. (A listed class has an active page: a class loses its active
-    /// page only when `detach_active` takes it, which takes the class out
-    /// of the list first; `check` verifies it.)
+    /// Whether `class`, the named class, has no live object on its active
+    /// page. (The named class has an active page: a class loses its active
+    /// page only when `detach_active` takes it, which clears the name
+    /// first; `check` verifies it.)
     ///
     /// # Safety
     /// `class.index() < N`.
@@ -96,29 +90,29 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         slots.active_live() == 0
     }
 
-    /// The active page of `class` just emptied: the class keeps it as its
-    /// spare, listed in `spares`. One test when the class is the one that
-    /// emptied its page last (a loop of temporaries at a page boundary).
+    /// The active page of `class` just emptied: the class keeps it as the
+    /// spare. One test when the class is the one that emptied its page
+    /// last (a loop of temporaries at a page boundary).
     #[inline(always)]
     pub(super) fn keep_spare(&mut self, class: ClassId) {
-        if !self.hot.spares.is_latest(class) {
+        if !self.hot.spare.is(class) {
             self.list_spare(class);
         }
     }
 
-    /// Lists `class` first in `spares`; the class it pushes out, if its page
-    /// is still empty, gives it back to the source.
+    /// Names `class` for the spare; the class named before, if its page is
+    /// still empty, gives it back to the source.
     #[cold]
     pub(super) fn list_spare(&mut self, class: ClassId) {
-        let mut spares = self.hot.spares;
-        // SAFETY: the spares list only served classes, and `class` is one.
-        let out = spares.push(class, |c| unsafe { self.is_spare(c) });
-        self.hot.spares = spares;
+        let mut spare = self.hot.spare;
+        // SAFETY: the spare names only served classes, and `class` is one.
+        let out = spare.push(class, |c| unsafe { self.is_spare(c) });
+        self.hot.spare = spare;
         if let Some(out) = out {
             self.counters.pages -= 1;
-            // SAFETY: `push` returns a listed class, served, whose active
-            // page (a listed class has one) is empty; detached, the page
-            // came from the source.
+            // SAFETY: `push` returns the class named before, served, whose
+            // active page (the named class has one) is empty; detached, the
+            // page came from the source.
             unsafe {
                 let page = self.detach_active(out);
                 self.source.deallocate_page(page.start());
@@ -173,21 +167,20 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     }
 
     /// The active page of `class` has one live object left, which
-    /// `put_active` is freeing: the class keeps the page as its spare if it
-    /// is listed first among the spares already, or if the list has room
-    /// (its older entry is free, `class` itself, or stale); else the page
-    /// goes back to the source and the class parks on its other pages, if
-    /// any. Out of line, it leaves the inline free fewer registers to
-    /// save.
+    /// `put_active` is freeing: the class keeps the page as the spare if it
+    /// is named for it already, or if no other class keeps an empty page
+    /// (the entry is free or stale); else the page goes back to the source
+    /// and the class parks on its other pages, if any. Out of line, it
+    /// leaves the inline free fewer registers to save.
     ///
-    /// Why not push the older spare out, as a free of the latest
+    /// Why not push the other class's spare out, as a free of the latest
     /// allocation's slot does (`list_spare`): that reads and detaches
     /// another class's page, which after this free's own checks would take
     /// it past its bound; this class's state is at hand. A loop of single
     /// temporaries at a page boundary empties its page through
-    /// `deallocate_latest`, which lists it; one whose objects are freed in
-    /// another order than taken may find the list full and give its page
-    /// back each time, but only while two other classes keep empty pages.
+    /// `deallocate_latest`, which names it; one whose objects are freed in
+    /// another order than taken may find the spare taken and give its page
+    /// back each time, but only while another class keeps an empty page.
     ///
     /// # Safety
     /// `class` is served; its active page's last live object is being
@@ -195,14 +188,13 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     #[cold]
     #[inline(never)]
     pub(super) unsafe fn active_page_emptied(&mut self, class: ClassId, slot_end: usize) {
-        let mut spares = self.hot.spares;
-        // SAFETY: the spares list only served classes.
-        let listed =
-            spares.is_latest(class) || spares.push_if_room(class, |c| unsafe { self.is_spare(c) });
-        self.hot.spares = spares;
+        let mut spare = self.hot.spare;
+        // SAFETY: the spare names only served classes.
+        let named = spare.is(class) || spare.push_if_room(class, |c| unsafe { self.is_spare(c) });
+        self.hot.spare = spare;
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };
-        if listed {
+        if named {
             // SAFETY: the page's last object is being freed (caller).
             unsafe { slots.put_last(slot_end) };
             return;
@@ -211,7 +203,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         unsafe { slots.forget_emptying_active() };
         self.counters.pages -= 1;
         // SAFETY: the class is served, its active page empty now, its
-        // state forgotten, and not listed; detached, the page came from
+        // state forgotten, and not named; detached, the page came from
         // the source.
         unsafe {
             let page = self.detach_forgotten(class);

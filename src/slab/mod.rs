@@ -17,9 +17,9 @@
 //!
 //! A page that empties goes back to the source, except an active page: a
 //! class keeps that one (its spare), or an alloc/free pair at a page
-//! boundary would take and give back a page every time; but at most two
-//! classes keep one at a time (`spares.rs`), so that the slab
-//! holds at most that many empty pages and finds them without a scan.
+//! boundary would take and give back a page every time; but one class at
+//! most keeps one at a time (`spare.rs`), so that the slab holds at most
+//! one empty page and finds it without a scan.
 //! A class whose active page goes back while it holds other pages parks:
 //! it keeps them with no active page, and its next allocation (or a free
 //! that unfills one) makes one active (`Class::park`).
@@ -33,12 +33,12 @@ mod check; // `check`, and what debug builds check of a free
 pub mod classes; // the size classes, and `last_byte`
 mod deallocate; // the free paths, and the refusals of a broken contract
 mod init; // construction, by value or in place; what the page size fixes
-mod lists; // a page's moves in its class's ring, the spares, the source
+mod lists; // a page's moves in its class's ring, the spare, the source
 mod page; // the page header behind a `Page` pointer; the free-slot lists
 mod reset; // `reset`, and the drop that runs it
 mod resize; // in-place resizing, within a class
 mod slot_bits; // which slots are handed out: a bitmap with `hardened`
-mod spares; // `Spares`: the two classes that may keep an empty page
+mod spare; // `Spare`: the one class that may keep an empty page
 mod stats; // `stats` and `class_stats`
 
 #[cfg(test)]
@@ -50,7 +50,7 @@ use core::ptr::NonNull;
 use self::active::{Class, ClassId};
 use self::classes::CLASSES;
 use self::slot_bits::HeaderEnd;
-use self::spares::Spares;
+use self::spare::Spare;
 use crate::pages::PageSource;
 use crate::{AllocError, CheckError, ClassStats, Misuse, RawHeap, Stats};
 
@@ -102,8 +102,8 @@ pub const fn page_header(slot_end: usize) -> usize {
 /// source or giving one back happens inside them and is O(1) for every
 /// source in this crate: an allocation takes at most one page (from the
 /// source, or when it is out of pages another class's spare), a free gives
-/// back at most one (its page, or the spare of the class it pushes out of
-/// the spares). `trim` is O(1) too; `stats` is O(CLASSES); `check`, `reset`
+/// back at most one (its page, or the spare of the class it takes the
+/// spare's place from). `trim` is O(1) too; `stats` is O(CLASSES); `check`, `reset`
 /// and dropping the slab are O(pages + free slots).
 ///
 /// # Memory cost
@@ -111,9 +111,9 @@ pub const fn page_header(slot_end: usize) -> usize {
 /// No per-object header: a slot is its class's size. Each page gives
 /// [`page_header`] bytes to its header (and its bitmap with feature
 /// `hardened`), plus the remainder of dividing the
-/// rest by the class size. The slab holds at most two empty pages: the
-/// spares of the (at most two) classes listed as keeping one (see
-/// `spares.rs`).
+/// rest by the class size. The slab holds at most one empty page: the
+/// spare, kept by the class that emptied its active page last (see
+/// `spare.rs`).
 #[repr(C)]
 pub struct Slab<S: PageSource, const N: usize = CLASSES> {
     // On 32-bit targets what the fast paths read of the slab itself comes
@@ -157,8 +157,8 @@ struct Hot {
     slot_end: usize,
     /// Classes below this index are served; larger requests get `Err`.
     served: usize,
-    /// The classes that may keep an empty active page.
-    spares: Spares,
+    /// The class that may keep an empty active page.
+    spare: Spare,
     /// Offset in a page where slots may start (`page_header(slot_end)`).
     header_end: HeaderEnd,
 }

@@ -1,7 +1,7 @@
 //! Freeing everything at once: `reset`, and the drop that runs it.
 
 use super::active::Class;
-use super::spares::Spares;
+use super::spare::Spare;
 use super::{Counters, Slab};
 use crate::pages::PageSource;
 
@@ -33,7 +33,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
                 page = next;
             }
         }
-        self.hot.spares = Spares::new();
+        self.hot.spare = Spare::new();
         self.counters = Counters::default();
     }
 }

@@ -46,7 +46,7 @@ pub(super) const fn header_end(slot_end: usize) -> usize {
 
 /// Where slots may start in the slab's pages, as `Hot` keeps it: a
 /// constant without feature `hardened`, a 16-bit field with it (in the
-/// room `Hot::spares` leaves, so that `Hot` keeps its size).
+/// room `Hot::spare` leaves, so that `Hot` keeps its size).
 #[derive(Clone, Copy)]
 pub(super) struct HeaderEnd {
     #[cfg(feature = "hardened")]
