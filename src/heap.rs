@@ -184,30 +184,44 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
         Self::with_page_size(pool, page_size)
     }
 
-    /// The page size `new` picks for a pool of `len` bytes: a 1024th of
-    /// the pool, rounded down to a power of two, at least [`MIN_PAGE`] and
-    /// at most [`MAX_DEFAULT_PAGE`](Self::MAX_DEFAULT_PAGE) (64 KiB). The
-    /// pages the classes hold (a partly used one or two each, and the
-    /// spare) are memory that neither other classes nor the TLSF can use,
-    /// and larger pages serve larger classes, whose slots round requests
-    /// up more: so pages stay a small share of the pool. (With a 256th, a
-    /// 1 MiB pool's `Heap` filled 92.3% of it before its first failed
-    /// request, against 97.0% now and rlsf's 97.1%: see BENCHMARKS.md.)
-    /// Large pools still get large pages, so that taking and giving back
-    /// pages is rare.
+    /// The page size `new` picks for a pool of `len` bytes: the pool's
+    /// square root, rounded down to a power of two, at least [`MIN_PAGE`]
+    /// and at most [`MAX_DEFAULT_PAGE`](Self::MAX_DEFAULT_PAGE) (16 KiB):
+    /// 1 KiB for a 1 MiB pool, 8 KiB for a 64 MiB one. The pages the
+    /// classes hold (a partly used one or two each, and the spare) are
+    /// memory that neither other classes nor the TLSF can use, so their
+    /// share of the pool falls as the pool grows, while the pages grow
+    /// too. With the [`LARGEST_CLASS`](Self::LARGEST_CLASS) limit, a `Heap`
+    /// fills as much of a pool of any size as rlsf does before its first
+    /// failed request, within a tenth of a percent (BENCHMARKS.md: 98.3% of
+    /// a 4 MiB pool, 99.2% of a 64 MiB one, where a 1024th with pages up to
+    /// 64 KiB and every class filled 97.7% and 95.6%).
     pub const fn default_page_size(len: usize) -> usize {
-        let share = len / 1024;
-        if share < MIN_PAGE {
+        // Half the bits of the length's highest: its square root, rounded
+        // down to a power of two.
+        let root = match len.checked_ilog2() {
+            Some(bits) => 1 << (bits / 2),
+            None => 0,
+        };
+        if root < MIN_PAGE {
             MIN_PAGE
-        } else if share >= Self::MAX_DEFAULT_PAGE {
+        } else if root >= Self::MAX_DEFAULT_PAGE {
             Self::MAX_DEFAULT_PAGE
         } else {
-            1 << (usize::BITS - 1 - share.leading_zeros())
+            root
         }
     }
 
     /// Largest page [`default_page_size`](Self::default_page_size) picks.
-    pub const MAX_DEFAULT_PAGE: usize = 64 << 10;
+    pub const MAX_DEFAULT_PAGE: usize = 16 << 10;
+
+    /// Largest slab class a heap serves, whatever its page size: larger
+    /// requests take a TLSF block, which costs one word, where a larger
+    /// class's slot rounds a request up by up to a fifth and its pages
+    /// leave tails of up to a slot unused (with every class up to 4 KiB, a
+    /// 64 MiB pool's `Heap` filled 96.3% of it before its first failed
+    /// request; up to 1 KiB, 99.2%).
+    pub const LARGEST_CLASS: usize = LARGEST_CLASS;
 
     /// Fewest slots a page of a served class holds: classes with fewer go
     /// to the TLSF, where a block costs one word, instead of taking and
@@ -215,9 +229,10 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     pub const MIN_SLOTS: usize = MIN_SLOTS;
 
     /// A heap over `pool` with slab pages of `page_size` bytes; the slab
-    /// serves the classes that fit at least [`MIN_SLOTS`](Self::MIN_SLOTS)
-    /// slots in a page (up to 896 bytes with 4 KiB pages, 3584 bytes with
-    /// 16 KiB pages, every class from 32 KiB pages up).
+    /// serves the classes up to [`LARGEST_CLASS`](Self::LARGEST_CLASS)
+    /// that fit at least [`MIN_SLOTS`](Self::MIN_SLOTS) slots in a page
+    /// (up to 224 bytes with 1 KiB pages, 896 bytes with 4 KiB pages, 1 KiB
+    /// from 8 KiB pages up).
     ///
     /// Every pool gives the heap's page table 4 bytes per `page_size`
     /// bytes of it (0.8% with 512-byte pages, 0.1% with 4 KiB pages).
@@ -314,7 +329,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
                 slab,
                 |source| TlsfPages::new_in_place(source, pool, page_size),
                 MIN_SLOTS,
-                usize::MAX,
+                LARGEST_CLASS,
             )
         }?;
         // SAFETY: the slab, the heap's one field, was just initialised.
@@ -513,6 +528,10 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
 /// [`GenericHeap::MIN_SLOTS`]).
 const MIN_SLOTS: usize = 4;
 
+/// Largest class either hybrid heap serves (see
+/// [`GenericHeap::LARGEST_CLASS`]).
+const LARGEST_CLASS: usize = 1024;
+
 impl<'p, const FL: usize, const SL: usize, const N: usize, T: PageTables<'p, FL, SL>>
     Hybrid<'p, FL, SL, N, T>
 {
@@ -520,7 +539,7 @@ impl<'p, const FL: usize, const SL: usize, const N: usize, T: PageTables<'p, FL,
     /// context (pages of `page_size` bytes, a valid page size).
     pub(crate) const fn new_const(pages: TlsfPages<'p, FL, SL, T>, page_size: usize) -> Self {
         Hybrid {
-            slab: Slab::new_const(pages, page_size, GRANULE, GRANULE, MIN_SLOTS, usize::MAX),
+            slab: Slab::new_const(pages, page_size, GRANULE, GRANULE, MIN_SLOTS, LARGEST_CLASS),
         }
     }
 

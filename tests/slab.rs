@@ -1398,3 +1398,33 @@ fn a_heap_reset_frees_everything_at_once() {
     unsafe { heap.deallocate(block.cast(), all) };
     heap.check().unwrap();
 }
+
+/// `Heap::new` takes pages of the pool's square root (a power of two, 512 B
+/// to 16 KiB), and a heap's slab serves classes up to `LARGEST_CLASS`
+/// whatever its page size: larger requests take TLSF blocks.
+#[test]
+fn a_heaps_pages_follow_the_pool_and_its_classes_stop_at_1_kib() {
+    let page = Heap::default_page_size;
+    assert_eq!(
+        [0, 16 << 10, 1 << 20, 3 << 20, 64 << 20, 1 << 30].map(page),
+        [512, 512, 1024, 1024, 8192, 16 << 10]
+    );
+    assert_eq!(Heap::LARGEST_CLASS, 1024);
+    let mut buf = PoolBuf::new(64 << 10);
+    let mut heap = Heap::with_page_size(buf.slice(), 16 << 10).unwrap();
+    assert_eq!(heap.max_class(), Heap::LARGEST_CLASS);
+    let slab_pages = |heap: &Heap<'_>| {
+        (0..)
+            .map_while(|class| heap.class_stats(class))
+            .map(|stats| stats.pages)
+            .sum::<usize>()
+    };
+    for (size, pages) in [(1024, 1), (1025, 0)] {
+        let object = heap.allocate(layout(size, 8)).unwrap();
+        assert_eq!(slab_pages(&heap), pages, "{size} B");
+        // SAFETY: allocated just above.
+        unsafe { heap.deallocate(object.cast(), layout(size, 8)) };
+        heap.trim();
+        heap.check().unwrap();
+    }
+}

@@ -1,10 +1,10 @@
 //! Memory efficiency: how much of a pool a heap fills before its first
 //! failed request, as live requested bytes over the pool's size.
 //!
-//! Run with `cargo bench -p rtarena-bench --bench efficiency` (a few
-//! seconds). Every heap gets a 1 MiB pool and the same requests: 70% of
-//! 8–128 B, 25% of 129 B–4 KiB, 5% of 4–64 KiB, aligned to 8, from each of
-//! 20 seeds. Two modes:
+//! Run with `cargo bench -p rtarena-bench --bench efficiency` (about two
+//! minutes). Every heap gets pools of 1 MiB to 256 MiB and the same
+//! requests: 70% of 8–128 B, 25% of 129 B–4 KiB, 5% of 4–64 KiB, aligned
+//! to 8, from each of 20 seeds. Two modes, a table each:
 //!
 //! - `fill`: allocate only, until a request fails;
 //! - `churn`: before each request, with probability 0.4, free a live block
@@ -13,7 +13,7 @@
 //! A request fails in a heap that cannot place it; a heap that packs
 //! blocks tightly and keeps free memory in few large blocks fills more of
 //! its pool. The cells give the mean over the seeds and, in parentheses,
-//! the worst seed. Every heap sees the same sequence up to its first
+//! the worst seed, for each pool size. Every heap sees the same sequence up to its first
 //! failure, since the sequence depends only on the seed until then.
 
 use std::hint::black_box;
@@ -31,7 +31,9 @@ use rtarena::{Heap, Tlsf};
 mod common;
 use common::{Rlsf, Talc};
 
-const POOL: usize = 1 << 20;
+/// The pool sizes: a small system's, and a large one's (the `Heap` picks
+/// its page size from the pool's).
+const POOLS: [usize; 5] = [1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20];
 const SEEDS: u64 = 20;
 /// Probability that a `churn` step frees a block before its request.
 const FREE_FIRST: f64 = 0.4;
@@ -103,8 +105,9 @@ impl Subject for Talc {
     }
 }
 
-/// Live requested bytes over `POOL` when the first request fails.
-fn efficiency(heap: &mut impl Subject, mode: Mode, seed: u64) -> f64 {
+/// Live requested bytes over the pool's size, `pool`, when the first
+/// request fails.
+fn efficiency(heap: &mut impl Subject, mode: Mode, seed: u64, pool: usize) -> f64 {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut live: Vec<(NonNull<u8>, std::alloc::Layout)> = Vec::new();
     let mut bytes = 0;
@@ -129,26 +132,43 @@ fn efficiency(heap: &mut impl Subject, mode: Mode, seed: u64) -> f64 {
         // SAFETY: as above.
         unsafe { heap.deallocate(ptr, layout) };
     }
-    bytes as f64 / POOL as f64
+    bytes as f64 / pool as f64
 }
 
-/// Mean and worst efficiency of a heap over the seeds; `run` builds the
-/// heap over the fresh pool it is given and returns `efficiency` of it.
-fn measure(run: &impl Fn(&mut [MaybeUninit<u8>], Mode, u64) -> f64, mode: Mode) -> (f64, f64) {
+/// How a row's heap runs: builds the heap over the fresh pool it is given
+/// and returns `efficiency` of it.
+type Run = fn(&mut [MaybeUninit<u8>], Mode, u64) -> f64;
+
+/// Mean and worst efficiency of a heap over the seeds, in a pool of `pool`
+/// bytes.
+fn measure(run: Run, mode: Mode, pool: usize) -> (f64, f64) {
     let runs: Vec<f64> = (0..SEEDS)
-        .map(|seed| run(&mut vec![MaybeUninit::uninit(); POOL], mode, seed))
+        .map(|seed| run(&mut vec![MaybeUninit::uninit(); pool], mode, seed))
         .collect();
     let mean = runs.iter().sum::<f64>() / runs.len() as f64;
     (mean, runs.iter().copied().fold(f64::INFINITY, f64::min))
 }
 
-fn row(name: &str, run: impl Fn(&mut [MaybeUninit<u8>], Mode, u64) -> f64) {
-    let cell = |(mean, worst): (f64, f64)| format!("{:.1}% ({:.1}%)", mean * 100.0, worst * 100.0);
+/// One mode's table: a row per heap, a column per pool size.
+fn table(mode: Mode, rows: &[(&str, Run)]) {
+    let sizes: Vec<String> = POOLS.iter().map(|p| format!("{} MiB", p >> 20)).collect();
     println!(
-        "| {name} | {} | {} |",
-        cell(measure(&run, Mode::Fill)),
-        cell(measure(&run, Mode::Churn))
+        "| {} | {} |",
+        if mode == Mode::Fill { "fill" } else { "churn" },
+        sizes.join(" | ")
     );
+    println!("|---|{}", "---:|".repeat(POOLS.len()));
+    for (name, run) in rows {
+        let cells: Vec<String> = POOLS
+            .iter()
+            .map(|&pool| {
+                let (mean, worst) = measure(*run, mode, pool);
+                format!("{:.1}% ({:.1}%)", mean * 100.0, worst * 100.0)
+            })
+            .collect();
+        println!("| {name} | {} |", cells.join(" | "));
+    }
+    println!();
 }
 
 fn main() {
@@ -156,24 +176,30 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    println!("| heap | fill: mean (worst) | churn: mean (worst) |");
-    println!("|---|---:|---:|");
-    row("rtarena Heap", |pool, mode, seed| {
-        efficiency(&mut Heap::new(pool).unwrap(), mode, seed)
-    });
-    row("rtarena Tlsf", |pool, mode, seed| {
-        efficiency(&mut Tlsf::new(pool).unwrap(), mode, seed)
-    });
-    row("rlsf", |pool, mode, seed| {
-        let mut rlsf = Rlsf::new();
-        rlsf.insert_free_block(pool);
-        efficiency(&mut rlsf, mode, seed)
-    });
-    row("talc", |pool, mode, seed| {
-        let mut talc = Talc::new(talc::source::Manual);
-        // SAFETY: the pool outlives the heap, and nothing else touches it
-        // meanwhile.
-        unsafe { talc.claim(pool.as_mut_ptr().cast(), pool.len()) }.unwrap();
-        efficiency(&mut talc, mode, seed)
-    });
+    let rows: [(&str, Run); 4] = [
+        ("rtarena `Heap`", |pool, mode, seed| {
+            let len = pool.len();
+            efficiency(&mut Heap::new(pool).unwrap(), mode, seed, len)
+        }),
+        ("rtarena `Tlsf`", |pool, mode, seed| {
+            let len = pool.len();
+            efficiency(&mut Tlsf::new(pool).unwrap(), mode, seed, len)
+        }),
+        ("rlsf", |pool, mode, seed| {
+            let len = pool.len();
+            let mut rlsf = Rlsf::new();
+            rlsf.insert_free_block(pool);
+            efficiency(&mut rlsf, mode, seed, len)
+        }),
+        ("talc", |pool, mode, seed| {
+            let len = pool.len();
+            let mut talc = Talc::new(talc::source::Manual);
+            // SAFETY: the pool outlives the heap, and nothing else touches
+            // it meanwhile.
+            unsafe { talc.claim(pool.as_mut_ptr().cast(), len) }.unwrap();
+            efficiency(&mut talc, mode, seed, len)
+        }),
+    ];
+    table(Mode::Fill, &rows);
+    table(Mode::Churn, &rows);
 }

@@ -24,8 +24,9 @@ const LARGE_FL: usize = crate::tlsf::config::fl_len(isize::MAX as usize);
 ///
 /// Slab pages are `PAGE` bytes (4 KiB unless given: a power of two from
 /// [`MIN_PAGE`] to [`MAX_PAGE`], checked at compile time); the slab serves
-/// the classes that fit at least four slots in a page (up to 896 bytes with
-/// 4 KiB pages, every class from 32 KiB pages up), and as in `Heap` its
+/// the classes up to [`Heap::LARGEST_CLASS`](crate::Heap::LARGEST_CLASS)
+/// (1 KiB) that fit at least four slots in a page (up to 896 bytes with
+/// 4 KiB pages), and as in `Heap` its
 /// pages are blocks of the TLSF, taken when a class needs one and given
 /// back when they empty (but for the one spare). Memory comes and
 /// grows as in [`GrowingTlsf`](crate::GrowingTlsf), with the same
