@@ -68,8 +68,8 @@ fn main() -> Result<(), std::boxed::Box<dyn Error>> {
         report("index ", &index, 2 << 20);
     }
 
-    // Everything is freed: each slab keeps at most one empty page per class
-    // until it is trimmed, then the pages go back to their source, which
+    // Everything is freed: each slab keeps at most one empty page (the
+    // spare) until it is trimmed, then the pages go back to their source, which
     // keeps a small reserve mapped and unmaps the rest.
     for (name, arena) in [("broker", &mut broker), ("index ", &mut index)] {
         let slab = arena.get_mut();
@@ -77,7 +77,7 @@ fn main() -> Result<(), std::boxed::Box<dyn Error>> {
         let trimmed = slab.trim();
         let pages = slab.source();
         println!(
-            "{name}: after freeing everything, {kept} bytes of spare pages; trim gave back {trimmed}; \
+            "{name}: after freeing everything, {kept} bytes in its spare page; trim gave back {trimmed}; \
              the source has {} pages out and {} mapped (its reserve)",
             pages.pages_in_use(),
             pages.pages_mapped(),

@@ -192,10 +192,9 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// memory that neither other classes nor the TLSF can use, so their
     /// share of the pool falls as the pool grows, while the pages grow
     /// too. With the [`LARGEST_CLASS`](Self::LARGEST_CLASS) limit, a `Heap`
-    /// fills as much of a pool of any size as rlsf does before its first
-    /// failed request, within a tenth of a percent (BENCHMARKS.md: 98.3% of
-    /// a 4 MiB pool, 99.2% of a 64 MiB one, where a 1024th with pages up to
-    /// 64 KiB and every class filled 97.7% and 95.6%).
+    /// over a pool of 1 MiB to 256 MiB fills at least as much of it as
+    /// rlsf does before its first failed request, within a tenth of a
+    /// percent (BENCHMARKS.md, "Memory efficiency").
     pub const fn default_page_size(len: usize) -> usize {
         // Half the bits of the length's highest: its square root, rounded
         // down to a power of two.
@@ -218,9 +217,8 @@ impl<'p, const FL: usize, const SL: usize, const N: usize> GenericHeap<'p, FL, S
     /// Largest slab class a heap serves, whatever its page size: larger
     /// requests take a TLSF block, which costs one word, where a larger
     /// class's slot rounds a request up by up to a fifth and its pages
-    /// leave tails of up to a slot unused (with every class up to 4 KiB, a
-    /// 64 MiB pool's `Heap` filled 96.3% of it before its first failed
-    /// request; up to 1 KiB, 99.2%).
+    /// leave tails of up to a slot unused (BENCHMARKS.md, "Memory
+    /// efficiency", has what larger classes cost).
     pub const LARGEST_CLASS: usize = LARGEST_CLASS;
 
     /// Fewest slots a page of a served class holds: classes with fewer go

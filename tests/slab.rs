@@ -1342,6 +1342,55 @@ fn a_large_heap_request_fails_only_once_the_spare_page_went_back() {
 }
 
 #[test]
+fn a_large_heap_request_too_large_even_with_the_spare_page_fails_and_keeps_everything() {
+    let mut buf = PoolBuf::new(64 << 10);
+    let mut heap = Heap::with_page_size(buf.slice(), PAGE).unwrap();
+    // A large block, a live object of one class, and a class that empties
+    // its page, the last one taken (next to the pool's free tail), which
+    // it keeps as the spare.
+    let large = layout(8 << 10, 8);
+    let block = heap.allocate(large).unwrap();
+    let kept = layout(16, 8);
+    let live = heap.allocate(kept).unwrap();
+    let temporary = layout(64, 8);
+    let object = heap.allocate(temporary).unwrap();
+    // SAFETY: allocated above with `temporary`.
+    unsafe { heap.deallocate(object.cast(), temporary) };
+    // SAFETY: `live` was allocated with `kept`.
+    unsafe { live.cast::<u8>().as_ptr().write_bytes(0xA5, kept.size()) };
+    let before = heap.stats();
+    // More than the whole pool: the spare goes back, and the request still
+    // fails, with one failure counted and every live object where it was.
+    let too_large = layout(before.capacity, 8);
+    assert_eq!(heap.allocate(too_large), Err(AllocError));
+    let after = heap.stats();
+    assert_eq!(after.failures, before.failures + 1, "one call, one failure");
+    assert_eq!(
+        (after.allocations, after.deallocations, after.in_use),
+        (before.allocations, before.deallocations, before.in_use),
+        "{before:?} -> {after:?}"
+    );
+    assert!(after.free >= before.free, "{before:?} -> {after:?}");
+    assert_eq!(heap.trim(), 0, "the spare page went back");
+    heap.check().unwrap();
+    // SAFETY: `live` is live with `kept`'s size.
+    let bytes = unsafe { core::slice::from_raw_parts(live.cast::<u8>().as_ptr(), kept.size()) };
+    assert!(bytes.iter().all(|&b| b == 0xA5));
+    // The page went back to the TLSF and merged with the free tail.
+    assert!(
+        after.largest_free > before.largest_free,
+        "{before:?} -> {after:?}"
+    );
+    // SAFETY: allocated above with their layouts.
+    unsafe {
+        heap.deallocate(block.cast(), large);
+        heap.deallocate(live.cast(), kept);
+    }
+    heap.check().unwrap();
+    assert_eq!(heap.stats().in_use, 0);
+}
+
+#[test]
 fn a_growing_tlsf_refuses_what_its_source_cannot_give_before_taking_pages() {
     let mut buf = PoolBuf::with_align(8 * PAGE, PAGE);
     let pages = PoolPages::new(buf.slice(), PAGE).unwrap();

@@ -21,7 +21,8 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// page's header against its list and class, the list links, each free
     /// list (slots inside the page, on slot boundaries, no cycle), that free
     /// plus uncarved plus live slots make the page's capacity, that no page
-    /// but the first partial one (the spare) is empty, and the counters;
+    /// is empty but the active page of the class the spare names, and the
+    /// counters;
     /// with feature `hardened`, also that each page's bitmap marks exactly
     /// the carved slots that are not free as handed out.
     ///

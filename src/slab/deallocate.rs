@@ -151,7 +151,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
         // SAFETY: `ptr` is `last_taken`, and not given back, so live.
         unsafe { slots.give_back(ptr) };
         if !named && slots.active_live() == 0 {
-            self.list_spare(latest);
+            self.name_spare(latest);
         }
         Some(Ok(()))
     }

@@ -96,21 +96,21 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     #[inline(always)]
     pub(super) fn keep_spare(&mut self, class: ClassId) {
         if !self.hot.spare.is(class) {
-            self.list_spare(class);
+            self.name_spare(class);
         }
     }
 
     /// Names `class` for the spare; the class named before, if its page is
     /// still empty, gives it back to the source.
     #[cold]
-    pub(super) fn list_spare(&mut self, class: ClassId) {
+    pub(super) fn name_spare(&mut self, class: ClassId) {
         let mut spare = self.hot.spare;
         // SAFETY: the spare names only served classes, and `class` is one.
-        let out = spare.push(class, |c| unsafe { self.is_spare(c) });
+        let out = spare.name(class, |c| unsafe { self.is_spare(c) });
         self.hot.spare = spare;
         if let Some(out) = out {
             self.counters.pages -= 1;
-            // SAFETY: `push` returns the class named before, served, whose
+            // SAFETY: `name` returns the class named before, served, whose
             // active page (the named class has one) is empty; detached, the
             // page came from the source.
             unsafe {
@@ -174,7 +174,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     /// leaves the inline free fewer registers to save.
     ///
     /// Why not push the other class's spare out, as a free of the latest
-    /// allocation's slot does (`list_spare`): that reads and detaches
+    /// allocation's slot does (`name_spare`): that reads and detaches
     /// another class's page, which after this free's own checks would take
     /// it past its bound; this class's state is at hand. A loop of single
     /// temporaries at a page boundary empties its page through
@@ -190,7 +190,7 @@ impl<S: PageSource, const N: usize> Slab<S, N> {
     pub(super) unsafe fn active_page_emptied(&mut self, class: ClassId, slot_end: usize) {
         let mut spare = self.hot.spare;
         // SAFETY: the spare names only served classes.
-        let named = spare.is(class) || spare.push_if_room(class, |c| unsafe { self.is_spare(c) });
+        let named = spare.is(class) || spare.name_if_free(class, |c| unsafe { self.is_spare(c) });
         self.hot.spare = spare;
         // SAFETY: `class` is served (caller).
         let slots = unsafe { self.class_mut(class) };

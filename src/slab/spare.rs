@@ -8,9 +8,9 @@
 //! emptied its active page last. A class whose page a free of its latest
 //! allocation's slot empties (a temporary) takes the name over: the page
 //! of the class named before, if still empty, goes back to the source
-//! (`push`). A class whose page another free empties takes the name only
+//! (`name`). A class whose page another free empties takes the name only
 //! if no other class keeps an empty page, and else gives its own page back
-//! (`push_if_room`): its state is at hand, where pushing out would read
+//! (`name_if_free`): its state is at hand, where pushing out would read
 //! and detach another class's page, past the longest free's bound. Every
 //! empty page the slab holds is then the active page of the named class,
 //! and taking the spare or giving it back looks at one entry, whatever the
@@ -19,14 +19,13 @@
 //! Why one, not two: a hybrid heap gives the spare back when a large
 //! request finds its TLSF full, and each spare it could hold adds a page
 //! give-back to that path, its longest (Cortex-M4: 501 instructions with
-//! two, 355 with one). A second spare served only two classes that both
+//! two, 353 with one). A second spare served only two classes that both
 //! empty a page at once again and again, and their page takes and
 //! give-backs stay O(1) without it (a real program under callgrind ran as
 //! many instructions either way).
 //!
-//! The entry may be stale: its class has allocated from its page since, or
-//! lost it. A stale entry is replaced as a free one is; it gives nothing
-//! back then.
+//! The entry may be stale: its class has allocated from its page since.
+//! A stale entry is replaced as a free one is; it gives nothing back then.
 
 use super::active::ClassId;
 
@@ -58,7 +57,7 @@ impl Spare {
     /// Names `class`. The class named before (unless it is `class`) is
     /// returned if `is_spare` says it still keeps an empty page, for the
     /// caller to give it back.
-    pub(super) fn push(
+    pub(super) fn name(
         &mut self,
         class: ClassId,
         is_spare: impl Fn(ClassId) -> bool,
@@ -76,7 +75,7 @@ impl Spare {
     /// Names `class`, not named already, if the entry is free or stale
     /// (`is_spare` says no); returns whether `class` is named. An entry
     /// naming a class with an empty page is left as it is.
-    pub(super) fn push_if_room(
+    pub(super) fn name_if_free(
         &mut self,
         class: ClassId,
         is_spare: impl Fn(ClassId) -> bool,

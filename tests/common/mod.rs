@@ -572,7 +572,7 @@ mod driver {
         /// capacity is the pages it holds: it grows as it takes pages.
         pub fixed_capacity: bool,
         /// A failed allocation changes nothing but the failure count. A
-        /// core with cached free memory (a slab's spare pages) may first
+        /// core with cached free memory (a slab's spare page) may first
         /// give it back, changing `capacity`, `free` and `largest_free`, but
         /// nothing live.
         pub exact_failures: bool,
@@ -1101,7 +1101,7 @@ pub fn slab_harness() -> Harness {
 }
 
 /// The hybrid heap's capacity is its pool's, but a failed large allocation
-/// first gives the slab's spare pages back to the TLSF.
+/// first gives the slab's spare page back to the TLSF.
 #[cfg(feature = "allocator-api2")]
 pub fn heap_harness() -> Harness {
     Harness {

@@ -21,7 +21,7 @@ macro_rules! for_each_workload {
     ($run:ident) => {
         $run!(RANDOM, random);
         $run!(RTOS, rtos);
-        $run!(PAGE_TAKE_SPARES, page_take_spares);
+        $run!(PAGE_TAKE_SPARE, page_take_spare);
         $run!(PAGE_TAKE_HOLES, page_take_holes);
         $run!(PAGE_GIVE_BACK, page_give_back);
         $run!(OUT_OF_PAGES, out_of_pages);
@@ -129,13 +129,13 @@ pub fn rtos<C: Core>(d: &mut Driver<C>) {
     d.free_all();
 }
 
-pub const PAGE_TAKE_SPARES: Workload = Workload {
-    name: "page-take-spares",
+pub const PAGE_TAKE_SPARE: Workload = Workload {
+    name: "page-take-spare",
     targets: "SmallHeap",
     aim: "a page take after every class emptied a page (the last keeps it): 8 B objects until the pool is full",
 };
 
-pub fn page_take_spares<C: Core>(d: &mut Driver<C>) {
+pub fn page_take_spare<C: Core>(d: &mut Driver<C>) {
     for size in (8..=256).step_by(8) {
         d.alloc(0, size, 8);
         d.free(0);
