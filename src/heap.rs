@@ -164,7 +164,7 @@ pub type Heap<'p> = GenericHeap<'p, { crate::tlsf::DEFAULT_FL }, 16>;
 /// The hybrid heap over a [`SmallTlsf`](crate::SmallTlsf), for
 /// microcontroller pools of up to 64 KiB: its control block (the TLSF's
 /// and the slab's classes) is 2,304 bytes on x86_64, 1,536 on Cortex-M and
-/// 1,528 on i686 (asserted at compile time on those targets).
+/// 1,536 on i686 (asserted at compile time on those targets).
 ///
 /// Its slab has room for the 16 smallest classes (up to 256 bytes): the
 /// default page of a 64 KiB pool, 512 bytes, serves only those up to 112.

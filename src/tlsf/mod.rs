@@ -95,9 +95,9 @@ const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 
 /// Measured exactly, in instructions per call on an emulated Cortex-M4 and
 /// Cortex-M0, for `SmallTlsf` and `Tlsf` on random and adversarial
 /// workloads: the [worst-case table](crate#worst-case-on-cortex-m), which
-/// CI checks; on the M4 an allocate takes at most 119 instructions but for
-/// an alignment above the granule whose search falls back (up to about
-/// 125), which takes longer.
+/// CI checks: on the M4, at most 119 instructions per allocate for `Tlsf`
+/// and 122 for `SmallTlsf` (an aligned request that only the fallback
+/// serves), 107 per free.
 /// `python3 wcet/run.py` in the repository names the path behind each
 /// maximum.
 ///

@@ -31,6 +31,7 @@ macro_rules! for_each_workload {
         $run!(ALIGNED, aligned);
         $run!(SPARE_TAKEN, spare_taken);
         $run!(LARGE_TAKES_SPARE, large_takes_spare);
+        $run!(ALIGNED_FALLBACK, aligned_fallback);
     };
 }
 pub(crate) use for_each_workload;
@@ -368,5 +369,41 @@ pub fn large_takes_spare<C: Core>(d: &mut Driver<C>) {
         d.free(1);
         d.alloc(0, request, align);
         d.free_all();
+    }
+}
+
+pub const ALIGNED_FALLBACK: Workload = Workload {
+    name: "aligned-fallback",
+    targets: "SmallTlsf,Tlsf",
+    aim: "an aligned request that only the fallback serves, from the only block of its level, with a pad and a tail filed in an empty level",
+};
+
+/// The pool is full but for one hole just too small for the rounded-up
+/// aligned search (`2 * align - 16` bytes), and, in one variant, a 16 B
+/// block freed after it: an `(align, align)` request then finds no list
+/// and takes the hole through the fallback (the block the last free made,
+/// or the head of the highest list below), with a pad before its payload
+/// and a tail that goes to an empty level. The hole moves by an eighth of
+/// the alignment from round to round, so that the pads cover the range.
+pub fn aligned_fallback<C: Core>(d: &mut Driver<C>) {
+    for align in [64, 128, 256, 512, 1024] {
+        for eighth in 0..8 {
+            for last_free_elsewhere in [false, true] {
+                d.alloc(0, 8 + eighth * align / 8, 8);
+                d.alloc(1, 2 * align - 16, 8);
+                d.alloc(2, 16, 8);
+                d.alloc(3, 16, 8);
+                d.alloc(4, 16, 8);
+                for size in [512, 64, 16] {
+                    fill(d, 5, size, 8);
+                }
+                d.free(1);
+                if last_free_elsewhere {
+                    d.free(3);
+                }
+                d.alloc(1, align, align);
+                d.free_all();
+            }
+        }
     }
 }
