@@ -72,7 +72,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         let size = least_block(layout.size());
         let search = aligned_search(size, align);
         let (fl, sl) = list_at_least(search, Self::SL_LOG2, FL);
-        let (fl, sl) = match self.find_list(fl, sl) {
+        let (fl, sl) = match self.find_list_by_levels(fl, sl) {
             Ok(list) => list,
             Err(below) => return self.fallback(size, align, below),
         };

@@ -6,7 +6,7 @@ use core::ptr::NonNull;
 
 use super::GenericTlsf;
 use super::block::Block;
-use super::config::list_of;
+use super::config::{GRANULE_LOG2, list_of};
 use crate::bits::{highest_bit_below, lowest_bit, lowest_bit_u32};
 
 /// Whether the list updates branch on a list running empty (or being
@@ -86,6 +86,54 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
         let fl = lowest_bit(fl_map) as usize;
         // SAFETY: bits of `fl_bitmap` are only set below `FL`, each where
         // that level's map is not 0.
+        let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
+        Ok((fl, lowest_bit_u32(sl_map) as usize))
+    }
+
+    /// `find_list` for the aligned path: where the levels do not cover
+    /// every size (a `SmallTlsf`), the level's bit in `fl_bitmap` is
+    /// tested before its map is loaded. A set bit proves the level exists,
+    /// which spares `find_list`'s test of it against `FL`, and no bit at or
+    /// above the level is the fallback's longest path, found with one load
+    /// and one shift (Cortex-M4: 9 instructions fewer there, 2 more where
+    /// the level holds the list). Where the levels cover every size the
+    /// compiler drops that test anyway, and `find_list`'s order is shorter.
+    #[inline(always)]
+    pub(super) fn find_list_by_levels(
+        &self,
+        fl: usize,
+        sl: usize,
+    ) -> Result<(usize, usize), Below> {
+        if GRANULE_LOG2 as usize + FL + 1 >= usize::BITS as usize {
+            return self.find_list(fl, sl);
+        }
+        // SAFETY: `fl` is a level `list_at_least` computed from a size's
+        // top bit, below `usize::BITS - GRANULE_LOG2 - 1`, or `FL` past the
+        // last level, itself below that here.
+        unsafe { assert_unchecked(fl < usize::BITS as usize) };
+        let levels = self.fl_bitmap >> fl;
+        if levels == 0 {
+            return Err(Below { fl, sl_map: 0 });
+        }
+        let fl = if levels & 1 != 0 {
+            // SAFETY: bits of `fl_bitmap` are only set below `FL`.
+            let level_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
+            let sl_map = level_map & (u32::MAX << sl);
+            if sl_map != 0 {
+                return Ok((fl, lowest_bit_u32(sl_map) as usize));
+            }
+            let above = levels >> 1;
+            if above == 0 {
+                return Err(Below {
+                    fl,
+                    sl_map: level_map,
+                });
+            }
+            fl + 1 + lowest_bit(above) as usize
+        } else {
+            fl + lowest_bit(levels) as usize
+        };
+        // SAFETY: as above, and that level's map is not 0.
         let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
         Ok((fl, lowest_bit_u32(sl_map) as usize))
     }

@@ -96,8 +96,7 @@ const _: () = assert!(LargeTlsf::MAX_BLOCK == isize::MAX as usize & !(GRANULE - 
 /// Cortex-M0, for `SmallTlsf` and `Tlsf` on random and adversarial
 /// workloads: the [worst-case table](crate#worst-case-on-cortex-m), which
 /// CI checks: on the M4, at most 119 instructions per allocate for `Tlsf`
-/// and 122 for `SmallTlsf` (an aligned request that only the fallback
-/// serves), 107 per free.
+/// and 117 for `SmallTlsf`, 107 per free.
 /// `python3 wcet/run.py` in the repository names the path behind each
 /// maximum.
 ///
