@@ -83,11 +83,20 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
                 sl_map: level_map,
             });
         }
-        let fl = lowest_bit(fl_map) as usize;
         // SAFETY: bits of `fl_bitmap` are only set below `FL`, each where
         // that level's map is not 0.
+        Ok(unsafe { self.first_list_of(lowest_bit(fl_map) as usize) })
+    }
+
+    /// The first list of level `fl`, which has one.
+    ///
+    /// # Safety
+    /// `fl < FL`, and the level's map is not 0.
+    #[inline(always)]
+    unsafe fn first_list_of(&self, fl: usize) -> (usize, usize) {
+        // SAFETY: `fl < FL` (caller).
         let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
-        Ok((fl, lowest_bit_u32(sl_map) as usize))
+        (fl, lowest_bit_u32(sl_map) as usize)
     }
 
     /// `find_list` for the aligned path: where the levels do not cover
@@ -134,8 +143,7 @@ impl<const FL: usize, const SL: usize> GenericTlsf<'_, FL, SL> {
             fl + lowest_bit(levels) as usize
         };
         // SAFETY: as above, and that level's map is not 0.
-        let sl_map = unsafe { *self.sl_bitmaps.get_unchecked(fl) };
-        Ok((fl, lowest_bit_u32(sl_map) as usize))
+        Ok(unsafe { self.first_list_of(fl) })
     }
 
     /// The last non-empty list before the list where `find_list` failed.
